@@ -1,0 +1,1 @@
+"""parthenon-bot."""
