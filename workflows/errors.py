@@ -1,0 +1,68 @@
+"""Errors of the workflow layer.
+
+WorkflowError                 every error here; ``code`` is stable, ``str()`` is for humans
+ +-- DefinitionError          a workflow definition (YAML) is invalid; names the file and step
+ +-- InvalidParameters        a start request's parameters do not fit the definition
+ +-- InvalidCommand           the machine refuses an event in the run's current state
+ +-- NotAuthorized            the actor may not do this (the config says who may)
+ +-- RunNotFound              no run with that id
+ +-- PromotionFrozen          a promotion freeze is on
+ +-- VersionConflict          the run changed under us; re-read and apply again
+ +-- LeaseLost                this worker no longer holds the run's lease (fencing)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DefinitionError",
+    "InvalidCommand",
+    "InvalidParameters",
+    "LeaseLost",
+    "NotAuthorized",
+    "PromotionFrozen",
+    "RunNotFound",
+    "VersionConflict",
+    "WorkflowError",
+]
+
+
+class WorkflowError(Exception):
+    """Base of the workflow layer's errors."""
+
+    code = "workflow_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DefinitionError(WorkflowError):
+    code = "definition_invalid"
+
+
+class InvalidParameters(WorkflowError):
+    code = "invalid_parameters"
+
+
+class InvalidCommand(WorkflowError):
+    code = "invalid_command"
+
+
+class NotAuthorized(WorkflowError):
+    code = "not_authorized"
+
+
+class RunNotFound(WorkflowError):
+    code = "run_not_found"
+
+
+class PromotionFrozen(WorkflowError):
+    code = "promotion_frozen"
+
+
+class VersionConflict(WorkflowError):
+    code = "version_conflict"
+
+
+class LeaseLost(WorkflowError):
+    code = "lease_lost"

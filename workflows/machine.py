@@ -1,0 +1,685 @@
+"""The pure state machine of a run: ``transition(run, event, now) -> (run, effects)``.
+
+No Redis, no Slack, no clock: time comes in as ``now``. An event that does not fit the run's state
+raises ``InvalidCommand`` (or ``NotAuthorized``) and changes nothing; the input run is never
+mutated. Effects are data (notifications) carried out at the edge by the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from workflows.definition import ApprovalPolicy, StepKind
+from workflows.errors import InvalidCommand, NotAuthorized
+from workflows.model import (
+    Abort,
+    ApprovalRequest,
+    Approve,
+    Confirm,
+    Event,
+    OutcomeFailed,
+    OutcomeReschedule,
+    OutcomeSucceeded,
+    OutcomeWait,
+    Pause,
+    Reject,
+    Resume,
+    Retry,
+    Run,
+    RunStarted,
+    RunStatus,
+    Skip,
+    StepBegan,
+    StepFinished,
+    StepInDoubt,
+    StepState,
+    StepStatus,
+    Tick,
+    Vote,
+)
+
+__all__ = [
+    "Action",
+    "Notify",
+    "next_action",
+    "resolve_path",
+    "transition",
+    "wake_at",
+]
+
+NotifyKind = Literal[
+    "approval_requested",
+    "approval_reminder",
+    "approval_expired",
+    "confirmation_requested",
+    "skip_requested",
+    "step_failed",
+    "step_skipped",
+    "run_blocked",
+    "run_finished",
+    "run_paused",
+    "run_resumed",
+]
+
+
+class Notify(BaseModel):
+    """A message for the run's thread; ``groups`` are mentioned (resolved to users at the edge)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: NotifyKind
+    step_id: str | None = None
+    text: str
+    groups: list[str] = []
+    users: list[str] = []
+
+
+Action = Literal["execute", "continue", "recover", "tick"]
+
+_MAX_BACKOFF = timedelta(minutes=10)
+
+
+def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]]:
+    """Apply ``event`` to a copy of ``run``; refuse it with a typed error if it does not fit."""
+    new = run.model_copy(deep=True)
+    effects: list[Notify] = []
+    if new.terminal and not isinstance(event, StepFinished):
+        raise InvalidCommand(f"the run is {new.status.value}; nothing more can change it")
+    match event:
+        case RunStarted():
+            _start(new, now, effects)
+        case Tick():
+            _tick(new, now, effects)
+        case StepBegan():
+            _began(new, event, now)
+        case StepFinished():
+            _finished(new, event, now, effects)
+        case StepInDoubt():
+            _in_doubt(new, event, now, effects)
+        case Approve():
+            _approve(new, event, now, effects)
+        case Reject():
+            _reject(new, event, now, effects)
+        case Confirm():
+            _confirm(new, event, now, effects)
+        case Pause():
+            _pause(new, event, effects)
+        case Resume():
+            _resume(new, event, effects)
+        case Abort():
+            _finish(new, RunStatus.ABORTED, now, f"aborted by <@{event.actor}>: {event.reason}")
+            effects.append(Notify(kind="run_finished", text=new.reason or "aborted"))
+        case Retry():
+            _retry(new, event, now)
+        case Skip():
+            _skip(new, event, now, effects)
+    new.version = run.version + 1
+    new.updated_at = now
+    return new, effects
+
+
+# --- what the engine should do -----------------------------------------------------------------
+
+
+def next_action(run: Run, now: datetime) -> Action | None:
+    """What a worker holding the run's lease should do now, if anything."""
+    current = run.current
+    if current is None or run.terminal:
+        return None
+    _, state = current
+    if run.status is RunStatus.RUNNING:
+        if state.status is StepStatus.READY and (state.due_at is None or state.due_at <= now):
+            return "execute"
+        if state.status is StepStatus.RUNNING:
+            return "recover"  # begun by a worker that never finished it
+    if run.status is RunStatus.WAITING and state.status is StepStatus.WAITING:
+        if state.waiting_for in {"timer", "monitor"}:
+            if state.due_at is not None and state.due_at <= now:
+                return "continue"
+        elif (due := _approval_due(state)) is not None and due <= now:
+            return "tick"
+    return None
+
+
+def wake_at(run: Run, now: datetime) -> datetime | None:
+    """When the run next needs a worker (None: only a person can move it)."""
+    current = run.current
+    if current is None or run.status not in {RunStatus.RUNNING, RunStatus.WAITING}:
+        return None
+    _, state = current
+    if state.status is StepStatus.READY:
+        return state.due_at or now
+    if state.status is StepStatus.RUNNING:
+        return now
+    if state.status is StepStatus.WAITING:
+        if state.waiting_for in {"timer", "monitor"}:
+            return state.due_at or now
+        return _approval_due(state)
+    return None
+
+
+def _approval_due(state: StepState) -> datetime | None:
+    request = state.approval
+    if request is None:
+        return None
+    if request.remind_at is not None:
+        return min(request.expires_at, request.remind_at)
+    return request.expires_at
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+def _start(run: Run, now: datetime, effects: list[Notify]) -> None:
+    if run.status is not RunStatus.PENDING:
+        raise InvalidCommand(f"the run has already started (it is {run.status.value})")
+    run.status = RunStatus.RUNNING
+    if not run.plan:
+        _finish(run, RunStatus.SUCCEEDED, now, None)
+        effects.append(Notify(kind="run_finished", text="nothing to do: the plan is empty"))
+        return
+    _enter(run, 0, now, effects)
+
+
+def _enter(run: Run, index: int, now: datetime, effects: list[Notify]) -> None:
+    """Move the cursor to ``index`` and make that step ready (or finish the run past the end)."""
+    if index >= len(run.plan):
+        run.cursor = None
+        _finish(run, RunStatus.SUCCEEDED, now, None)
+        effects.append(Notify(kind="run_finished", text="all steps done"))
+        return
+    step, state = run.plan[index], run.steps[index]
+    run.cursor = index
+    state.visits += 1
+    if step.max_visits is not None and state.visits > step.max_visits:
+        state.status = StepStatus.BLOCKED
+        state.error = f"entered {state.visits} times, more than its max_visits of {step.max_visits}"
+        _block(run, f"step {step.id}: {state.error}", effects, step.id)
+        return
+    state.status = StepStatus.READY
+    state.tries = 0
+    state.due_at = now
+    state.error = None
+    state.approval = None
+    state.waiting_for = None
+    state.progress = None
+    state.progress_text = None
+    state.data = {}
+    if run.status is RunStatus.WAITING:
+        run.status = RunStatus.RUNNING
+
+
+def _advance(run: Run, index: int, now: datetime, effects: list[Notify]) -> None:
+    step = run.plan[index]
+    if step.on_success == "next":
+        _enter(run, index + 1, now, effects)
+    else:
+        _enter(run, _target(run, step.on_success), now, effects)
+
+
+def _target(run: Run, step_id: str) -> int:
+    index = run.index_of(step_id)
+    if index is None:  # plans are validated at load; a missing target is a bug in planning
+        raise InvalidCommand(f"the plan has no step {step_id!r}")
+    return index
+
+
+def _finish(run: Run, status: RunStatus, now: datetime, reason: str | None) -> None:
+    run.status = status
+    run.reason = reason
+    run.finished_at = now
+    run.paused_from = None
+
+
+def _block(run: Run, reason: str, effects: list[Notify], step_id: str | None) -> None:
+    if run.status is RunStatus.PAUSED:
+        run.paused_from = RunStatus.BLOCKED
+    else:
+        run.status = RunStatus.BLOCKED
+    run.reason = reason
+    effects.append(Notify(kind="run_blocked", step_id=step_id, text=reason))
+
+
+def _cursor_state(run: Run, step_id: str) -> tuple[int, StepState]:
+    index = run.index_of(step_id)
+    if index is None:
+        raise InvalidCommand(f"this run has no step {step_id!r}")
+    if run.cursor != index:
+        where = run.plan[run.cursor].id if run.cursor is not None else "no step"
+        raise InvalidCommand(f"step {step_id!r} is not the current step (the run is at {where})")
+    return index, run.steps[index]
+
+
+# --- engine events ---------------------------------------------------------------------------
+
+
+def _began(run: Run, event: StepBegan, now: datetime) -> None:
+    _, state = _cursor_state(run, event.step_id)
+    if run.status is not RunStatus.RUNNING:
+        raise InvalidCommand(f"the run is {run.status.value}; no step may begin")
+    if state.status not in {StepStatus.READY, StepStatus.RUNNING}:
+        raise InvalidCommand(f"step {event.step_id!r} is {state.status.value}, not ready")
+    if event.attempt <= state.attempt:
+        raise InvalidCommand(f"attempt {event.attempt} of {event.step_id!r} was already begun")
+    state.status = StepStatus.RUNNING
+    state.attempt = event.attempt
+    state.tries += 1
+    state.due_at = None
+    if state.started_at is None:
+        state.started_at = now
+
+
+def _finished(run: Run, event: StepFinished, now: datetime, effects: list[Notify]) -> None:
+    index = run.index_of(event.step_id)
+    if index is None:
+        raise InvalidCommand(f"this run has no step {event.step_id!r}")
+    state, step = run.steps[index], run.plan[index]
+    if event.attempt != state.attempt or state.status not in {
+        StepStatus.RUNNING,
+        StepStatus.WAITING,
+    }:
+        raise InvalidCommand(
+            f"step {event.step_id!r} attempt {event.attempt} is not in progress "
+            f"(it is {state.status.value}, attempt {state.attempt})"
+        )
+    outcome = event.outcome
+    if run.terminal or run.cursor != index:
+        # The run was aborted (or moved on) while the step ran: keep what happened, move nothing.
+        if isinstance(outcome, OutcomeSucceeded):
+            state.status, state.result = StepStatus.SUCCEEDED, outcome.result
+        elif isinstance(outcome, OutcomeFailed):
+            state.status, state.error = StepStatus.FAILED, outcome.error
+        state.finished_at = now
+        return
+    match outcome:
+        case OutcomeSucceeded():
+            state.status = StepStatus.SUCCEEDED
+            state.result = outcome.result
+            state.note = outcome.note or state.note
+            state.finished_at = now
+            state.waiting_for = None
+            state.due_at = None
+            if state.progress is not None:
+                state.progress = 1.0
+            run.values.update(outcome.captures)
+            if run.status is RunStatus.PAUSED:
+                run.paused_from = RunStatus.RUNNING
+                _enter_paused(run, index, now, effects)
+            else:
+                _advance(run, index, now, effects)
+        case OutcomeFailed():
+            _failed(run, index, outcome, now, effects)
+        case OutcomeWait():
+            state.status = StepStatus.WAITING
+            state.waiting_for = outcome.waiting_for
+            state.note = outcome.note or state.note
+            if outcome.waiting_for == "approval":
+                policy = step.approval or ApprovalPolicy(groups=["operators"])
+                state.approval = _request(policy, now)
+                effects.append(
+                    Notify(
+                        kind="approval_requested",
+                        step_id=step.id,
+                        text=f"Approval needed: {step.title}",
+                        groups=policy.groups,
+                    )
+                )
+            else:
+                effects.append(
+                    Notify(
+                        kind="confirmation_requested",
+                        step_id=step.id,
+                        text=f"Confirmation needed: {step.title}",
+                        groups=step.responders or [],
+                    )
+                )
+            _set_waiting(run)
+        case OutcomeReschedule():
+            state.status = StepStatus.WAITING
+            state.waiting_for = outcome.waiting_for
+            state.due_at = outcome.at
+            state.data = outcome.data
+            state.progress = outcome.progress
+            state.progress_text = outcome.progress_text
+            _set_waiting(run)
+
+
+def _enter_paused(run: Run, index: int, now: datetime, effects: list[Notify]) -> None:
+    """A step finished while the run was paused: move on, but stay paused."""
+    _advance(run, index, now, effects)
+    if not run.terminal:
+        run.status = RunStatus.PAUSED
+
+
+def _set_waiting(run: Run) -> None:
+    if run.status is RunStatus.PAUSED:
+        run.paused_from = RunStatus.WAITING
+    else:
+        run.status = RunStatus.WAITING
+
+
+def _request(policy: ApprovalPolicy, now: datetime, **extra: Any) -> ApprovalRequest:
+    remind = now + policy.remind_every if policy.remind_every else None
+    return ApprovalRequest(
+        policy=policy,
+        requested_at=now,
+        expires_at=now + policy.expires_after,
+        remind_at=remind,
+        **extra,
+    )
+
+
+def _failed(
+    run: Run, index: int, outcome: OutcomeFailed, now: datetime, effects: list[Notify]
+) -> None:
+    step, state = run.plan[index], run.steps[index]
+    state.error = outcome.error
+    state.result = outcome.result or state.result
+    state.waiting_for = None
+    if state.tries <= step.retries:
+        backoff = min(step.retry_delay * (2 ** max(state.tries - 1, 0)), _MAX_BACKOFF)
+        state.status = StepStatus.READY
+        state.due_at = now + backoff
+        if run.status is RunStatus.WAITING:
+            run.status = RunStatus.RUNNING
+        return
+    state.finished_at = now
+    reason = f"step {step.id} failed: {outcome.error}"
+    effects.append(Notify(kind="step_failed", step_id=step.id, text=reason))
+    if step.offer_on_failure:
+        run.offer = step.offer_on_failure
+    if step.on_failure == "abort":
+        state.status = StepStatus.FAILED
+        _finish(run, RunStatus.FAILED, now, reason)
+        effects.append(Notify(kind="run_finished", text=reason))
+    elif step.on_failure == "block":
+        state.status = StepStatus.BLOCKED
+        if run.status is RunStatus.WAITING:
+            run.status = RunStatus.RUNNING
+        _block(run, reason, effects, step.id)
+    else:
+        state.status = StepStatus.FAILED
+        run.reason = reason
+        paused = run.status is RunStatus.PAUSED
+        if run.status is RunStatus.WAITING:
+            run.status = RunStatus.RUNNING
+        _enter(run, _target(run, step.on_failure), now, effects)
+        if paused and not run.terminal:
+            run.status = RunStatus.PAUSED
+
+
+def _in_doubt(run: Run, event: StepInDoubt, now: datetime, effects: list[Notify]) -> None:
+    _, state = _cursor_state(run, event.step_id)
+    if state.status is not StepStatus.RUNNING or state.attempt != event.attempt:
+        raise InvalidCommand(f"step {event.step_id!r} attempt {event.attempt} is not in progress")
+    state.status = StepStatus.BLOCKED
+    state.error = f"in doubt: {event.reason}"
+    state.finished_at = now
+    _block(
+        run,
+        f"step {event.step_id} is in doubt: {event.reason}. Check it by hand, then retry or skip.",
+        effects,
+        event.step_id,
+    )
+
+
+def _tick(run: Run, now: datetime, effects: list[Notify]) -> None:
+    current = run.current
+    if current is None:
+        return
+    step, state = current
+    request = state.approval
+    if state.status is not StepStatus.WAITING or request is None:
+        return
+    if now >= request.expires_at:
+        what = "skip request" if request.purpose == "skip" else "approval request"
+        effects.append(
+            Notify(
+                kind="approval_expired",
+                step_id=step.id,
+                text=f"The {what} for {step.title} expired unanswered.",
+            )
+        )
+        if request.purpose == "skip":
+            state.approval = None
+            state.status = StepStatus.BLOCKED
+            state.waiting_for = None
+            _block(run, f"the skip request for step {step.id} expired", effects, step.id)
+            return
+        state.tries = step.retries + 1  # an expired approval is not retried automatically
+        _failed(run, run.cursor or 0, OutcomeFailed(error="approval expired"), now, effects)
+        return
+    if request.remind_at is not None and now >= request.remind_at:
+        remind_every = request.policy.remind_every or timedelta(hours=4)
+        while request.remind_at <= now:
+            request.remind_at += remind_every
+        effects.append(
+            Notify(
+                kind="approval_reminder",
+                step_id=step.id,
+                text=f"Reminder: still waiting for approval of {step.title}.",
+                groups=request.policy.groups,
+            )
+        )
+
+
+# --- people's commands -----------------------------------------------------------------------
+
+
+def _approval_of(run: Run, step_id: str) -> tuple[int, StepState, ApprovalRequest]:
+    index, state = _cursor_state(run, step_id)
+    if state.status is not StepStatus.WAITING or state.approval is None:
+        raise InvalidCommand(f"step {step_id!r} is not waiting for an approval")
+    if run.status is RunStatus.PAUSED:
+        raise InvalidCommand("the run is paused; resume it first")
+    return index, state, state.approval
+
+
+def _approve(run: Run, event: Approve, now: datetime, effects: list[Notify]) -> None:
+    index, state, request = _approval_of(run, event.step_id)
+    policy = request.policy
+    if event.plan_hash != run.plan_hash:
+        raise InvalidCommand(
+            f"this approval was for plan {event.plan_hash}, but the plan is now {run.plan_hash}; "
+            "earlier approvals no longer count"
+        )
+    if now >= request.expires_at:
+        raise InvalidCommand("this approval request has expired")
+    if not set(event.groups) & set(policy.groups):
+        raise NotAuthorized(
+            f"only members of {', '.join(policy.groups)} may approve this step"
+        )
+    own = request.requested_by if request.purpose == "skip" else run.initiator
+    if event.actor == own and not policy.allow_initiator:
+        who = "asked for this skip" if request.purpose == "skip" else "started this run"
+        raise NotAuthorized(f"you {who}; the policy needs someone else to approve")
+    if any(v.user == event.actor and v.decision == "approve" for v in request.votes):
+        raise InvalidCommand("you have already approved this step")
+    request.votes.append(
+        Vote(user=event.actor, at=now, decision="approve", plan_hash=event.plan_hash)
+    )
+    approvers = sorted(
+        {v.user for v in request.votes if v.decision == "approve" and v.plan_hash == run.plan_hash}
+    )
+    if len(approvers) < policy.quorum:
+        return
+    state.finished_at = now
+    state.waiting_for = None
+    if request.purpose == "skip":
+        state.status = StepStatus.SKIPPED
+        state.note = f"skipped ({request.reason}); approved by " + ", ".join(
+            f"<@{u}>" for u in approvers
+        )
+        effects.append(Notify(kind="step_skipped", step_id=state.id, text=state.note))
+    else:
+        state.status = StepStatus.SUCCEEDED
+        state.result = {"approvers": approvers, "plan_hash": run.plan_hash}
+    if run.status is RunStatus.WAITING:
+        run.status = RunStatus.RUNNING
+    run.reason = None
+    _advance(run, index, now, effects)
+
+
+def _reject(run: Run, event: Reject, now: datetime, effects: list[Notify]) -> None:
+    _, state, request = _approval_of(run, event.step_id)
+    allowed = request.policy.reject_groups or request.policy.groups
+    if not set(event.groups) & set(allowed):
+        raise NotAuthorized(f"only members of {', '.join(allowed)} may reject this step")
+    request.votes.append(
+        Vote(
+            user=event.actor,
+            at=now,
+            decision="reject",
+            plan_hash=run.plan_hash,
+            reason=event.reason,
+        )
+    )
+    reason = f"rejected by <@{event.actor}>: {event.reason}"
+    state.finished_at = now
+    state.waiting_for = None
+    if request.purpose == "skip":
+        state.approval = None
+        state.status = StepStatus.BLOCKED
+        _block(run, f"the skip of step {state.id} was {reason}", effects, state.id)
+        return
+    state.status = StepStatus.FAILED
+    state.error = reason
+    _finish(run, RunStatus.FAILED, now, f"step {state.id} {reason}")
+    effects.append(Notify(kind="run_finished", step_id=state.id, text=run.reason or reason))
+
+
+def _confirm(run: Run, event: Confirm, now: datetime, effects: list[Notify]) -> None:
+    index, state = _cursor_state(run, event.step_id)
+    step = run.plan[index]
+    if state.status is not StepStatus.WAITING or state.waiting_for != "confirmation":
+        raise InvalidCommand(f"step {event.step_id!r} is not waiting for a confirmation")
+    if run.status is RunStatus.PAUSED:
+        raise InvalidCommand("the run is paused; resume it first")
+    if step.responders and not set(event.groups) & set(step.responders):
+        raise NotAuthorized(f"only members of {', '.join(step.responders)} may confirm this step")
+    inputs = _check_inputs(run, index, event.inputs)
+    state.status = StepStatus.SUCCEEDED
+    state.confirmed_by = event.actor
+    state.inputs = inputs
+    state.finished_at = now
+    state.waiting_for = None
+    state.result = {"confirmed_by": event.actor, **({"inputs": inputs} if inputs else {})}
+    context = {"inputs": inputs, "result": state.result}
+    for name, path in step.capture.items():
+        run.values[name] = resolve_path(context, path)
+    run.status = RunStatus.RUNNING
+    _advance(run, index, now, effects)
+
+
+def _check_inputs(run: Run, index: int, given: dict[str, str]) -> dict[str, str]:
+    specs = {spec.name: spec for spec in run.plan[index].inputs}
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise InvalidCommand(f"unexpected input {', '.join(unknown)}")
+    clean: dict[str, str] = {}
+    for name, spec in specs.items():
+        value = given.get(name, "").strip()
+        if not value:
+            if spec.required:
+                raise InvalidCommand(f"{spec.label} is required")
+            continue
+        if len(value) > spec.max_length:
+            raise InvalidCommand(f"{spec.label} is longer than {spec.max_length} characters")
+        if spec.pattern and not re.fullmatch(spec.pattern, value):
+            raise InvalidCommand(f"{spec.label} does not have the expected form ({spec.pattern})")
+        clean[name] = value
+    return clean
+
+
+def _pause(run: Run, event: Pause, effects: list[Notify]) -> None:
+    if run.status is RunStatus.PAUSED:
+        raise InvalidCommand("the run is already paused")
+    if run.status not in {RunStatus.RUNNING, RunStatus.WAITING, RunStatus.BLOCKED}:
+        raise InvalidCommand(f"a {run.status.value} run cannot be paused")
+    run.paused_from = run.status
+    run.status = RunStatus.PAUSED
+    why = f": {event.reason}" if event.reason else ""
+    effects.append(Notify(kind="run_paused", text=f"paused by <@{event.actor}>{why}"))
+
+
+def _resume(run: Run, event: Resume, effects: list[Notify]) -> None:
+    if run.status is not RunStatus.PAUSED:
+        raise InvalidCommand(f"the run is {run.status.value}, not paused")
+    run.status = run.paused_from or RunStatus.RUNNING
+    run.paused_from = None
+    effects.append(Notify(kind="run_resumed", text=f"resumed by <@{event.actor}>"))
+
+
+def _retry(run: Run, event: Retry, now: datetime) -> None:
+    _, state = _cursor_state(run, event.step_id)
+    if run.status is not RunStatus.BLOCKED or state.status is not StepStatus.BLOCKED:
+        raise InvalidCommand(
+            f"only a blocked step can be retried (step {event.step_id!r} is {state.status.value})"
+        )
+    state.status = StepStatus.READY
+    state.due_at = now
+    state.tries = 0
+    state.error = None
+    state.approval = None
+    state.finished_at = None
+    run.status = RunStatus.RUNNING
+    run.reason = None
+
+
+def _skip(run: Run, event: Skip, now: datetime, effects: list[Notify]) -> None:
+    index, state = _cursor_state(run, event.step_id)
+    step = run.plan[index]
+    if run.status is RunStatus.PAUSED:
+        raise InvalidCommand("the run is paused; resume it first")
+    skippable = state.status is StepStatus.BLOCKED or (
+        state.status is StepStatus.WAITING and state.waiting_for in {"confirmation", "timer"}
+    )
+    if not skippable:
+        raise InvalidCommand(
+            f"step {step.id!r} is {state.status.value}; only a blocked step, or one waiting for a "
+            "confirmation or a timer, can be skipped"
+        )
+    if not step.skip.allowed or (step.kind is StepKind.APPROVAL and step.skip.approval is None):
+        raise InvalidCommand(f"step {step.id!r} may not be skipped; abort the run instead")
+    if step.skip.approval is not None:
+        policy = step.skip.approval
+        state.approval = _request(policy, now, purpose="skip", requested_by=event.actor,
+                                  reason=event.reason)
+        state.status = StepStatus.WAITING
+        state.waiting_for = "approval"
+        run.status = RunStatus.WAITING
+        run.reason = None
+        effects.append(
+            Notify(
+                kind="skip_requested",
+                step_id=step.id,
+                text=f"<@{event.actor}> asks to skip {step.title}: {event.reason}",
+                groups=policy.groups,
+            )
+        )
+        return
+    state.status = StepStatus.SKIPPED
+    state.finished_at = now
+    state.waiting_for = None
+    state.note = f"skipped by <@{event.actor}>: {event.reason}"
+    effects.append(Notify(kind="step_skipped", step_id=step.id, text=state.note))
+    run.status = RunStatus.RUNNING
+    run.reason = None
+    _advance(run, index, now, effects)
+
+
+def resolve_path(context: dict[str, Any], path: str) -> Any:
+    """Follow a dotted path ('result.height', 'inputs.checksum', 'result.nodes.0.hash')."""
+    value: Any = context
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
