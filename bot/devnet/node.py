@@ -1,0 +1,475 @@
+"""One simulated ParthenonChain node: the daemon's HTTP dialect on its own loopback port.
+
+Cheap enough for a thousand per process: a low-level aiohttp server per node, no task per node,
+the tip computed from the shared `Chain` at request time. Faults (`NodeFaults`) change what the
+node answers from its next request on; a few (a closed listening socket, a stall, a fork) take
+effect the moment they are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import socket
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.devnet import _dialect as dialect
+from bot.devnet._methods import METHODS, MethodError, call
+from bot.devnet.chain import Branch, Chain
+from bot.devnet.errors import DevnetError
+from bot.devnet.faults import NodeFaults
+from bot.devnet.genesis import GENESIS_HASHES, other_network
+from bot.devnet.metrics import MetricsSnapshot, NodeMetrics
+from bot.devnet.ratelimit import FixedWindowLimiter
+from bot.devnet.wallet import Wallet
+
+__all__ = ["DevnetNode", "RequestRecord"]
+
+_JSON = "application/json"
+_GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff"
+_SHUTDOWN_GRACE = 0.1
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request as the node saw it. `method` is the JSON-RPC method, when there was one."""
+
+    time: float
+    path: str
+    http_method: str
+    method: str | None
+    status: int
+    remote: str | None = None
+    rpc_id: str | None = None
+
+
+class DevnetNode:
+    """A node process that can be stopped, started and broken at will."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        chain: Chain,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        role: str = "validator",
+        canary: bool = False,
+        rpc_user: str = "parthenon",
+        rpc_password: str = "devnet-password",  # noqa: S107 - simulator default
+        version: str = "1.0.0",
+        peers: int = 1,
+        rate_limit: int = 100,
+        rate_window: float = 60.0,
+        funds: int = 1_000 * 10**8,
+        keepalive_max: int = 5,
+        keepalive_timeout: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.chain = chain
+        self.network = chain.network
+        self.host = host
+        self.role = role
+        self.canary = canary
+        self.request_log: list[RequestRecord] = []
+        self.version_history: list[str] = [version]
+        self._port = port
+        self._user = rpc_user
+        self._password = SecretStr(rpc_password)
+        self._version = version
+        self._peers = peers
+        self._wallet = Wallet(f"{chain.network}:{name}", funds)
+        self._keepalive_max = keepalive_max
+        self._keepalive_timeout = keepalive_timeout
+        self._limiter = FixedWindowLimiter(rate_limit, rate_window)
+        self._metrics = NodeMetrics()
+        self._running = False
+        self._status = "stopped"
+        self._frozen_height: int | None = None
+        self._stall_cap: int | None = None
+        self._fork_height: int | None = None
+        self._validation_base = 0
+        self._validation_since: int | None = None
+        self._web: web.Server | None = None
+        self._server: asyncio.Server | None = None
+        self._listening: socket.socket | None = None
+        self._listen_task: asyncio.Task[None] | None = None
+        self._teardown_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._per_connection: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._faults = NodeFaults()
+        self._faults.subscribe(self._on_fault)
+
+    # ---- public state -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
+        self.version_history.append(value)
+
+    @property
+    def wallet(self) -> Wallet:
+        return self._wallet
+
+    @property
+    def faults(self) -> NodeFaults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: NodeFaults) -> None:
+        self._faults.subscribe(None)
+        self._faults = NodeFaults()
+        self._faults.subscribe(self._on_fault)
+        self._faults.update(value.to_dict())
+
+    @property
+    def height(self) -> int:
+        if self._frozen_height is not None:
+            return self._frozen_height
+        height = self.chain.height()
+        if self._stall_cap is not None:
+            height = min(height, self._stall_cap)
+        return height
+
+    @property
+    def tip_hash(self) -> str:
+        return self.chain.block_hash(self.height, self.branch())
+
+    @property
+    def genesis_hash(self) -> str:
+        return self.branch().genesis
+
+    @property
+    def validation_errors(self) -> int:
+        if self._validation_since is None:
+            return self._validation_base
+        return self._validation_base + max(0, self.height - self._validation_since)
+
+    def branch(self) -> Branch:
+        wrong = self._faults.wrong_network
+        network = self.network
+        if wrong is True:
+            network = other_network(self.network)
+        elif isinstance(wrong, str):
+            network = wrong
+        return Branch(GENESIS_HASHES[network], self._fork_height, self.name)
+
+    def peer_count(self) -> int:
+        return self._peers if self._faults.peers is None else self._faults.peers
+
+    def block(self, height: int) -> dict[str, Any]:
+        return self.chain.block(height, self.branch())
+
+    def queue_transaction(self, txid: str) -> None:
+        self.chain.add_transaction(txid)
+
+    def health(self) -> dict[str, Any]:
+        peers = self.peer_count()
+        return {
+            "best_height": self.height,
+            "peer_count": peers,
+            "rpc_port": self._port,
+            "status": self._status,
+            "sync_progress": 100.0,
+            "syncing": peers == 0,
+        }
+
+    def metrics_text(self) -> str:
+        peers = self.peer_count()
+        snapshot = MetricsSnapshot(
+            best_height=self.height,
+            peer_count=peers,
+            syncing=peers == 0,
+            validation_errors=self.validation_errors,
+            network=self.network,
+        )
+        return self._metrics.render(snapshot)
+
+    # ---- process lifecycle ----------------------------------------------------------------
+
+    async def start_process(self) -> None:
+        """Start (or restart) the node: the chain is replayed, in-memory state starts empty."""
+        if self._teardown_task is not None:
+            await self._teardown_task
+        if self._running:
+            return
+        self._web = web.Server(
+            self._handle,
+            handler_cancellation=True,
+            keepalive_timeout=self._keepalive_timeout,
+            access_log=None,
+        )
+        self._limiter.reset()
+        self._metrics = NodeMetrics()
+        self._per_connection = weakref.WeakKeyDictionary()
+        self._stopped = asyncio.Event()
+        self._frozen_height = None
+        self._running = True
+        self._status = "ok"
+        if not self._faults.refuse_connections:
+            self._listen()
+            await self._wait_listening()
+
+    async def stop_process(self) -> None:
+        """Stop the node process: the port refuses connections, in-flight requests are cut."""
+        if self._running:
+            self._halt()
+            await self._teardown()
+        elif self._teardown_task is not None:
+            await self._teardown_task
+
+    def _halt(self) -> None:
+        """The synchronous half of a stop: no new connections from this moment on."""
+        self._frozen_height = self.height
+        self._running = False
+        self._status = "stopped"
+        self._stopped.set()
+        self._unlisten()
+
+    async def _teardown(self) -> None:
+        if self._listen_task is not None:
+            await asyncio.gather(self._listen_task, return_exceptions=True)
+            self._listen_task = None
+        server, self._web = self._web, None
+        if server is not None:
+            for connection in server.connections:
+                connection.force_close()
+            await server.shutdown(_SHUTDOWN_GRACE)
+        self._teardown_task = None
+
+    # ---- listening socket -----------------------------------------------------------------
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise DevnetError(f"{self.name}: cannot listen on {self.host}:{self._port}") from exc
+        self._port = sock.getsockname()[1]
+        return sock
+
+    def _listen(self) -> None:
+        """Listen now (the kernel queues connections at once); serve them from the next tick."""
+        sock = self._bind()
+        self._listening = sock
+        self._listen_task = asyncio.get_running_loop().create_task(self._serve(sock))
+
+    async def _serve(self, sock: socket.socket) -> None:
+        if self._listening is not sock or self._web is None:
+            return
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(self._web, sock=sock, start_serving=False)
+        if self._listening is not sock:
+            server.close()
+            return
+        self._server = server
+        await server.start_serving()
+
+    async def _wait_listening(self) -> None:
+        if self._listen_task is not None:
+            await self._listen_task
+
+    def _unlisten(self) -> None:
+        """Close the listening socket and every open connection, synchronously."""
+        sock, self._listening = self._listening, None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        elif sock is not None:
+            sock.close()
+        if self._web is not None:
+            for connection in self._web.connections:
+                connection.force_close()
+
+    # ---- faults ---------------------------------------------------------------------------
+
+    def _on_fault(self, name: str, value: Any) -> None:
+        if name == "stalled_tip":
+            self._stall_cap = None
+            if value is True:
+                self._stall_cap = self.height
+            elif value:
+                self._stall_cap = int(value)
+        elif name == "divergent_tip":
+            self._fork_height = None
+            if value is True:
+                self._fork_height = max(2, self.height)
+            elif value:
+                self._fork_height = max(2, int(value))
+        elif name == "validation_errors":
+            if value and self._validation_since is None:
+                self._validation_base += 1
+                self._validation_since = self.height
+            elif not value and self._validation_since is not None:
+                self._validation_base = self.validation_errors
+                self._validation_since = None
+        elif name == "refuse_connections" and self._running:
+            if value and self._listening is not None:
+                self._unlisten()
+            elif not value and self._listening is None:
+                self._listen()
+
+    # ---- HTTP -----------------------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        request["close_after"] = self._count_on_connection(request)
+        if self._faults.latency:
+            await asyncio.sleep(self._faults.latency)
+        rpc_method: str | None = None
+        rpc_id: str | None = None
+        if request.method == "POST" and request.path == "/":
+            response, rpc_method, rpc_id = await self._rpc(request)
+        elif request.method == "GET" and request.path == "/health":
+            response = web.Response(body=dialect.dumps(self.health()), content_type=_JSON)
+        elif request.method == "GET" and request.path == "/metrics":
+            response = web.Response(text=self.metrics_text(), content_type="text/plain")
+        else:
+            response = web.Response(status=404)
+        if not response.prepared:
+            self._decorate(request, response)
+        self.request_log.append(
+            RequestRecord(
+                time=time.time(),
+                path=request.path,
+                http_method=request.method,
+                method=rpc_method,
+                status=response.status,
+                remote=request.remote,
+                rpc_id=rpc_id,
+            )
+        )
+        return response
+
+    def _count_on_connection(self, request: web.BaseRequest) -> bool:
+        """True when this request is the last one its connection may carry."""
+        transport = request.transport
+        if transport is None:
+            return True
+        count = self._per_connection.get(transport, 0) + 1
+        self._per_connection[transport] = count
+        return count >= self._keepalive_max
+
+    def _decorate(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        response.headers["Keep-Alive"] = (
+            f"timeout={self._keepalive_timeout:g}, max={self._keepalive_max}"
+        )
+        if request.get("close_after"):
+            response.force_close()
+
+    async def _rpc(
+        self, request: web.BaseRequest
+    ) -> tuple[web.StreamResponse, str | None, str | None]:
+        started = time.perf_counter()
+        raw = await request.read()
+        error_status = self._faults.error_status()
+        if error_status is not None:
+            return web.Response(status=error_status, text="Service Unavailable"), None, None
+        if not self._limiter.allow(request.remote or "", asyncio.get_running_loop().time()):
+            body = dialect.RATE_LIMIT_BODY
+            return web.Response(status=429, body=body, content_type=_JSON), None, None
+        if not self._authorized(request):
+            headers = {"WWW-Authenticate": 'Basic realm="parthenon-rpc"'}
+            body = dialect.AUTH_REQUIRED_BODY
+            response = web.Response(status=401, body=body, content_type=_JSON, headers=headers)
+            return response, None, None
+        envelope = dialect.parse_envelope(raw)
+        if isinstance(envelope, dialect.EnvelopeError):
+            self._metrics.observe("unknown", "error", time.perf_counter() - started)
+            return web.Response(body=envelope.body(), content_type=_JSON), None, envelope.id
+        method = envelope.method
+        label = method if method in METHODS or method == "stop" else "unknown"
+        if method == "stop":
+            self._metrics.observe(label, "ok", time.perf_counter() - started)
+            return await self._stop(request, envelope.id), method, envelope.id
+        status = "ok"
+        try:
+            body = dialect.result_body(envelope.id, call(self, method, envelope.params))
+        except MethodError as exc:
+            status = "error"
+            body = dialect.error_body(envelope.id, dialect.METHOD_ERROR, exc.message)
+        self._metrics.observe(label, status, time.perf_counter() - started)
+        return await self._reply(request, body), method, envelope.id
+
+    def _authorized(self, request: web.BaseRequest) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return False
+        user, separator, password = decoded.partition(":")
+        user_ok = hmac.compare_digest(user.encode(), self._user.encode())
+        password_ok = hmac.compare_digest(
+            password.encode(), self._password.get_secret_value().encode()
+        )
+        return bool(separator) and user_ok and password_ok
+
+    async def _reply(self, request: web.BaseRequest, body: bytes) -> web.StreamResponse:
+        """A JSON-RPC answer, unless a hostile-reply fault says otherwise."""
+        if self._faults.garbage_reply:
+            body = _GARBAGE
+        huge = self._faults.huge_bytes()
+        if huge > len(body):
+            body += b" " * (huge - len(body))
+        delay = self._faults.trickle_seconds()
+        if not delay:
+            return web.Response(body=body, content_type=_JSON)
+        response = web.StreamResponse()
+        response.content_type = _JSON
+        response.content_length = len(body)
+        self._decorate(request, response)
+        await response.prepare(request)
+        for index in range(len(body)):
+            await response.write(body[index : index + 1])
+            await asyncio.sleep(delay)
+        await response.write_eof()
+        return response
+
+    async def _stop(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+        """`stop`: answer "Node stopping" (maybe after a long hang), then go away."""
+        hang = self._faults.hang_seconds()
+        if hang > 0:
+            stopped = self._stopped
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), hang)
+        body = dialect.result_body(request_id, "Node stopping")
+        response = web.Response(body=body, content_type=_JSON)
+        self._decorate(request, response)
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if self._running:
+            self._halt()
+            self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
+        return response
