@@ -81,6 +81,7 @@ class DevnetNode:
         self.canary = canary
         self.request_log: list[RequestRecord] = []
         self.version_history: list[str] = [version]
+        self.starts = 0  # process starts, so tests can count restarts
         self._port = port
         self._user = rpc_user
         self._password = SecretStr(rpc_password)
@@ -231,6 +232,7 @@ class DevnetNode:
         self._frozen_height = None
         self._running = True
         self._status = "ok"
+        self.starts += 1
         if not self._faults.refuse_connections:
             self._listen()
             await self._wait_listening()
@@ -342,13 +344,13 @@ class DevnetNode:
     # ---- HTTP -----------------------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        request["close_after"] = self._count_on_connection(request)
+        close_after = self._count_on_connection(request)
         if self._faults.latency:
             await asyncio.sleep(self._faults.latency)
         rpc_method: str | None = None
         rpc_id: str | None = None
         if request.method == "POST" and request.path == "/":
-            response, rpc_method, rpc_id = await self._rpc(request)
+            response, rpc_method, rpc_id = await self._rpc(request, close_after)
         elif request.method == "GET" and request.path == "/health":
             response = web.Response(body=dialect.dumps(self.health()), content_type=_JSON)
         elif request.method == "GET" and request.path == "/metrics":
@@ -356,7 +358,7 @@ class DevnetNode:
         else:
             response = web.Response(status=404)
         if not response.prepared:
-            self._decorate(request, response)
+            self._decorate(response, close_after)
         self.request_log.append(
             RequestRecord(
                 time=time.time(),
@@ -379,15 +381,15 @@ class DevnetNode:
         self._per_connection[transport] = count
         return count >= self._keepalive_max
 
-    def _decorate(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+    def _decorate(self, response: web.StreamResponse, close_after: bool) -> None:
         response.headers["Keep-Alive"] = (
             f"timeout={self._keepalive_timeout:g}, max={self._keepalive_max}"
         )
-        if request.get("close_after"):
+        if close_after:
             response.force_close()
 
     async def _rpc(
-        self, request: web.BaseRequest
+        self, request: web.BaseRequest, close_after: bool
     ) -> tuple[web.StreamResponse, str | None, str | None]:
         started = time.perf_counter()
         raw = await request.read()
@@ -410,7 +412,7 @@ class DevnetNode:
         label = method if method in METHODS or method == "stop" else "unknown"
         if method == "stop":
             self._metrics.observe(label, "ok", time.perf_counter() - started)
-            return await self._stop(request, envelope.id), method, envelope.id
+            return await self._stop(request, envelope.id, close_after), method, envelope.id
         status = "ok"
         try:
             body = dialect.result_body(envelope.id, call(self, method, envelope.params))
@@ -418,7 +420,7 @@ class DevnetNode:
             status = "error"
             body = dialect.error_body(envelope.id, dialect.METHOD_ERROR, exc.message)
         self._metrics.observe(label, status, time.perf_counter() - started)
-        return await self._reply(request, body), method, envelope.id
+        return await self._reply(request, body, close_after), method, envelope.id
 
     def _authorized(self, request: web.BaseRequest) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -435,7 +437,9 @@ class DevnetNode:
         )
         return bool(separator) and user_ok and password_ok
 
-    async def _reply(self, request: web.BaseRequest, body: bytes) -> web.StreamResponse:
+    async def _reply(
+        self, request: web.BaseRequest, body: bytes, close_after: bool
+    ) -> web.StreamResponse:
         """A JSON-RPC answer, unless a hostile-reply fault says otherwise."""
         if self._faults.garbage_reply:
             body = _GARBAGE
@@ -448,7 +452,7 @@ class DevnetNode:
         response = web.StreamResponse()
         response.content_type = _JSON
         response.content_length = len(body)
-        self._decorate(request, response)
+        self._decorate(response, close_after)
         await response.prepare(request)
         for index in range(len(body)):
             await response.write(body[index : index + 1])
@@ -456,7 +460,9 @@ class DevnetNode:
         await response.write_eof()
         return response
 
-    async def _stop(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+    async def _stop(
+        self, request: web.BaseRequest, request_id: str, close_after: bool
+    ) -> web.StreamResponse:
         """`stop`: answer "Node stopping" (maybe after a long hang), then go away."""
         hang = self._faults.hang_seconds()
         if hang > 0:
@@ -465,7 +471,7 @@ class DevnetNode:
                 await asyncio.wait_for(stopped.wait(), hang)
         body = dialect.result_body(request_id, "Node stopping")
         response = web.Response(body=body, content_type=_JSON)
-        self._decorate(request, response)
+        self._decorate(response, close_after)
         response.force_close()
         await response.prepare(request)
         await response.write_eof()
