@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from workflows.errors import DefinitionError
 
@@ -42,6 +52,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
 _ID = r"^[a-z0-9][a-z0-9-]*$"
+_MAX_SECONDS = 999_999_999 * 86400.0  # timedelta's own limit
 
 #: Names every step may use in templates without anyone capturing them.
 BUILTIN_NAMES = frozenset(
@@ -55,15 +66,28 @@ def parse_duration(value: object) -> object:
         return value
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '5m'")
+    seconds: float | None = None
     if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         if value.startswith("P"):  # ISO 8601, as pydantic serialises timedelta
             return value
         match = _DURATION.match(value)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    # negative, NaN and out-of-range values are refused here, not crashed on later
+    if seconds is not None and 0 <= seconds < _MAX_SECONDS:
+        return timedelta(seconds=seconds)
     raise ValueError(f"not a duration: {value!r} (use e.g. '30s', '5m', '2h', '1d')")
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -129,6 +153,8 @@ class InputSpec(_Model):
     required: bool = True
     max_length: int = Field(default=500, ge=1, le=3000)
 
+    _pattern = field_validator("pattern")(_check_regex)
+
 
 class TargetSpec(_Model):
     """Which nodes a step acts on, resolved into node names when the run is planned."""
@@ -140,7 +166,8 @@ class TargetSpec(_Model):
     @model_validator(mode="after")
     def _check_select(self) -> TargetSpec:
         fixed = {"all", "canary", "non-canary", "first", "wave", "wave-cumulative"}
-        if self.select not in fixed and not self.select.startswith("role:"):
+        is_role = self.select.startswith("role:") and len(self.select) > len("role:")
+        if self.select not in fixed and not is_role:
             raise ValueError(
                 f"unknown target selection {self.select!r} "
                 "(all, canary, non-canary, first, role:<role>, wave, wave-cumulative)"
@@ -156,6 +183,8 @@ class ParameterSpec(_Model):
     pattern: str | None = None
     choices: list[str] | None = None
     max_length: int = Field(default=200, ge=1, le=2000)
+
+    _pattern = field_validator("pattern")(_check_regex)
 
 
 class StepDef(_Model):
@@ -201,6 +230,12 @@ class GroupDef(_Model):
     steps: list[StepDef] = Field(min_length=1)
 
 
+def _step_or_group(value: object) -> str:
+    if isinstance(value, dict):
+        return "group" if "group" in value else "step"
+    return "group" if isinstance(value, GroupDef) else "step"
+
+
 class Definition(_Model):
     name: str = Field(pattern=_ID)
     title: str
@@ -212,7 +247,13 @@ class Definition(_Model):
     parameters: list[ParameterSpec] = Field(default_factory=list)
     environment_param: str | None = "environment"
     fixed_environment: str | None = None  # e.g. a drill that always runs on one environment
-    steps: list[StepDef | GroupDef] = Field(min_length=1)
+    # Tagged by the 'group' key, so an error inside a group is reported once, where it is.
+    steps: list[
+        Annotated[
+            Annotated[StepDef, Tag("step")] | Annotated[GroupDef, Tag("group")],
+            Discriminator(_step_or_group),
+        ]
+    ] = Field(min_length=1)
     version: str = ""  # filled with a hash of the source text when loaded
 
     def flat_ids(self) -> list[str]:
@@ -376,9 +417,15 @@ def _step_id_at(raw: object, loc: list[int | str]) -> str | None:
     if not isinstance(steps, list) or not isinstance(loc[1], int) or loc[1] >= len(steps):
         return None
     step = steps[loc[1]]
-    if isinstance(step, dict):
-        return str(step.get("id") or step.get("group") or loc[1])
-    return None
+    if not isinstance(step, dict):
+        return None
+    name = str(step.get("id") or step.get("group") or loc[1])
+    inner = step.get("steps")
+    if loc[2:4] == ["group", "steps"] and len(loc) > 4 and isinstance(inner, list):
+        at = loc[4]
+        if isinstance(at, int) and at < len(inner) and isinstance(inner[at], dict):
+            return f"{name}.{inner[at].get('id') or at}"
+    return name
 
 
 def load_definition(path: Path) -> Definition:
