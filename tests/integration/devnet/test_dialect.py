@@ -10,6 +10,8 @@ from bot.devnet import Devnet, DevnetNode
 from .conftest import basic, get, post, rpc
 
 PARSE_ERROR = {"code": -32700, "message": "Parse error"}
+INSUFFICIENT = "Failed to create transaction (insufficient funds?)"
+WITH_ARGS = ["getblock", "sendtoaddress", "sendrawtransaction", "getbalance"]
 
 
 async def test_string_id_is_echoed(session: aiohttp.ClientSession, node: DevnetNode) -> None:
@@ -86,7 +88,7 @@ async def test_method_errors_are_code_minus_one(
     params: list[object],
     message: str,
 ) -> None:
-    """Every method-level error, unknown methods included, is HTTP 200 with code -1 (never -32601)."""
+    """Every method-level error, unknown methods included, is HTTP 200 with code -1."""
     reply = await rpc(session, node, method, params, rid="e")
     assert reply.status == 200
     assert reply.json == {"error": {"code": -1, "message": message}, "id": "e", "jsonrpc": "2.0"}
