@@ -304,6 +304,11 @@ def _check_semantics(defn: Definition, source: str) -> None:
                 f"{source}: step {qualified}: references {', '.join(missing)}, which no earlier "
                 "step captures and which is not a parameter"
             )
+        wave_targets = step.targets is not None and step.targets.select.startswith("wave")
+        if not siblings and ("wave" in used or wave_targets):
+            raise DefinitionError(
+                f"{source}: step {qualified}: uses the wave, which only a wave group has"
+            )
         available |= set(step.capture)
         for label, target in (("on_success", step.on_success), ("on_failure", step.on_failure)):
             if target in {"next", "block", "abort"}:

@@ -16,7 +16,8 @@ from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
 
 __all__ = ["Inventory", "check_params", "plan_run", "usage"]
 
-_WAVE_TEMPLATE = re.compile(r"\{\{\s*wave\.(index|percent|count|nodes)\s*\}\}")
+_WAVE_TEMPLATE = re.compile(r"\{\{\s*wave\.(index|percent|count|nodes|cumulative)\s*\}\}")
+_WAVE_WHOLE = re.compile(r"^\s*\{\{\s*wave\.(index|percent|count|nodes|cumulative)\s*\}\}\s*$")
 
 
 class Inventory(Protocol):
@@ -206,10 +207,12 @@ def _planned(
         return target
 
     with_ = _wave_substitute(step.with_, wave)
-    title = _wave_substitute(step.title, wave)
+    title = step.title
+    if wave is not None:  # titles stay text, whole template or not
+        title = _WAVE_TEMPLATE.sub(lambda m: _wave_text(wave[m.group(1)]), title)
     return PlannedStep(
         id=qualified,
-        title=str(title),
+        title=title,
         description=step.description,
         runbook=step.runbook,
         kind=step.kind,
@@ -239,6 +242,10 @@ def _wave_substitute(value: Any, wave: dict[str, Any] | None) -> Any:
     if wave is None:
         return value
     if isinstance(value, str):
+        whole = _WAVE_WHOLE.match(value)
+        if whole:  # like template.render: a whole template keeps the value's type (a list, an int)
+            found = wave[whole.group(1)]
+            return list(found) if isinstance(found, list) else found
         return _WAVE_TEMPLATE.sub(lambda m: _wave_text(wave[m.group(1)]), value)
     if isinstance(value, dict):
         return {k: _wave_substitute(v, wave) for k, v in value.items()}

@@ -1,0 +1,348 @@
+"""The engine: async workers that pick up due runs, execute their steps, record the results.
+
+A worker claims a run's lease (a fencing token), asks the pure machine what is due, executes the
+step through the executor registry while renewing the lease, and commits the outcome only while
+its token still holds. A run whose current step was begun by a worker that vanished is resumed:
+a read step is simply run again; a write step (intent in the ledger, no outcome) is in doubt and
+is verified by its executor, or blocked for a human. Nothing that changed something is repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from workflows.definition import Effect
+from workflows.errors import InvalidCommand, LeaseLost
+from workflows.machine import next_action
+from workflows.model import (
+    Outcome,
+    OutcomeFailed,
+    Run,
+    StepBegan,
+    StepFinished,
+    StepInDoubt,
+    Tick,
+)
+from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
+from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore
+from workflows.template import TemplateError, context_for, render
+
+__all__ = ["Engine", "EngineSettings", "EngineStats", "default_worker_id"]
+
+log = logging.getLogger("parthenon.engine")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    worker_id: str = field(default_factory=default_worker_id)
+    lease: timedelta = timedelta(seconds=15)  # a crashed worker's run is resumed after this
+    poll_interval: float = 0.1  # seconds between looks at the due index when idle
+    concurrency: int = 50  # runs processed at once by this process
+    batch: int = 200  # due runs fetched per look
+    max_steps_per_claim: int = 100  # steps run back to back under one lease, for fairness
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.lease.total_seconds() * 1000)
+
+
+@dataclass
+class EngineStats:
+    """Counters for /metrics and the benchmarks."""
+
+    steps_executed: int = 0
+    steps_failed: int = 0
+    takeovers: int = 0  # runs resumed after another worker's lease ran out mid-step
+    in_doubt: int = 0
+    conflicts: int = 0
+    lease_lost: int = 0
+    claims: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        store: RunStore,
+        registry: ExecutorRegistry,
+        *,
+        settings: EngineSettings | None = None,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings or EngineSettings()
+        self.services: Mapping[str, Any] = services or {}
+        self.stats = EngineStats()
+        self._stopping = asyncio.Event()
+        self._inflight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Poll the due index until ``stop`` is called."""
+        while not self._stopping.is_set():
+            started = await self.run_once()
+            if started == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval)
+
+    async def run_once(self) -> int:
+        """Start processing every due run not already in hand; returns how many were started."""
+        due = await self.store.due(self.store.now(), self.settings.batch)
+        started = 0
+        for run_id in due:
+            if self._stopping.is_set():
+                break
+            if run_id in self._inflight:
+                continue
+            await self._slots.acquire()
+            self._inflight.add(run_id)
+            task = asyncio.create_task(self._guarded(run_id), name=f"run:{run_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def drain(self) -> None:
+        """Wait for the runs in hand (tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self, deadline: float = 10.0) -> None:
+        """Take no new work; let steps in hand finish within ``deadline``, then release them."""
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(list(self._tasks), timeout=deadline)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _guarded(self, run_id: str) -> None:
+        try:
+            await self.process(run_id)
+        except asyncio.CancelledError:
+            log.warning("run released on stop", extra={"run_id": run_id})
+            raise
+        except Exception:
+            log.exception("engine error while processing a run", extra={"run_id": run_id})
+        finally:
+            self._inflight.discard(run_id)
+            self._slots.release()
+
+    # --- one run ---------------------------------------------------------------------------
+
+    async def process(self, run_id: str) -> None:
+        """Claim the run, do what is due, release it."""
+        token = await self.store.claim(run_id, self.settings.worker_id, self.settings.lease_ms)
+        if token is None:
+            return
+        self.stats.claims += 1
+        try:
+            for _ in range(self.settings.max_steps_per_claim):
+                if self._stopping.is_set():
+                    break
+                run = await self.store.load(run_id)
+                if run is None:
+                    break
+                action = next_action(run, self.store.now())
+                if action is None:
+                    break
+                outcome: CommitOutcome | None
+                if action == "tick":
+                    outcome = await self.store.apply(run_id, Tick(), token=token)
+                elif action == "recover":
+                    self.stats.takeovers += 1
+                    outcome = await self._recover(run, token)
+                else:
+                    outcome = await self._step(run, token, fresh=action == "execute")
+                if outcome is not None and outcome.status is CommitStatus.LEASE_LOST:
+                    self.stats.lease_lost += 1
+                    raise LeaseLost(f"lost the lease on {run_id}")
+                if outcome is not None and outcome.status is CommitStatus.IN_DOUBT:
+                    break
+        except LeaseLost:
+            log.warning("lease lost; another worker has the run", extra={"run_id": run_id})
+            return
+        finally:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self.store.release(run_id, token))
+
+    async def _step(self, run: Run, token: str, *, fresh: bool) -> CommitOutcome | None:
+        current = run.current
+        if current is None:
+            return None
+        step, state = current
+        attempt = state.attempt + 1 if fresh else state.attempt
+        if fresh:
+            began = await self._begin(run, token, attempt)
+            if began.status is not CommitStatus.OK or began.run is None:
+                return began
+            run = began.run
+        outcome = await self._execute(run, token, attempt)
+        if outcome is None:  # a write step that timed out or crashed and could not be verified
+            return await self.store.apply(
+                run.id,
+                StepInDoubt(
+                    step_id=step.id,
+                    attempt=attempt,
+                    reason="its call did not complete and its result could not be verified",
+                ),
+                token=token,
+            )
+        return await self._finish(run, token, attempt, outcome)
+
+    async def _begin(self, run: Run, token: str, attempt: int) -> CommitOutcome:
+        step = run.plan[run.cursor or 0]
+        ledger = None
+        if step.effect is Effect.WRITE:
+            ledger = LedgerWrite(
+                "intent", step.id, attempt,
+                {"worker": self.settings.worker_id, "at": self.store.now().isoformat()},
+            )
+        event = StepBegan(step_id=step.id, attempt=attempt, worker=self.settings.worker_id)
+        outcome = await self.store.apply(
+            run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None
+        )
+        if outcome.status is CommitStatus.IN_DOUBT:
+            # An intent for this very attempt exists already: never execute it a second time.
+            self.stats.in_doubt += 1
+            log.error("intent already recorded; not executing", extra={"run_id": run.id})
+        return outcome
+
+    async def _finish(
+        self, run: Run, token: str, attempt: int, outcome: Outcome
+    ) -> CommitOutcome:
+        step = run.plan[run.cursor or 0]
+        ledger = None
+        if step.effect is Effect.WRITE and outcome.kind in {"succeeded", "failed"}:
+            ledger = LedgerWrite(
+                "outcome", step.id, attempt,
+                {"outcome": outcome.kind, "at": self.store.now().isoformat(),
+                 "worker": self.settings.worker_id},
+            )
+        if isinstance(outcome, OutcomeFailed):
+            self.stats.steps_failed += 1
+        try:
+            return await self.store.apply(
+                run.id,
+                StepFinished(step_id=step.id, attempt=attempt, outcome=outcome),
+                token=token,
+                ledger=(lambda _r: ledger) if ledger else None,
+            )
+        except InvalidCommand as exc:
+            # The run moved on under us in a way that makes this outcome moot (e.g. retried).
+            log.warning("step outcome not recorded: %s", exc, extra={"run_id": run.id})
+            return CommitOutcome(CommitStatus.CONFLICT, None, str(exc))
+
+    async def _recover(self, run: Run, token: str) -> CommitOutcome | None:
+        """The current step was begun by a worker that is gone."""
+        step, state = run.current or (None, None)
+        if step is None or state is None:
+            return None
+        if step.effect is Effect.READ:
+            return await self._step(run, token, fresh=True)
+        entry = await self.store.ledger_entry(run.id, step.id, state.attempt)
+        if entry is not None and "outcome" in entry:  # cannot normally happen: same commit
+            return None
+        executor = self.registry.get(step.kind)
+        verified = None
+        if executor is not None:
+            verified = await self._verify(executor, run, state.attempt)
+        if verified is not None:
+            return await self._finish(run, token, state.attempt, verified)
+        self.stats.in_doubt += 1
+        return await self.store.apply(
+            run.id,
+            StepInDoubt(
+                step_id=step.id,
+                attempt=state.attempt,
+                reason=f"worker {entry.get('worker', '?') if entry else '?'} began it and "
+                "stopped before recording a result; it was not verified",
+            ),
+            token=token,
+        )
+
+    async def _verify(self, executor: StepExecutor, run: Run, attempt: int) -> Outcome | None:
+        try:
+            ctx = self._context(run, attempt)
+            return await asyncio.wait_for(executor.verify(ctx), ctx.step.timeout.total_seconds())
+        except (TemplateError, TimeoutError):
+            return None
+        except Exception:
+            log.exception("verification failed", extra={"run_id": run.id})
+            return None
+
+    def _context(self, run: Run, attempt: int) -> StepContext:
+        step, state = run.plan[run.cursor or 0], run.steps[run.cursor or 0]
+        return StepContext(
+            run=run,
+            step=step,
+            state=state,
+            args=render(step.with_, context_for(run, step)),
+            now=self.store.now(),
+            attempt=attempt,
+            idempotency_key=f"{run.id}:{step.id}:{attempt}",
+            services=self.services,
+        )
+
+    async def _execute(self, run: Run, token: str, attempt: int) -> Outcome | None:
+        """Run the executor under the step's timeout while keeping the lease alive."""
+        step = run.plan[run.cursor or 0]
+        executor = self.registry.get(step.kind)
+        if executor is None:
+            return OutcomeFailed(error=f"no executor for {step.kind.value} steps in this bot")
+        try:
+            ctx = self._context(run, attempt)
+        except TemplateError as exc:
+            return OutcomeFailed(error=str(exc))
+        self.stats.steps_executed += 1
+        task = asyncio.create_task(executor.execute(ctx))
+        renew_every = max(self.settings.lease.total_seconds() / 3, 0.05)
+        deadline = asyncio.get_running_loop().time() + step.timeout.total_seconds()
+        try:
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                    return await self._timed_out(executor, run, attempt)
+                done, _ = await asyncio.wait({task}, timeout=min(renew_every, left))
+                if done:
+                    break
+                if not await self.store.renew(run.id, token, self.settings.lease_ms):
+                    task.cancel()
+                    raise LeaseLost(f"lost the lease on {run.id} during {step.id}")
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        try:
+            return task.result()
+        except Exception as exc:
+            log.exception("executor raised", extra={"run_id": run.id, "step_id": step.id})
+            if step.effect is Effect.WRITE:
+                return await self._verify(executor, run, attempt)
+            return OutcomeFailed(error=f"{type(exc).__name__}: {exc}", transient=True)
+
+    async def _timed_out(self, executor: StepExecutor, run: Run, attempt: int) -> Outcome | None:
+        step = run.plan[run.cursor or 0]
+        if step.effect is Effect.WRITE:
+            return await self._verify(executor, run, attempt)
+        seconds = step.timeout.total_seconds()
+        return OutcomeFailed(error=f"timed out after {seconds:g}s", transient=True)

@@ -1,0 +1,57 @@
+"""Every Redis key name the workflow layer uses, in one place.
+
+Keys of one run carry the run id as a hash tag (``pcb:{<run>}:...``) so they share a Cluster slot
+and one Lua script can change them together. Global indexes are single keys, never written in the
+same script as a run's keys; they are only hints that may wake a run early, never late.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIVE",
+    "CARDS",
+    "DUE",
+    "FREEZE",
+    "PREFIX",
+    "RECENT",
+    "RunKeys",
+    "record_key",
+    "start_key",
+]
+
+PREFIX = "pcb"
+DUE = f"{PREFIX}:due"  # zset: run id -> when it next needs a worker (ms since epoch)
+ACTIVE = f"{PREFIX}:runs:active"  # zset: run id -> created (ms)
+RECENT = f"{PREFIX}:runs:recent"  # zset: run id -> finished (ms), trimmed
+CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became dirty (ms)
+FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
+
+
+def record_key(name: str) -> str:
+    """Named records a run keeps beyond itself (release metadata, drill results)."""
+    return f"{PREFIX}:record:{name}"
+
+
+def start_key(dedup_key: str) -> str:
+    """Reserves a run id for a delivered start command, so a redelivery starts nothing new."""
+    return f"{PREFIX}:start:{dedup_key}"
+
+
+class RunKeys:
+    """The keys of one run, all in the run's hash slot."""
+
+    __slots__ = ("audit", "fence", "lease", "ledger", "outbox", "run", "run_id", "seen")
+
+    def __init__(self, run_id: str) -> None:
+        tag = f"{PREFIX}:{{{run_id}}}"
+        self.run_id = run_id
+        self.run = f"{tag}:run"  # hash: v (version), doc (JSON of the Run)
+        self.audit = f"{tag}:audit"  # stream: every accepted event and every refusal
+        self.ledger = f"{tag}:ledger"  # hash: "<step>#<attempt>" -> intent/outcome JSON
+        self.lease = f"{tag}:lease"  # string: "<worker>:<token>", with a TTL
+        self.fence = f"{tag}:fence"  # counter: fencing tokens
+        self.seen = f"{tag}:seen"  # hash: dedup key of a delivered command -> result
+        self.outbox = f"{tag}:outbox"  # list: notifications for the run's thread
+
+    def all(self) -> list[str]:
+        return [self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox]

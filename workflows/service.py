@@ -1,0 +1,255 @@
+"""The workflow service: the one API that Slack handlers and the console call.
+
+It checks who may do what (from the config, behind the ``Authority`` protocol), plans and starts
+runs, turns people's commands into events applied atomically in Redis, and says why when it
+refuses. A refusal changes nothing and is written to the run's audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from workflows.definition import Definition
+from workflows.errors import (
+    InvalidCommand,
+    InvalidParameters,
+    NotAuthorized,
+    PromotionFrozen,
+)
+from workflows.machine import transition
+from workflows.model import (
+    Abort,
+    Approve,
+    Command,
+    Confirm,
+    Pause,
+    PlannedStep,
+    Reject,
+    Resume,
+    Retry,
+    Run,
+    RunStarted,
+    RunStatus,
+    Skip,
+    StepStatus,
+)
+from workflows.planner import Inventory, plan_run, usage
+from workflows.store import AuditEntry, CommitStatus, RunStore
+
+__all__ = ["Authority", "PendingAction", "WorkflowService", "new_run_id"]
+
+BOT_ACTOR = "parthenon-bot"
+
+
+class Authority(Protocol):
+    """Who is who, from the config: groups of Slack user ids and per-workflow permissions."""
+
+    def groups_of(self, user: str) -> list[str]: ...
+
+    def may_start(self, user: str, workflow: str) -> bool: ...
+
+    def may_operate(self, user: str, workflow: str) -> bool: ...
+
+
+def new_run_id(now: datetime) -> str:
+    return f"r{now:%Y%m%d}-{secrets.token_hex(3)}"
+
+
+class PendingAction:
+    """Something a person could do now on a run (for App Home and reminders)."""
+
+    def __init__(self, run: Run, step: PlannedStep, kind: str) -> None:
+        self.run = run
+        self.step = step
+        self.kind = kind  # "approve" | "confirm"
+
+
+class WorkflowService:
+    def __init__(
+        self,
+        store: RunStore,
+        definitions: dict[str, Definition],
+        inventory: Inventory,
+        authority: Authority,
+        *,
+        id_factory: Callable[[datetime], str] = new_run_id,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.inventory = inventory
+        self.authority = authority
+        self._new_id = id_factory
+
+    def definition(self, workflow: str) -> Definition:
+        defn = self.definitions.get(workflow)
+        if defn is None:
+            known = ", ".join(sorted(self.definitions))
+            raise InvalidParameters(f"there is no workflow {workflow!r} (known: {known})")
+        return defn
+
+    def usage(self, workflow: str) -> str:
+        return usage(self.definition(workflow))
+
+    # --- starting --------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: str,
+        params: dict[str, str],
+        *,
+        actor: str,
+        channel: str | None = None,
+        dedup_key: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Plan and start a run; a redelivered start (same ``dedup_key``) returns the first run."""
+        defn = self.definition(workflow)
+        if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
+            raise NotAuthorized(f"you are not allowed to start {workflow} runs")
+        now = self.store.now()
+        run_id = self._new_id(now)
+        if dedup_key is not None:
+            run_id = await self.store.reserve_start(dedup_key, run_id)
+            existing = await self.store.load(run_id)
+            if existing is not None:
+                return existing
+        if defn.category == "release":
+            freeze = await self.store.freeze()
+            if freeze:
+                raise PromotionFrozen(
+                    f"promotions are frozen by <@{freeze['by']}>: {freeze['reason']}. "
+                    "Nothing was started."
+                )
+        pending = plan_run(
+            defn,
+            params,
+            inventory=self.inventory,
+            run_id=run_id,
+            initiator=actor,
+            now=now,
+            channel=channel,
+            parent_run_id=parent_run_id,
+        )
+        run, _ = transition(pending, RunStarted(), now)
+        outcome = await self.store.create(run, actor=actor)
+        if outcome.status is CommitStatus.CONFLICT:
+            # Another delivery of the same start created it first.
+            return await self.store.get(run_id)
+        return outcome.run or run
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def command(self, run_id: str, command: Command, *, dedup_key: str | None = None) -> Run:
+        """Apply a person's command; refused ones raise and are audited; duplicates apply once."""
+        run = await self.store.get(run_id)
+        actor = command.actor
+        groups = self.authority.groups_of(actor)
+        command = command.model_copy(update={"groups": groups})
+        try:
+            self._check_may(run, command)
+            outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
+        except (InvalidCommand, NotAuthorized) as exc:
+            await self.store.audit_refusal(
+                run_id,
+                f"refused_{command.type}",
+                actor,
+                getattr(command, "step_id", None),
+                str(exc),
+                {"shown_plan_hash": getattr(command, "plan_hash", None)},
+            )
+            raise
+        if outcome.status is CommitStatus.DUPLICATE or outcome.run is None:
+            return await self.store.get(run_id)
+        return outcome.run
+
+    async def command_as_bot(self, run_id: str, command: Pause, dedup_key: str) -> Run:
+        """A command the bot itself issues from a step (halting rollouts); no permission check."""
+        outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
+        return outcome.run or await self.store.get(run_id)
+
+    def _check_may(self, run: Run, command: Command) -> None:
+        actor = command.actor
+        if isinstance(command, Approve | Reject):
+            return  # the machine checks the step's approver groups and the initiator rule
+        if isinstance(command, Confirm):
+            index = run.index_of(command.step_id)
+            step = run.plan[index] if index is not None else None
+            if step is not None and step.responders:
+                return  # the machine checks the step's responder groups
+            if self.authority.may_operate(actor, run.workflow):
+                return
+            raise NotAuthorized(f"you are not allowed to confirm steps of {run.workflow} runs")
+        own = actor == run.initiator and isinstance(command, Pause | Abort)
+        if own or self.authority.may_operate(actor, run.workflow):
+            return
+        verb = {Pause: "pause", Resume: "resume", Abort: "abort", Retry: "retry", Skip: "skip"}
+        raise NotAuthorized(
+            f"you are not allowed to {verb.get(type(command), command.type)} "
+            f"{run.workflow} runs (operators only)"
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, run_id: str) -> Run:
+        return await self.store.get(run_id)
+
+    async def active_runs(self) -> list[Run]:
+        runs = await self.store.load_many(await self.store.active_ids())
+        return [run for run in runs if not run.terminal]
+
+    async def recent_runs(self, limit: int = 20) -> list[Run]:
+        return await self.store.load_many(await self.store.recent_ids(limit))
+
+    async def audit(self, run_id: str) -> list[AuditEntry]:
+        await self.store.get(run_id)
+        return await self.store.read_audit(run_id)
+
+    async def pending_for(self, user: str) -> list[PendingAction]:
+        """Approvals and confirmations this person could give right now."""
+        groups = set(self.authority.groups_of(user))
+        found: list[PendingAction] = []
+        for run in await self.active_runs():
+            current = run.current
+            if current is None or run.status is not RunStatus.WAITING:
+                continue
+            step, state = current
+            if state.status is not StepStatus.WAITING:
+                continue
+            request = state.approval
+            if request is not None:
+                own = request.requested_by if request.purpose == "skip" else run.initiator
+                voted = any(v.user == user for v in request.votes)
+                if (
+                    groups & set(request.policy.groups)
+                    and not voted
+                    and (user != own or request.policy.allow_initiator)
+                ):
+                    found.append(PendingAction(run, step, "approve"))
+            elif state.waiting_for == "confirmation":
+                allowed = (
+                    bool(groups & set(step.responders))
+                    if step.responders
+                    else self.authority.may_operate(user, run.workflow)
+                )
+                if allowed:
+                    found.append(PendingAction(run, step, "confirm"))
+        return found
+
+    # --- the promotion freeze --------------------------------------------------------------
+
+    async def freeze(self, actor: str, reason: str) -> bool:
+        if not self.authority.may_operate(actor, "freeze"):
+            raise NotAuthorized("you are not allowed to freeze promotions")
+        return await self.store.set_freeze(actor, reason)
+
+    async def unfreeze(self, actor: str) -> bool:
+        if not self.authority.may_operate(actor, "freeze"):
+            raise NotAuthorized("you are not allowed to lift the promotion freeze")
+        return await self.store.clear_freeze()
+
+    async def freeze_state(self) -> dict[str, str] | None:
+        return await self.store.freeze()
+

@@ -1,0 +1,456 @@
+"""The run store: every change to a run applied atomically in Redis, with its audit record.
+
+One Lua script per change checks the run's version (and, for workers, the fencing token of the
+lease), writes the new run, appends the event to the run's audit stream, records the idempotency
+ledger entry and the de-duplication key, and queues notifications, all in the run's hash slot.
+A version mismatch comes back as ``CommitStatus.CONFLICT``: the caller re-reads and re-applies.
+Global indexes (due timers, active runs, dirty cards) are updated around the script so that a
+crash between the two can only wake a run early, never lose it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from workflows import keys
+from workflows.errors import RunNotFound, VersionConflict
+from workflows.machine import Notify, transition, wake_at
+from workflows.model import Event, Run, RunStatus
+
+__all__ = [
+    "AuditEntry",
+    "CommitOutcome",
+    "CommitStatus",
+    "LedgerWrite",
+    "RunStore",
+    "from_ms",
+    "to_ms",
+]
+
+_RECENT_KEEP = 500
+
+# KEYS: run, audit, ledger, lease, seen, outbox
+# ARGV: expected version, token, new version, doc, audit fields JSON, ledger mode, ledger field,
+#       ledger value, dedup key, dedup value, outbox JSON array
+_COMMIT = """
+if ARGV[2] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[2] then
+  return {'lease_lost', ''}
+end
+if ARGV[9] ~= '' then
+  local prior = redis.call('HGET', KEYS[5], ARGV[9])
+  if prior then return {'duplicate', prior} end
+end
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return {'conflict', v} end
+if ARGV[6] == 'intent' then
+  if redis.call('HSETNX', KEYS[3], ARGV[7], ARGV[8]) == 0 then return {'in_doubt', ''} end
+elseif ARGV[6] == 'outcome' then
+  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'doc', ARGV[4])
+local fields = cjson.decode(ARGV[5])
+local flat = {}
+for i = 1, #fields do flat[#flat + 1] = fields[i] end
+redis.call('XADD', KEYS[2], '*', unpack(flat))
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[5], ARGV[9], ARGV[10]) end
+local out = cjson.decode(ARGV[11])
+for i = 1, #out do redis.call('RPUSH', KEYS[6], out[i]) end
+return {'ok', ARGV[3]}
+"""
+
+# KEYS: lease, fence   ARGV: worker, ttl ms
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+return token
+"""
+
+# KEYS: cards   ARGV: run id, the score the notifier saw
+_CARD_DONE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lease   ARGV: token, ttl ms (0 = release)
+_LEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(value: float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+class CommitStatus(StrEnum):
+    OK = "ok"
+    DUPLICATE = "duplicate"  # this delivery was applied before; nothing changed now
+    CONFLICT = "conflict"  # the run changed since it was read
+    LEASE_LOST = "lease_lost"  # the worker's fencing token no longer holds
+    IN_DOUBT = "in_doubt"  # an intent for this step attempt was already recorded
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    status: CommitStatus
+    run: Run | None = None  # the run as stored after an OK commit
+    detail: str = ""  # for DUPLICATE: what the first delivery recorded
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """Intent before a side-effecting step attempt, outcome after (idempotency ledger)."""
+
+    mode: Literal["intent", "outcome"]
+    step_id: str
+    attempt: int
+    value: dict[str, Any]
+
+    @property
+    def field(self) -> str:
+        return f"{self.step_id}#{self.attempt}"
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    at: datetime
+    actor: str | None = None
+    step_id: str | None = None
+    version: int | None = None
+    detail: dict[str, Any] = {}
+
+
+class RunStore:
+    """Owns every Redis key of the workflow layer (names in ``workflows.keys``)."""
+
+    def __init__(self, redis: Redis, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.redis = redis
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._commit = redis.register_script(_COMMIT)
+        self._claim = redis.register_script(_CLAIM)
+        self._lease = redis.register_script(_LEASE)
+        self._card_done = redis.register_script(_CARD_DONE)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --- runs ------------------------------------------------------------------------------
+
+    async def load(self, run_id: str) -> Run | None:
+        doc = await _hget(self.redis, keys.RunKeys(run_id).run, "doc")
+        if doc is None:
+            return None
+        return Run.model_validate_json(doc)
+
+    async def get(self, run_id: str) -> Run:
+        run = await self.load(run_id)
+        if run is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        return run
+
+    async def create(self, run: Run, *, actor: str) -> CommitOutcome:
+        """Store a new run (version 0 -> its version); refused as CONFLICT if the id exists."""
+        if run.status is not RunStatus.PENDING and (when := wake_at(run, self.now())):
+            await self.redis.zadd(keys.DUE, {run.id: to_ms(when)}, lt=True)
+        await self.redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
+        detail = {"title": run.title, "params": run.params}
+        fields = _audit_fields(self.now(), "run_created", actor, None, run.version, detail)
+        return await self._write(run, 0, fields, token=None, ledger=None, dedup_key=None,
+                                 effects=[])
+
+    async def commit(
+        self,
+        old: Run,
+        new: Run,
+        event: Event,
+        effects: list[Notify],
+        *,
+        token: str | None = None,
+        ledger: LedgerWrite | None = None,
+        dedup_key: str | None = None,
+    ) -> CommitOutcome:
+        """Write ``new`` if the stored run is still ``old``'s version; audit ``event``."""
+        actor = getattr(event, "actor", None)
+        step_id = getattr(event, "step_id", None)
+        detail = event.model_dump(mode="json", exclude={"type", "actor", "groups", "step_id"})
+        fields = _audit_fields(self.now(), event.type, actor, step_id, new.version, detail)
+        when = wake_at(new, self.now())
+        if when is not None:  # before the write: a crash after it can only wake early
+            await self.redis.zadd(keys.DUE, {new.id: to_ms(when)}, lt=True)
+        outcome = await self._write(new, old.version, fields, token=token, ledger=ledger,
+                                    dedup_key=dedup_key, effects=effects)
+        if outcome.status is CommitStatus.OK:
+            await self._after_commit(new, effects)
+        return outcome
+
+    async def _write(
+        self,
+        run: Run,
+        expected: int,
+        audit_fields: list[str],
+        *,
+        token: str | None,
+        ledger: LedgerWrite | None,
+        dedup_key: str | None,
+        effects: list[Notify],
+    ) -> CommitOutcome:
+        k = keys.RunKeys(run.id)
+        outbox = [json.dumps(e.model_dump(mode="json")) for e in effects]
+        reply = await self._commit(
+            keys=[k.run, k.audit, k.ledger, k.lease, k.seen, k.outbox],
+            args=[
+                str(expected),
+                token or "",
+                str(run.version),
+                run.model_dump_json(),
+                json.dumps(audit_fields),
+                ledger.mode if ledger else "",
+                ledger.field if ledger else "",
+                json.dumps(ledger.value) if ledger else "",
+                dedup_key or "",
+                f"v{run.version}",
+                json.dumps(outbox),
+            ],
+        )
+        status = CommitStatus(_text(reply[0]))
+        if status is CommitStatus.OK:
+            return CommitOutcome(status, run)
+        return CommitOutcome(status, None, _text(reply[1]))
+
+    async def _after_commit(self, run: Run, effects: list[Notify]) -> None:
+        now_ms = to_ms(self.now())
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.CARDS, {run.id: now_ms})
+        if run.terminal:
+            pipe.zrem(keys.ACTIVE, run.id)
+            pipe.zadd(keys.RECENT, {run.id: now_ms})
+            pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
+        await pipe.execute()
+
+    async def apply(
+        self,
+        run_id: str,
+        event: Event | Callable[[Run], Event],
+        *,
+        token: str | None = None,
+        ledger: Callable[[Run], LedgerWrite | None] | None = None,
+        dedup_key: str | None = None,
+        attempts: int = 20,
+    ) -> CommitOutcome:
+        """Read, transition, commit; on a version conflict read again and re-apply.
+
+        The machine's refusal (InvalidCommand, NotAuthorized) propagates unchanged and nothing
+        is written. ``event`` may be a function of the current run (for events built from it).
+        """
+        for _ in range(attempts):
+            old = await self.get(run_id)
+            ev = event(old) if callable(event) else event
+            new, effects = transition(old, ev, self.now())
+            outcome = await self.commit(
+                old, new, ev, effects, token=token, ledger=ledger(old) if ledger else None,
+                dedup_key=dedup_key,
+            )
+            if outcome.status is not CommitStatus.CONFLICT:
+                return outcome
+        raise VersionConflict(f"run {run_id} kept changing; gave up after {attempts} attempts")
+
+    # --- audit -----------------------------------------------------------------------------
+
+    async def audit_refusal(
+        self, run_id: str, kind: str, actor: str | None, step_id: str | None, reason: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record something that changed nothing: a refused click or command."""
+        body = {"reason": reason, **(detail or {})}
+        fields = _audit_fields(self.now(), kind, actor, step_id, None, body)
+        await self.redis.xadd(keys.RunKeys(run_id).audit, _pairs(fields))  # type: ignore[arg-type]
+
+    async def read_audit(self, run_id: str, count: int = 10_000) -> list[AuditEntry]:
+        raw = await self.redis.xrange(keys.RunKeys(run_id).audit, count=count)
+        entries = []
+        for entry_id, fields in raw:
+            data = {_text(k): _text(v) for k, v in fields.items()}
+            entries.append(
+                AuditEntry(
+                    id=_text(entry_id),
+                    type=data["type"],
+                    at=datetime.fromisoformat(data["at"]),
+                    actor=data.get("actor") or None,
+                    step_id=data.get("step") or None,
+                    version=int(data["v"]) if data.get("v") else None,
+                    detail=json.loads(data.get("detail", "{}")),
+                )
+            )
+        return entries
+
+    # --- leases and timers -----------------------------------------------------------------
+
+    async def due(self, now: datetime, limit: int = 100) -> list[str]:
+        found = await self.redis.zrangebyscore(keys.DUE, "-inf", to_ms(now), start=0, num=limit)
+        return [_text(x) for x in found]
+
+    async def next_due(self) -> datetime | None:
+        first = await self.redis.zrange(keys.DUE, 0, 0, withscores=True)
+        return from_ms(first[0][1]) if first else None
+
+    async def wake(self, run_id: str, at: datetime) -> None:
+        await self.redis.zadd(keys.DUE, {run_id: to_ms(at)}, lt=True)
+
+    async def claim(self, run_id: str, worker: str, ttl_ms: int) -> str | None:
+        """Take the run's lease; the token fences every commit made under it."""
+        k = keys.RunKeys(run_id)
+        token = await self._claim(keys=[k.lease, k.fence], args=[worker, ttl_ms])
+        if token is None:
+            # Someone holds it: look again when their lease would have run out.
+            left = await self.redis.pttl(k.lease)
+            if left > 0:
+                await self.redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + left}, xx=True)
+            return None
+        await self.redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + ttl_ms}, xx=True)
+        return _text(token)
+
+    async def renew(self, run_id: str, token: str, ttl_ms: int) -> bool:
+        return bool(await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, ttl_ms]))
+
+    async def release(self, run_id: str, token: str) -> None:
+        """Give the lease back; the due index is set from the run as now stored."""
+        run = await self.load(run_id)
+        when = wake_at(run, self.now()) if run is not None else None
+        if when is None:
+            await self.redis.zrem(keys.DUE, run_id)
+        else:
+            await self.redis.zadd(keys.DUE, {run_id: to_ms(when)})
+        await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, 0])
+        # A command may have committed between our read and the index write: look again.
+        latest = await self.load(run_id)
+        if latest is not None and run is not None and latest.version != run.version:
+            again = wake_at(latest, self.now())
+            if again is not None:
+                await self.wake(run_id, again)
+
+    async def ledger_entry(self, run_id: str, step_id: str, attempt: int) -> dict[str, Any] | None:
+        raw = await _hget(self.redis, keys.RunKeys(run_id).ledger, f"{step_id}#{attempt}")
+        return json.loads(raw) if raw else None
+
+    # --- indexes ---------------------------------------------------------------------------
+
+    async def active_ids(self, limit: int = 1000) -> list[str]:
+        return [_text(x) for x in await self.redis.zrange(keys.ACTIVE, 0, limit - 1)]
+
+    async def recent_ids(self, limit: int = 20) -> list[str]:
+        return [_text(x) for x in await self.redis.zrevrange(keys.RECENT, 0, limit - 1)]
+
+    async def load_many(self, run_ids: list[str]) -> list[Run]:
+        if not run_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hget(keys.RunKeys(run_id).run, "doc")
+        docs = await pipe.execute()
+        return [Run.model_validate_json(doc) for doc in docs if doc is not None]
+
+    async def reserve_start(self, dedup_key: str, run_id: str) -> str:
+        """The run id a delivered start command owns: ours if first, else the first one's."""
+        key = keys.start_key(dedup_key)
+        if await self.redis.set(key, run_id, nx=True, ex=86_400):
+            return run_id
+        existing = await self.redis.get(key)
+        return _text(existing) if existing is not None else run_id
+
+    # --- the promotion freeze --------------------------------------------------------------
+
+    async def freeze(self) -> dict[str, Any] | None:
+        raw = await self.redis.get(keys.FREEZE)
+        return json.loads(raw) if raw else None
+
+    async def set_freeze(self, by: str, reason: str, run_id: str | None = None) -> bool:
+        """Turn the freeze on; False if it was already on (the first reason stays)."""
+        body = {"by": by, "reason": reason, "run_id": run_id, "at": self.now().isoformat()}
+        return bool(await self.redis.set(keys.FREEZE, json.dumps(body), nx=True))
+
+    async def clear_freeze(self) -> bool:
+        return bool(await self.redis.delete(keys.FREEZE))
+
+    # --- named records (release metadata, drill results) --------------------------------------
+
+    async def put_record(self, name: str, values: dict[str, Any]) -> None:
+        mapping = {k: json.dumps(v, default=str) for k, v in values.items()}
+        await cast("Awaitable[int]", self.redis.hset(keys.record_key(name), mapping=mapping))
+
+    async def get_record(self, name: str) -> dict[str, Any]:
+        raw = await cast("Awaitable[dict[bytes, bytes]]", self.redis.hgetall(keys.record_key(name)))
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    # --- the outbox (notifications for Slack), consumed by the notifier ----------------------
+
+    async def dirty_cards(self, limit: int = 100) -> list[str]:
+        return [_text(x) for x in await self.redis.zrange(keys.CARDS, 0, limit - 1)]
+
+    async def take_outbox(self, run_id: str, limit: int = 50) -> list[Notify]:
+        k = keys.RunKeys(run_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lrange(k.outbox, 0, limit - 1)
+        pipe.ltrim(k.outbox, limit, -1)
+        items, _ = await pipe.execute()
+        return [Notify.model_validate_json(item) for item in items]
+
+    async def dirty_cards_with_scores(self, limit: int = 100) -> list[tuple[str, float]]:
+        found = await self.redis.zrange(keys.CARDS, 0, limit - 1, withscores=True)
+        return [(_text(member), float(score)) for member, score in found]
+
+    async def card_done(self, run_id: str, seen_score: float) -> bool:
+        """Clear the dirty mark unless the run changed again after ``seen_score``."""
+        return bool(await self._card_done(keys=[keys.CARDS], args=[run_id, repr(seen_score)]))
+
+
+def _audit_fields(
+    at: datetime,
+    kind: str,
+    actor: str | None,
+    step_id: str | None,
+    version: int | None,
+    detail: dict[str, Any],
+) -> list[str]:
+    return [
+        "type", kind,
+        "at", at.isoformat(),
+        "actor", actor or "",
+        "step", step_id or "",
+        "v", "" if version is None else str(version),
+        "detail", json.dumps(detail, default=str),
+    ]
+
+
+def _pairs(fields: list[str]) -> dict[str, str]:
+    return dict(zip(fields[0::2], fields[1::2], strict=True))
+
+
+async def _hget(redis: Redis, key: str, field: str) -> bytes | None:
+    """HGET with the type redis-py's stubs leave open (sync or async)."""
+    return await cast("Awaitable[bytes | None]", redis.hget(key, field))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
