@@ -1,0 +1,91 @@
+"""/health and /metrics as the daemon serves them, including the broken exposition format."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.devnet import Devnet, DevnetNode
+
+from .conftest import get, rpc
+
+
+async def test_health_shape(session: aiohttp.ClientSession, node: DevnetNode) -> None:
+    """/health has exactly the daemon's six keys, sorted, with the node's port and height."""
+    reply = await get(session, node, "/health")
+    assert reply.status == 200
+    assert reply.text == (
+        f'{{"best_height":1,"peer_count":2,"rpc_port":{node.port},"status":"ok",'
+        f'"sync_progress":100.0,"syncing":false}}'
+    )
+
+
+async def test_lone_regtest_node_has_a_peer_unless_told(session: aiohttp.ClientSession) -> None:
+    """A one-node devnet reports one peer by default, and no peers (syncing) with peers=0."""
+    async with Devnet("regtest", nodes=1, block_interval=0) as net:
+        node = net.nodes[0]
+        assert (await get(session, node, "/health")).json["peer_count"] == 1
+        node.faults.peers = 0
+        health = (await get(session, node, "/health")).json
+        assert health["peer_count"] == 0
+        assert health["syncing"] is True
+
+
+async def test_metrics_are_not_valid_exposition_format(
+    session: aiohttp.ClientSession, node: DevnetNode
+) -> None:
+    """/metrics has labels on its # TYPE lines, so prometheus_client's strict parser rejects it."""
+    await rpc(session, node, "getblockcount")
+    text = (await get(session, node, "/metrics")).text
+    assert any(line.startswith("# TYPE pantheon_") and "{" in line for line in text.splitlines())
+    with pytest.raises(ValueError):  # noqa: PT011 - the parser raises a bare ValueError
+        list(text_string_to_metric_families(text))
+
+
+def _samples(text: str) -> dict[str, float]:
+    """A lenient line-by-line parse, the way the bot has to read it."""
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+async def test_metrics_names_and_counters(
+    session: aiohttp.ClientSession, devnet: Devnet, node: DevnetNode
+) -> None:
+    """The daemon's metric names are there, and RPC counters count by method and status."""
+    devnet.mine(2)
+    await rpc(session, node, "getblockcount")
+    await rpc(session, node, "getblockcount")
+    await rpc(session, node, "getblock", [0])
+    samples = _samples((await get(session, node, "/metrics")).text)
+    assert samples["pantheon_best_block_height"] == 3
+    assert samples["pantheon_peer_count"] == 2
+    assert samples["pantheon_syncing"] == 0
+    assert samples["pantheon_validation_errors_total"] == 0
+    assert samples['pantheon_rpc_requests_total{method="getblockcount",status="ok"}'] == 2
+    assert samples['pantheon_rpc_requests_total{method="getblock",status="error"}'] == 1
+    assert samples["pantheon_rpc_request_duration_seconds_count"] == 3
+    assert samples['pantheon_rpc_request_duration_seconds_bucket{le="+Inf"}'] == 3
+
+
+async def test_unknown_method_names_do_not_become_labels(
+    session: aiohttp.ClientSession, node: DevnetNode
+) -> None:
+    """A client-chosen method name is counted as "unknown", so it cannot inject label text."""
+    await rpc(session, node, 'evil"} 1\nx{')
+    text = (await get(session, node, "/metrics")).text
+    assert 'pantheon_rpc_requests_total{method="unknown",status="error"} 1' in text
+    assert "evil" not in text
+
+
+async def test_metrics_reset_on_restart(session: aiohttp.ClientSession, node: DevnetNode) -> None:
+    """RPC counters are in memory and start from zero after a restart."""
+    await rpc(session, node, "getblockcount")
+    await node.stop_process()
+    await node.start_process()
+    text = (await get(session, node, "/metrics")).text
+    assert "pantheon_rpc_request_duration_seconds_count 0" in text
