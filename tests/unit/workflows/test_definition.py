@@ -317,6 +317,25 @@ REFUSED = [
     ),
     pytest.param(
         """
+        - id: a
+          title: A
+          kind: rpc
+          targets: {select: wave}
+        """,
+        ["step a", "wave"],
+        id="wave-targets-outside-a-group",
+    ),
+    pytest.param(
+        """
+        - id: a
+          title: "Wave {{ wave.index }}"
+          kind: manual
+        """,
+        ["step a", "wave"],
+        id="wave-template-outside-a-group",
+    ),
+    pytest.param(
+        """
         - id: A_Step
           title: A
           kind: manual
