@@ -1,1 +1,1 @@
-"""parthenon-bot."""
+"""Step executors, one module per kind, behind ``workflows.steps.base.StepExecutor``."""

@@ -1,0 +1,86 @@
+"""The running bot's parts, built in one place: Redis, the run store, the workflow service, the
+engine, the node client. The Slack app, the console and the tests all build through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.config import BotConfig
+from bot.inventory import ConfigAuthority, ConfigInventory
+from bot.nodes import NetworkGuard, NodeClient, PostBudget
+from workflows.definition import Definition, load_definitions
+from workflows.engine import Engine, EngineSettings
+from workflows.service import WorkflowService
+from workflows.steps.base import ExecutorRegistry, StepExecutor
+from workflows.steps.bot import BotExecutor
+from workflows.steps.people import ApprovalExecutor, ManualExecutor
+from workflows.steps.wait import WaitExecutor
+from workflows.store import RunStore
+
+__all__ = ["DEFINITIONS_DIR", "Runtime", "build_runtime", "default_executors"]
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "definitions"
+
+
+def default_executors() -> list[StepExecutor]:
+    """Every executor the bot ships; node-facing ones find their client in the step services."""
+    return [
+        ApprovalExecutor(),
+        ManualExecutor(),
+        WaitExecutor(),
+        BotExecutor(),
+    ]
+
+
+@dataclass
+class Runtime:
+    config: BotConfig
+    redis: aioredis.Redis
+    store: RunStore
+    service: WorkflowService
+    engine: Engine
+    nodes: NodeClient
+    guard: NetworkGuard
+    definitions: dict[str, Definition]
+    services: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.engine.stop()
+        await self.nodes.aclose()
+        await self.redis.aclose()
+
+
+async def build_runtime(
+    config: BotConfig,
+    redis_url: str,
+    *,
+    definitions: dict[str, Definition] | None = None,
+    engine_settings: EngineSettings | None = None,
+    executors: list[StepExecutor] | None = None,
+    redis_client: aioredis.Redis | None = None,
+) -> Runtime:
+    """Wire everything; a bad definition raises DefinitionError here, before anything serves."""
+    defs = definitions if definitions is not None else load_definitions(DEFINITIONS_DIR)
+    client = redis_client or aioredis.Redis.from_url(redis_url)
+    store = RunStore(client)
+    service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config))
+    nodes = NodeClient(budget=PostBudget(client))
+    guard = NetworkGuard(nodes)
+    services: dict[str, Any] = {
+        "store": store,
+        "service": service,
+        "config": config,
+        "nodes": nodes,
+        "guard": guard,
+    }
+    engine = Engine(
+        store,
+        ExecutorRegistry(executors if executors is not None else default_executors()),
+        settings=engine_settings,
+        services=services,
+    )
+    return Runtime(config, client, store, service, engine, nodes, guard, defs, services)
