@@ -1,0 +1,668 @@
+"""The node client: JSON-RPC over HTTP, `/health`, `/metrics`, a verified `stop`, and fan-out.
+
+One `NodeClient` per process. Reads share one pooled `aiohttp.ClientSession`; the node closes a
+connection after 5 requests or 5 s idle, so the pool keeps idle connections for less than that
+and an idempotent read that meets a connection closed under it is re-sent once at once. Calls
+with side effects (`stop`, `sendtoaddress`, ...) go out on a fresh connection each time and are
+repeated only when the node provably never got them (connect refused, 429), because a repeated
+`sendtoaddress` is a second payment. Every POST takes a slot in the shared POST budget first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from bot.nodes.budget import NODE_RATE_WINDOW, PostBudget
+from bot.nodes.errors import (
+    NodeAuthError,
+    NodeError,
+    NodeMethodError,
+    NodeProtocolError,
+    NodeRateLimited,
+    NodeServerError,
+    NodeTimeout,
+    NodeTransientError,
+    NodeUnreachable,
+)
+from bot.nodes.metrics import NodeMetrics, parse_metrics
+from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
+
+if TYPE_CHECKING:
+    from bot.config import NodeConfig
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_BODY_BYTES",
+    "READ_METHODS",
+    "Block",
+    "NodeClient",
+    "NodeResult",
+    "RetryPolicy",
+    "Timeouts",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 128
+"""Requests in flight at once in `NodeClient.gather` (a semaphore), unless told otherwise."""
+
+MAX_BODY_BYTES = 1 << 20
+"""Largest reply body read from a node (1 MiB); a larger one is a protocol error."""
+
+READ_METHODS = frozenset({"getinfo", "chain/info", "getblockcount", "getblock", "getbalance"})
+"""Methods without side effects: safe to send again after a lost or failed reply."""
+
+_T = TypeVar("_T")
+_N = TypeVar("_N", bound="NodeConfig")
+_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. `call` and `health` bound one attempt from connect to the last byte."""
+
+    call: float = 10.0
+    connect: float = 3.0
+    health: float = 5.0
+    stop: float = 5.0  # the `stop` request itself: it may hang while the node winds down
+    stop_verify: float = 15.0  # how long to watch for the node going down after `stop`
+    stop_poll: float = 0.25
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of transient failures: exponential backoff with full jitter, bounded twice.
+
+    `total` bounds the wall time of a call over all attempts and waits; it is long enough to
+    wait out one rate-limit window (a 429 is waited out, not retried quickly).
+    """
+
+    attempts: int = 4
+    total: float = 75.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    rate_window: float = NODE_RATE_WINDOW
+
+
+class Block(BaseModel):
+    """The part of `getblock` the bot relies on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    hash: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    height: int = Field(ge=1)
+
+
+@dataclass(frozen=True)
+class NodeResult(Generic[_T]):
+    """One node's share of a fan-out: a value, or the NodeError it failed with."""
+
+    node: str
+    value: _T | None = None
+    error: NodeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class NodeClient:
+    """Talks to ParthenonChain nodes; use as `async with NodeClient(...) as client`."""
+
+    def __init__(
+        self,
+        *,
+        budget: PostBudget | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_body: int = MAX_BODY_BYTES,
+        keepalive: float = 4.0,
+    ) -> None:
+        self.budget = budget
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.concurrency = concurrency
+        self.max_body = max_body
+        self._keepalive = keepalive
+        self._pooled: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
+        self._backoff = wait_random_exponential(
+            multiplier=self.retry.backoff_initial, max=self.retry.backoff_max
+        )
+        self._adapters: dict[Any, TypeAdapter[Any]] = {}
+
+    async def __aenter__(self) -> Self:
+        self._sessions()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for session in (self._pooled, self._fresh):
+            if session is not None:
+                await session.close()
+        self._pooled = self._fresh = None
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        if self._pooled is None or self._fresh is None:
+            headers = {"User-Agent": "parthenon-bot"}
+            timeout = aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect)
+            self._pooled = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=max(2 * self.concurrency, 100), keepalive_timeout=self._keepalive
+                ),
+                headers=headers,
+                timeout=timeout,
+            )
+            self._fresh = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True, limit=0),
+                headers=headers,
+                timeout=timeout,
+            )
+        return self._pooled, self._fresh
+
+    # ------------------------------------------------------------------ JSON-RPC
+
+    @overload
+    async def call(
+        self,
+        node: NodeConfig,
+        method: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        expect: None = None,
+        idempotent: bool | None = None,
+        attempt_timeout: float | None = None,
+        retry: bool = True,
+    ) -> Any: ...
+
+    @overload
+    async def call(
+        self,
+        node: NodeConfig,
+        method: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        expect: type[_T],
+        idempotent: bool | None = None,
+        attempt_timeout: float | None = None,
+        retry: bool = True,
+    ) -> _T: ...
+
+    async def call(
+        self,
+        node: NodeConfig,
+        method: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        expect: type[Any] | None = None,
+        idempotent: bool | None = None,
+        attempt_timeout: float | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """Call `method` on `node` and return its result (validated as `expect`, if given).
+
+        `idempotent` defaults to whether the method is in READ_METHODS; it decides which
+        failures may be retried. `attempt_timeout` bounds each attempt (default
+        Timeouts.call); `retry=False` makes exactly one attempt.
+        """
+        is_read = method in READ_METHODS if idempotent is None else idempotent
+        sent_params: list[Any] | dict[str, Any] = (
+            dict(params) if isinstance(params, dict) else list(params or [])
+        )
+        per_attempt = self.timeouts.call if attempt_timeout is None else attempt_timeout
+        result: Any = await self._retrying(is_read, retry)(
+            self._post, node, method, sent_params, per_attempt, is_read, True
+        )
+        if expect is None:
+            return result
+        return self._validate(node, method, result, expect)
+
+    async def genesis_hash(self, node: NodeConfig) -> str:
+        """`getblock [1].hash`: the only thing that says which network a node is on."""
+        block = await self.call(node, "getblock", [1], expect=Block)
+        return block.hash.lower()
+
+    async def tip(self, node: NodeConfig) -> Tip:
+        """The best height and its block hash (two POSTs: there is no getbestblockhash)."""
+        height = await self.call(node, "getblockcount", [], expect=int)
+        block = await self.call(node, "getblock", [height], expect=Block)
+        return Tip(height, block.hash.lower())
+
+    async def auth_required(self, node: NodeConfig) -> bool:
+        """Whether the node refuses a JSON-RPC call sent without credentials (it must)."""
+        try:
+            await self._retrying(True, True)(
+                self._post, node, "getblockcount", [], self.timeouts.call, True, False
+            )
+        except NodeAuthError:
+            return True
+        return False
+
+    # ------------------------------------------------------------------ GET routes
+
+    async def health(self, node: NodeConfig, *, retry: bool = True) -> NodeHealth:
+        """`GET /health` (no auth, not rate-limited: this is what to poll)."""
+        body: bytes = await self._retrying(True, retry)(
+            self._get, node, "/health", self.timeouts.health
+        )
+        return self._health_of(node, body)
+
+    async def metrics(self, node: NodeConfig, *, retry: bool = True) -> NodeMetrics:
+        """`GET /metrics`, read leniently line by line (the node's text is not valid exposition)."""
+        body: bytes = await self._retrying(True, retry)(
+            self._get, node, "/metrics", self.timeouts.health
+        )
+        return parse_metrics(body.decode("utf-8", errors="replace"))
+
+    # ------------------------------------------------------------------ stop
+
+    async def stop(
+        self,
+        node: NodeConfig,
+        *,
+        stop_timeout: float | None = None,
+        verify: float | None = None,
+    ) -> StopResult:
+        """Send `stop` with a short timeout, then look at the node to say what happened.
+
+        A `stop` can hang while /health still says ok, and a refused or timed-out `stop` says
+        nothing by itself, so the outcome comes only from verification: /health refused or
+        "stopped" is STOPPED; still "ok" when `verify` seconds are up is STILL_RUNNING; nothing
+        readable is UNKNOWN.
+        """
+        reply: str | None = None
+        error: NodeError | None = None
+        try:
+            answer = await self.call(
+                node, "stop", [], attempt_timeout=stop_timeout or self.timeouts.stop, retry=False
+            )
+            reply = str(answer)
+        except NodeError as exc:
+            error = exc
+        sent = error is None or error.sent
+        # When the node refused the request outright, one look is enough.
+        window = (self.timeouts.stop_verify if verify is None else verify) if sent else 0.0
+        outcome, evidence = await self._watch_until_down(node, window)
+        return StopResult(
+            node=node.name,
+            outcome=outcome,
+            sent=sent,
+            reply=reply,
+            stop_error=error.code if error else None,
+            evidence=evidence if error is None else f"{evidence}; stop call: {error.message}",
+        )
+
+    async def _watch_until_down(self, node: NodeConfig, window: float) -> tuple[StopOutcome, str]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + window
+        while True:
+            outcome, evidence = await self._probe(node)
+            if outcome is StopOutcome.STOPPED or loop.time() >= deadline:
+                return outcome, evidence
+            await asyncio.sleep(min(self.timeouts.stop_poll, max(0.0, deadline - loop.time())))
+
+    async def _probe(self, node: NodeConfig) -> tuple[StopOutcome, str]:
+        try:
+            health = self._health_of(
+                node, await self._get(node, "/health", min(2.0, self.timeouts.health))
+            )
+        except NodeUnreachable as exc:
+            if not exc.sent:
+                return StopOutcome.STOPPED, "the RPC port refuses connections"
+            return StopOutcome.UNKNOWN, f"/health: {exc.message}"
+        except NodeError as exc:
+            return StopOutcome.UNKNOWN, f"/health: {exc.message}"
+        if health.status == "stopped":
+            return StopOutcome.STOPPED, "/health says stopped"
+        if health.ok:
+            height = health.best_height
+            return StopOutcome.STILL_RUNNING, f"/health still says ok at height {height}"
+        return StopOutcome.UNKNOWN, f"/health says {health.status!r}"
+
+    # ------------------------------------------------------------------ fan-out
+
+    async def gather(
+        self,
+        nodes: Iterable[_N],
+        fn: Callable[[_N], Awaitable[_T]],
+        *,
+        limit: int | None = None,
+    ) -> list[NodeResult[_T]]:
+        """Run `fn(node)` for every node, at most `limit` at once, results in node order.
+
+        A NodeError becomes that node's result; anything else is a bug and is raised (the
+        other calls are cancelled).
+        """
+        semaphore = asyncio.Semaphore(limit or self.concurrency)
+
+        async def one(node: _N) -> NodeResult[_T]:
+            async with semaphore:
+                try:
+                    return NodeResult(node.name, value=await fn(node))
+                except NodeError as exc:
+                    return NodeResult(node.name, error=exc)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(node)) for node in nodes]
+        except BaseExceptionGroup as grouped:
+            raise grouped.exceptions[0] from None
+        return [task.result() for task in tasks]
+
+    # ------------------------------------------------------------------ internals
+
+    def _retrying(self, idempotent: bool, retry: bool) -> AsyncRetrying:
+        policy = self.retry
+        return AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts if retry else 1)
+            | stop_before_delay(policy.total),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: _retryable(exc, idempotent)),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, NodeRateLimited):
+            return exc.retry_after
+        return float(self._backoff(state))
+
+    async def _post(
+        self,
+        node: NodeConfig,
+        method: str,
+        params: list[Any] | dict[str, Any],
+        seconds: float,
+        idempotent: bool,
+        authenticate: bool,
+    ) -> Any:
+        """One attempt (plus one immediate re-send of a read that met a stale connection)."""
+        request_id = uuid.uuid4().hex
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        ).encode()
+        auth = _basic_auth(node) if authenticate else None
+        pooled, fresh = self._sessions()
+        session = pooled if idempotent else fresh
+        for fresh_try in (False, True):
+            if self.budget is not None:
+                await self.budget.acquire(node.name)
+            try:
+                status, raw = await self._exchange(
+                    session,
+                    "POST",
+                    node,
+                    node.rpc_url + "/",
+                    seconds,
+                    method,
+                    data=body,
+                    auth=auth,
+                )
+            except _Stale as stale:
+                if idempotent and not fresh_try:
+                    log.debug("node %s: re-sending %s after a closed connection", node.name, method)
+                    continue
+                raise stale.error from None
+            break
+        if status == 429:
+            wait = (
+                await self.budget.penalize(node.name)
+                if self.budget is not None
+                else self.retry.rate_window
+            )
+            raise NodeRateLimited(
+                node.name,
+                f"HTTP 429: the node's rate limit is spent; allowed again in about {wait:.0f} s",
+                retry_after=wait,
+                local=False,
+                method=method,
+            )
+        return _interpret(node, method, request_id, status, raw, authenticate)
+
+    async def _get(self, node: NodeConfig, path: str, seconds: float) -> bytes:
+        pooled, _ = self._sessions()
+        try:
+            status, raw = await self._exchange(
+                pooled, "GET", node, node.rpc_url + path, seconds, f"GET {path}"
+            )
+        except _Stale as stale:  # aiohttp already re-sent the GET once on a new connection
+            raise stale.error from None
+        if status >= 500:
+            raise NodeServerError(node.name, status, method=f"GET {path}")
+        if status != 200:
+            raise NodeProtocolError(
+                node.name, "unexpected_status", f"HTTP {status}", method=f"GET {path}"
+            )
+        return raw
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        verb: str,
+        node: NodeConfig,
+        url: str,
+        seconds: float,
+        what: str,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        """Send one request and read the capped body; map every transport failure."""
+        answered = False
+        try:
+            async with asyncio.timeout(seconds):
+                async with session.request(verb, url, **kwargs) as response:
+                    answered = True
+                    if response.status in (401, 429) or response.status >= 500:
+                        return response.status, b""
+                    return response.status, await self._read_capped(response, node, what)
+        except aiohttp.ConnectionTimeoutError:
+            raise NodeTimeout(node.name, "connecting timed out", method=what, sent=False) from None
+        except TimeoutError:
+            raise NodeTimeout(
+                node.name, f"no complete answer within {seconds:g} s", method=what
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            raise NodeUnreachable(
+                node.name, f"cannot connect to {node.rpc_url} ({reason})", method=what, sent=False
+            ) from None
+        except _STALE as exc:
+            error = NodeUnreachable(
+                node.name, "the connection closed before a complete answer", method=what
+            )
+            if answered:
+                raise error from None
+            raise _Stale(error) from exc
+        except aiohttp.ClientPayloadError:
+            raise NodeUnreachable(node.name, "the reply was cut off", method=what) from None
+        except aiohttp.ClientResponseError as exc:
+            raise NodeProtocolError(
+                node.name, "bad_http", f"malformed HTTP reply ({exc.message})", method=what
+            ) from None
+
+    async def _read_capped(
+        self, response: aiohttp.ClientResponse, node: NodeConfig, what: str
+    ) -> bytes:
+        if response.content_length is not None and response.content_length > self.max_body:
+            raise _too_large(node, what, self.max_body)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > self.max_body:
+                raise _too_large(node, what, self.max_body)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _health_of(self, node: NodeConfig, body: bytes) -> NodeHealth:
+        try:
+            return NodeHealth.model_validate_json(body)
+        except ValidationError:
+            raise NodeProtocolError(
+                node.name,
+                "wrong_shape",
+                "/health is not the expected JSON object",
+                method="GET /health",
+            ) from None
+
+    def _validate(self, node: NodeConfig, method: str, result: Any, expect: type[_T]) -> _T:
+        adapter = self._adapters.get(expect)
+        if adapter is None:
+            adapter = self._adapters[expect] = TypeAdapter(expect)
+        try:
+            value: _T = adapter.validate_python(result, strict=True)
+        except ValidationError:
+            shown = type(result).__name__
+            raise NodeProtocolError(
+                node.name,
+                "wrong_result_type",
+                f"the result is a {shown}, not the expected {getattr(expect, '__name__', expect)}",
+                method=method,
+            ) from None
+        return value
+
+
+class _Stale(Exception):
+    """A pooled connection was found closed before any answer (internal, always replaced)."""
+
+    def __init__(self, error: NodeUnreachable) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+def _basic_auth(node: NodeConfig) -> aiohttp.BasicAuth | None:
+    creds = node.credentials
+    if creds is None:
+        return None
+    return aiohttp.BasicAuth(creds.user, creds.password.get_secret_value(), encoding="utf-8")
+
+
+def _too_large(node: NodeConfig, what: str, cap: int) -> NodeProtocolError:
+    return NodeProtocolError(
+        node.name, "too_large", f"the reply is larger than {cap} bytes", method=what
+    )
+
+
+def _retryable(exc: BaseException, idempotent: bool) -> bool:
+    if not isinstance(exc, NodeTransientError):
+        return False
+    if isinstance(exc, NodeRateLimited):
+        # The node turns a 429 away before reading it, so even a write may go again; a local
+        # refusal has already waited as long as it may.
+        return not exc.local
+    return idempotent or not exc.sent
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.info(
+        "%s; attempt %d failed, retrying in %.2f s",
+        exc,
+        state.attempt_number,
+        state.upcoming_sleep,
+    )
+
+
+def _interpret(
+    node: NodeConfig, method: str, request_id: str, status: int, raw: bytes, authenticated: bool
+) -> Any:
+    """Map one HTTP answer to the result or to the NodeError it stands for."""
+    name = node.name
+    if status == 401:
+        creds = node.credentials
+        who = f"RPC user {creds.user!r}" if creds and authenticated else "none were sent"
+        raise NodeAuthError(
+            name, f"HTTP 401: the node refused the credentials ({who})", method=method
+        )
+    if status >= 500:
+        raise NodeServerError(name, status, method=method)
+    if status != 200:
+        raise NodeProtocolError(name, "unexpected_status", f"HTTP {status}", method=method)
+    try:
+        reply = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise NodeProtocolError(
+            name, "not_json", f"the reply is not JSON ({len(raw)} bytes)", method=method
+        ) from None
+    return _result_of(name, method, request_id, reply)
+
+
+def _result_of(name: str, method: str, request_id: str, reply: Any) -> Any:
+    if not isinstance(reply, dict):
+        raise NodeProtocolError(
+            name,
+            "wrong_shape",
+            f"the reply is a JSON {type(reply).__name__}, not an object",
+            method=method,
+        )
+    error = reply.get("error")
+    if "result" in reply and error is not None:
+        raise NodeProtocolError(
+            name, "wrong_shape", "the reply has both result and error", method=method
+        )
+    reply_id = reply.get("id")
+    if error is not None:
+        if not (
+            isinstance(error, dict)
+            and isinstance(error.get("code"), int)
+            and not isinstance(error.get("code"), bool)
+            and isinstance(error.get("message"), str)
+        ):
+            raise NodeProtocolError(
+                name, "wrong_shape", "the error is not {code: int, message: str}", method=method
+            )
+        if reply_id is not None and reply_id != request_id:
+            raise _id_mismatch(name, method, reply_id)
+        code, message = error["code"], error["message"]
+        if code == -32700:
+            raise NodeProtocolError(
+                name,
+                "parse_error",
+                f"the node could not parse our request: {message}",
+                method=method,
+            )
+        if code == -32600:
+            raise NodeAuthError(name, f"the node refused the request: {message}", method=method)
+        if code == -32001:
+            raise NodeRateLimited(
+                name,
+                f"the node's rate limit is spent: {message}",
+                retry_after=NODE_RATE_WINDOW,
+                local=False,
+                method=method,
+            )
+        raise NodeMethodError(name, message, rpc_code=code, method=method)
+    if "result" not in reply:
+        raise NodeProtocolError(
+            name, "wrong_shape", "the reply has neither result nor error", method=method
+        )
+    if reply_id != request_id:
+        raise _id_mismatch(name, method, reply_id)
+    return reply["result"]
+
+
+def _id_mismatch(name: str, method: str, reply_id: Any) -> NodeProtocolError:
+    shown = repr(reply_id)[:40]
+    return NodeProtocolError(
+        name, "id_mismatch", f"the reply's id {shown} is not the request's", method=method
+    )
