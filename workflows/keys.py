@@ -40,7 +40,7 @@ def start_key(dedup_key: str) -> str:
 class RunKeys:
     """The keys of one run, all in the run's hash slot."""
 
-    __slots__ = ("audit", "fence", "lease", "ledger", "outbox", "run", "run_id", "seen")
+    __slots__ = ("audit", "card", "fence", "lease", "ledger", "outbox", "run", "run_id", "seen")
 
     def __init__(self, run_id: str) -> None:
         tag = f"{PREFIX}:{{{run_id}}}"
@@ -52,6 +52,10 @@ class RunKeys:
         self.fence = f"{tag}:fence"  # counter: fencing tokens
         self.seen = f"{tag}:seen"  # hash: dedup key of a delivered command -> result
         self.outbox = f"{tag}:outbox"  # list: notifications for the run's thread
+        self.card = f"{tag}:card"  # hash: channel, ts of the run's Slack message (its card)
 
     def all(self) -> list[str]:
-        return [self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox]
+        return [
+            self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox,
+            self.card,
+        ]

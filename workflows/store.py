@@ -392,6 +392,21 @@ class RunStore:
     async def clear_freeze(self) -> bool:
         return bool(await self.redis.delete(keys.FREEZE))
 
+    # --- where a run's Slack card lives (written by the notifier) ----------------------------
+
+    async def set_card(self, run_id: str, channel: str, ts: str) -> None:
+        key = keys.RunKeys(run_id).card
+        await cast("Awaitable[int]", self.redis.hset(key, mapping={"channel": channel, "ts": ts}))
+
+    async def get_card(self, run_id: str) -> tuple[str, str] | None:
+        """(channel, ts) of the run's message, or None before it was first posted."""
+        raw = await cast(
+            "Awaitable[dict[bytes, bytes]]", self.redis.hgetall(keys.RunKeys(run_id).card)
+        )
+        if b"channel" not in raw or b"ts" not in raw:
+            return None
+        return _text(raw[b"channel"]), _text(raw[b"ts"])
+
     # --- named records (release metadata, drill results) --------------------------------------
 
     async def put_record(self, name: str, values: dict[str, Any]) -> None:
