@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import yaml
 
+from bot.config import load_config
 from bot.devnet import Devnet, sign_deploy_body
 
 from .conftest import rpc
@@ -226,3 +227,16 @@ async def test_receiver_serves_only_its_environment(
     status, _ = await call(session, devnet, deploy_body("restart", ["test-1"]))
     assert status == 400
     assert devnet.nodes[0].starts == 1
+
+
+async def test_written_config_loads_in_the_bot(tmp_path: Path) -> None:
+    """The written file passes the bot's own config loader, with secrets from the environment."""
+    path = tmp_path / "bot.yaml"
+    async with Devnet("testnet", nodes=2, block_interval=0) as net:
+        net.write_config(path, webhook_secret="hook")
+        env = {"PARTHENON_DEPLOY_SECRET": "hook", "PARTHENON_RPC_PASSWORD_TESTNET": "pw"}
+        config = load_config(path, env=env)
+        environment = config.environments["testnet"]
+        assert [n.rpc_url for n in environment.nodes] == [n.url for n in net.nodes]
+        assert environment.deploy_webhook is not None
+        assert environment.deploy_webhook.url == net.deploy.url
