@@ -118,7 +118,7 @@ def _resolve_secret(
         if _from_file(info) or env_name or file_name:
             raise _refuse(
                 "inline_secret",
-                f"a {what} may not be written in the config file: use {env_key} or {file_key}",
+                f"the {what} may not be written in the config file: use {env_key} or {file_key}",
             )
         return data
     if bool(env_name) == bool(file_name):
@@ -251,6 +251,16 @@ class NodeConfig(BaseModel):
     canary: bool = False
     credentials: RpcCredentials | None = None
 
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role(cls, value: Any) -> Any:
+        try:
+            return NodeRole(value)
+        except ValueError:
+            raise _refuse(
+                "invalid", f"unknown role {value!r}: use miner, validator or rpc-edge"
+            ) from None
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
@@ -299,8 +309,7 @@ class EnvironmentConfig(BaseModel):
                 if default is None:
                     raise _refuse(
                         "missing_credentials",
-                        f"node {node.get('name', '?')} has no credentials and the environment "
-                        "has no rpc_credentials",
+                        "the node has no credentials and the environment has no rpc_credentials",
                         node=node.get("name"),
                     )
                 node = {**node, "credentials": default}
@@ -308,8 +317,7 @@ class EnvironmentConfig(BaseModel):
                 if not isinstance(default, RpcCredentials):
                     raise _refuse(
                         "missing_credentials",
-                        f"node {node.name} has no credentials and the environment "
-                        "has no rpc_credentials",
+                        "the node has no credentials and the environment has no rpc_credentials",
                         node=node.name,
                     )
                 node = node.model_copy(update={"credentials": default})
@@ -681,7 +689,16 @@ _PYDANTIC_CODES = {"extra_forbidden": "unknown_field", "missing": "missing_field
 def _config_error(exc: ValidationError, data: dict[str, Any], source: str) -> ConfigError:
     """The first problem as a ConfigError; the rest are counted (never echoes input values)."""
     errors = exc.errors(include_input=False, include_url=False)
+    locs = [tuple(err["loc"]) for err in errors]
     first = errors[0]
+    # Not counted: the same message again (one missing secret shared by several nodes) and
+    # knock-on errors of a parent (a node refused leaves its list too short).
+    others = {
+        err["msg"]
+        for err, loc in zip(errors, locs, strict=True)
+        if err["msg"] != first["msg"]
+        and not any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
+    }
     ctx = first.get("ctx") or {}
     loc = list(first["loc"])
     node = ctx.get("node") or _node_at(data, loc)
@@ -689,8 +706,8 @@ def _config_error(exc: ValidationError, data: dict[str, Any], source: str) -> Co
     kind = first["type"]
     code = kind if kind in _OWN_CODES else _PYDANTIC_CODES.get(kind, "invalid")
     message = first["msg"]
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    if others:
+        message += f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})"
     return ConfigError(code, message, file=source, field=field or None, node=node)
 
 

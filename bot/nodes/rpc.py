@@ -11,7 +11,6 @@ repeated only when the node provably never got them (connect refused, 429), beca
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -33,7 +32,6 @@ from bot.nodes.budget import NODE_RATE_WINDOW, PostBudget
 from bot.nodes.errors import (
     NodeAuthError,
     NodeError,
-    NodeMethodError,
     NodeProtocolError,
     NodeRateLimited,
     NodeServerError,
@@ -41,6 +39,7 @@ from bot.nodes.errors import (
     NodeTransientError,
     NodeUnreachable,
 )
+from bot.nodes.jsonrpc import interpret_reply, request_body
 from bot.nodes.metrics import NodeMetrics, parse_metrics
 from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
 
@@ -399,9 +398,7 @@ class NodeClient:
     ) -> Any:
         """One attempt (plus one immediate re-send of a read that met a stale connection)."""
         request_id = uuid.uuid4().hex
-        body = json.dumps(
-            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        ).encode()
+        body = request_body(request_id, method, params)
         auth = _basic_auth(node) if authenticate else None
         pooled, fresh = self._sessions()
         session = pooled if idempotent else fresh
@@ -438,7 +435,9 @@ class NodeClient:
                 local=False,
                 method=method,
             )
-        return _interpret(node, method, request_id, status, raw, authenticate)
+        creds = node.credentials if authenticate else None
+        user = creds.user if creds is not None else None
+        return interpret_reply(node.name, method, request_id, status, raw, user=user)
 
     async def _get(self, node: NodeConfig, path: str, seconds: float) -> bytes:
         pooled, _ = self._sessions()
@@ -580,89 +579,4 @@ def _log_retry(state: RetryCallState) -> None:
         exc,
         state.attempt_number,
         state.upcoming_sleep,
-    )
-
-
-def _interpret(
-    node: NodeConfig, method: str, request_id: str, status: int, raw: bytes, authenticated: bool
-) -> Any:
-    """Map one HTTP answer to the result or to the NodeError it stands for."""
-    name = node.name
-    if status == 401:
-        creds = node.credentials
-        who = f"RPC user {creds.user!r}" if creds and authenticated else "none were sent"
-        raise NodeAuthError(
-            name, f"HTTP 401: the node refused the credentials ({who})", method=method
-        )
-    if status >= 500:
-        raise NodeServerError(name, status, method=method)
-    if status != 200:
-        raise NodeProtocolError(name, "unexpected_status", f"HTTP {status}", method=method)
-    try:
-        reply = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise NodeProtocolError(
-            name, "not_json", f"the reply is not JSON ({len(raw)} bytes)", method=method
-        ) from None
-    return _result_of(name, method, request_id, reply)
-
-
-def _result_of(name: str, method: str, request_id: str, reply: Any) -> Any:
-    if not isinstance(reply, dict):
-        raise NodeProtocolError(
-            name,
-            "wrong_shape",
-            f"the reply is a JSON {type(reply).__name__}, not an object",
-            method=method,
-        )
-    error = reply.get("error")
-    if "result" in reply and error is not None:
-        raise NodeProtocolError(
-            name, "wrong_shape", "the reply has both result and error", method=method
-        )
-    reply_id = reply.get("id")
-    if error is not None:
-        if not (
-            isinstance(error, dict)
-            and isinstance(error.get("code"), int)
-            and not isinstance(error.get("code"), bool)
-            and isinstance(error.get("message"), str)
-        ):
-            raise NodeProtocolError(
-                name, "wrong_shape", "the error is not {code: int, message: str}", method=method
-            )
-        if reply_id is not None and reply_id != request_id:
-            raise _id_mismatch(name, method, reply_id)
-        code, message = error["code"], error["message"]
-        if code == -32700:
-            raise NodeProtocolError(
-                name,
-                "parse_error",
-                f"the node could not parse our request: {message}",
-                method=method,
-            )
-        if code == -32600:
-            raise NodeAuthError(name, f"the node refused the request: {message}", method=method)
-        if code == -32001:
-            raise NodeRateLimited(
-                name,
-                f"the node's rate limit is spent: {message}",
-                retry_after=NODE_RATE_WINDOW,
-                local=False,
-                method=method,
-            )
-        raise NodeMethodError(name, message, rpc_code=code, method=method)
-    if "result" not in reply:
-        raise NodeProtocolError(
-            name, "wrong_shape", "the reply has neither result nor error", method=method
-        )
-    if reply_id != request_id:
-        raise _id_mismatch(name, method, reply_id)
-    return reply["result"]
-
-
-def _id_mismatch(name: str, method: str, reply_id: Any) -> NodeProtocolError:
-    shown = repr(reply_id)[:40]
-    return NodeProtocolError(
-        name, "id_mismatch", f"the reply's id {shown} is not the request's", method=method
     )
