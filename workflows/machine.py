@@ -286,6 +286,9 @@ def _finished(run: Run, event: StepFinished, now: datetime, effects: list[Notify
             f"step {event.step_id!r} attempt {event.attempt} is not in progress "
             f"(it is {state.status.value}, attempt {state.attempt})"
         )
+    if state.status is StepStatus.WAITING and state.waiting_for in {"approval", "confirmation"}:
+        # only people end these waits (Approve, Confirm, Skip): a worker result must not
+        raise InvalidCommand(f"step {event.step_id!r} waits for people ({state.waiting_for})")
     outcome = event.outcome
     if run.terminal or run.cursor != index:
         # The run was aborted (or moved on) while the step ran: keep what happened, move nothing.
@@ -362,6 +365,14 @@ def _set_waiting(run: Run) -> None:
         run.status = RunStatus.WAITING
 
 
+def _set_running(run: Run) -> None:
+    """The cursor's step is ready again: a paused run resumes to running, not to waiting."""
+    if run.status is RunStatus.PAUSED:
+        run.paused_from = RunStatus.RUNNING
+    else:
+        run.status = RunStatus.RUNNING
+
+
 def _request(policy: ApprovalPolicy, now: datetime, **extra: Any) -> ApprovalRequest:
     remind = now + policy.remind_every if policy.remind_every else None
     return ApprovalRequest(
@@ -384,8 +395,7 @@ def _failed(
         backoff = min(step.retry_delay * (2 ** max(state.tries - 1, 0)), _MAX_BACKOFF)
         state.status = StepStatus.READY
         state.due_at = now + backoff
-        if run.status is RunStatus.WAITING:
-            run.status = RunStatus.RUNNING
+        _set_running(run)
         return
     state.finished_at = now
     reason = f"step {step.id} failed: {outcome.error}"
@@ -404,12 +414,8 @@ def _failed(
     else:
         state.status = StepStatus.FAILED
         run.reason = reason
-        paused = run.status is RunStatus.PAUSED
-        if run.status is RunStatus.WAITING:
-            run.status = RunStatus.RUNNING
+        _set_running(run)
         _enter(run, _target(run, step.on_failure), now, effects)
-        if paused and not run.terminal:
-            run.status = RunStatus.PAUSED
 
 
 def _in_doubt(run: Run, event: StepInDoubt, now: datetime, effects: list[Notify]) -> None:

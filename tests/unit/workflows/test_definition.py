@@ -588,8 +588,12 @@ def test_version_is_a_hash_of_the_text(tmp_path: Path) -> None:
     one = load_definition(write(tmp_path, "- {id: a, title: A, kind: manual}\n", name="a.yaml"))
     two = load_definition(write(tmp_path, "- {id: a, title: B, kind: manual}\n", name="b.yaml"))
     three = load_definition(
-        write(tmp_path, "- {id: a, title: A, kind: manual}\n", head="version: v7\n" + HEAD,
-              name="c.yaml")
+        write(
+            tmp_path,
+            "- {id: a, title: A, kind: manual}\n",
+            head="version: v7\n" + HEAD,
+            name="c.yaml",
+        )
     )
     assert one.version != two.version
     assert three.version == "v7"
@@ -633,8 +637,12 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def test_load_definitions_by_name(tmp_path: Path) -> None:
     """Every *.yaml in the directory is loaded under its workflow name; other files are ignored."""
     write(tmp_path, "- {id: a, title: A, kind: manual}\n", name="one.yaml")
-    write(tmp_path, "- {id: a, title: A, kind: manual}\n", head=HEAD.replace("demo", "other"),
-          name="two.yaml")
+    write(
+        tmp_path,
+        "- {id: a, title: A, kind: manual}\n",
+        head=HEAD.replace("demo", "other"),
+        name="two.yaml",
+    )
     (tmp_path / "notes.txt").write_text("not a definition", encoding="utf-8")
     found = load_definitions(tmp_path)
     assert sorted(found) == ["demo", "other"]
@@ -651,8 +659,9 @@ def test_load_definitions_refuses_two_files_with_one_name(tmp_path: Path) -> Non
 def test_load_definitions_refuses_one_bad_file(tmp_path: Path) -> None:
     """One bad file in the directory fails the whole load (nothing half-loaded)."""
     write(tmp_path, "- {id: a, title: A, kind: manual}\n", name="a.yaml")
-    write(tmp_path, "- {id: b, title: B, kind: nope}\n", head=HEAD.replace("demo", "z"),
-          name="z.yaml")
+    write(
+        tmp_path, "- {id: b, title: B, kind: nope}\n", head=HEAD.replace("demo", "z"), name="z.yaml"
+    )
     with pytest.raises(DefinitionError, match=r"^z\.yaml: step b"):
         load_definitions(tmp_path)
 

@@ -286,7 +286,11 @@ def test_goto_to_a_filtered_step_falls_back() -> None:
         """
     )
     run = plan_run(
-        defn, {"environment": "staging"}, inventory=inventory(), run_id="r", initiator="U",
+        defn,
+        {"environment": "staging"},
+        inventory=inventory(),
+        run_id="r",
+        initiator="U",
         now=NOW,
     )
     assert [s.id for s in run.plan] == ["a", "b"]
@@ -320,8 +324,12 @@ def one_step(targets: str, kind: str = "rpc") -> Definition:
 def test_targets_resolve_to_node_names(targets: str, expected: list[str]) -> None:
     """Each selection resolves to node names in config order (explicit nodes: as given)."""
     run = plan_run(
-        one_step(targets), {"environment": "production"}, inventory=inventory(), run_id="r",
-        initiator="U", now=NOW,
+        one_step(targets),
+        {"environment": "production"},
+        inventory=inventory(),
+        run_id="r",
+        initiator="U",
+        now=NOW,
     )
     assert run.plan[0].targets == expected
     assert run.plan[0].environment == ("staging" if "staging" in targets else "production")
@@ -349,8 +357,12 @@ def test_bad_targets_are_refused(targets: str, expected: str) -> None:
     """Targets that resolve to nothing or to unknown nodes refuse the plan, naming the step."""
     with pytest.raises(InvalidParameters) as caught:
         plan_run(
-            one_step(targets), {"environment": "production"}, inventory=inventory(),
-            run_id="r", initiator="U", now=NOW,
+            one_step(targets),
+            {"environment": "production"},
+            inventory=inventory(),
+            run_id="r",
+            initiator="U",
+            now=NOW,
         )
     assert "step a" in str(caught.value)
     assert expected in str(caught.value)
