@@ -11,6 +11,7 @@ repeated only when the node provably never got them (connect refused, 429), beca
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -399,7 +400,9 @@ class NodeClient:
         """One attempt (plus one immediate re-send of a read that met a stale connection)."""
         request_id = uuid.uuid4().hex
         body = request_body(request_id, method, params)
-        auth = _basic_auth(node) if authenticate else None
+        headers = {"Content-Type": "application/json"}
+        if authenticate:
+            headers.update(_auth_headers(node))
         pooled, fresh = self._sessions()
         session = pooled if idempotent else fresh
         for fresh_try in (False, True):
@@ -414,7 +417,7 @@ class NodeClient:
                     seconds,
                     method,
                     data=body,
-                    auth=auth,
+                    headers=headers,
                 )
             except _Stale as stale:
                 if idempotent and not fresh_try:
@@ -549,11 +552,13 @@ class _Stale(Exception):
         super().__init__(str(error))
 
 
-def _basic_auth(node: NodeConfig) -> aiohttp.BasicAuth | None:
+def _auth_headers(node: NodeConfig) -> dict[str, str]:
+    """The Basic auth header for the node's credentials (built here: never logged)."""
     creds = node.credentials
     if creds is None:
-        return None
-    return aiohttp.BasicAuth(creds.user, creds.password.get_secret_value(), encoding="utf-8")
+        return {}
+    pair = f"{creds.user}:{creds.password.get_secret_value()}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
 
 def _too_large(node: NodeConfig, what: str, cap: int) -> NodeProtocolError:
