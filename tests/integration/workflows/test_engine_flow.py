@@ -42,7 +42,8 @@ async def test_run_goes_through_approval_confirmation_wait_and_write_step(
     assert "refused_approve" in kinds
     assert kinds.count("approve") == 2
     ledger = await store.ledger_entry(run.id, "deploy", 1)
-    assert ledger is not None and ledger["outcome"] == "succeeded"
+    assert ledger is not None
+    assert ledger["outcome"] == "succeeded"
 
 
 async def test_freeze_refuses_a_release_start(service: WorkflowService, store: RunStore) -> None:

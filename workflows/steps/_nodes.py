@@ -1,0 +1,123 @@
+"""How the node-facing executors (rpc, health, webhook) reach the node layer from a step.
+
+The engine hands every executor the same services mapping; this module finds the config, the
+node client and the network guard in it, resolves a step's target names into configured nodes,
+and runs the guard over them before anything is sent. A guard refusal is reported with the
+node's name, what it reports and what its environment expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig
+from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, NodeError
+from workflows.errors import WorkflowError
+from workflows.steps.base import StepContext
+
+__all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes"]
+
+
+class StepSetupError(WorkflowError):
+    """The bot cannot run a node step at all (a wiring or config problem, not a node failure)."""
+
+    code = "step_setup"
+
+
+@dataclass(frozen=True)
+class NodeAccess:
+    """The node layer as one step sees it."""
+
+    config: BotConfig
+    client: NodeClient
+    guard: NetworkGuard
+
+    @classmethod
+    def of(cls, ctx: StepContext) -> NodeAccess:
+        config = ctx.services.get("config")
+        client = ctx.services.get("nodes")
+        guard = ctx.services.get("guard")
+        if not isinstance(config, BotConfig):
+            raise StepSetupError("this bot has no config wired into its step services")
+        if not isinstance(client, NodeClient) or not isinstance(guard, NetworkGuard):
+            raise StepSetupError("this bot has no node client and guard wired into its services")
+        return cls(config, client, guard)
+
+    def environment(self, ctx: StepContext) -> EnvironmentConfig:
+        name = ctx.step.environment or ctx.run.environment
+        if name is None:
+            raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
+        try:
+            return self.config.environment(name)
+        except ConfigError as exc:
+            raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
+
+    def targets(self, ctx: StepContext) -> list[NodeConfig]:
+        """The step's planned target names as configured nodes (the plan fixed the names)."""
+        nodes = []
+        for name in ctx.step.targets:
+            try:
+                nodes.append(self.config.node(name))
+            except ConfigError:
+                raise StepSetupError(
+                    f"step {ctx.step.id}: node {name} is no longer in the configuration; "
+                    "start a new run"
+                ) from None
+        if not nodes:
+            raise StepSetupError(f"step {ctx.step.id} has no target nodes")
+        return nodes
+
+
+@dataclass
+class GuardReport:
+    """What the guard found for each target: refused (wrong network) or not checkable."""
+
+    mismatched: dict[str, str] = field(default_factory=dict)
+    unverified: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched and not self.unverified
+
+    @property
+    def transient(self) -> bool:
+        """Only unreachable-type failures: worth trying again; a mismatch never is."""
+        return not self.mismatched
+
+    def error(self) -> str:
+        parts = [f"refused: {text}" for text in self.mismatched.values()]
+        parts += [
+            f"cannot verify node {name}'s network, so nothing was sent to it: {text}"
+            for name, text in self.unverified.items()
+        ]
+        return "; ".join(parts)
+
+    def as_result(self) -> dict[str, Any]:
+        return {"refused": dict(self.mismatched), "unverified": dict(self.unverified)}
+
+
+async def guard_nodes(
+    access: NodeAccess, nodes: list[NodeConfig], environment: EnvironmentConfig,
+    *, limit: int = 32,
+) -> GuardReport:
+    """Check every node's genesis against its environment (the guard caches passes)."""
+    report = GuardReport()
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(node: NodeConfig) -> None:
+        async with semaphore:
+            try:
+                await access.guard.check(node, environment)
+            except NetworkMismatch as exc:
+                report.mismatched[node.name] = (
+                    f"node {node.name} reports genesis {exc.reported} but environment "
+                    f"{environment.name} ({environment.network}) expects {exc.expected}; "
+                    "nothing more is sent to it"
+                )
+            except NodeError as exc:
+                report.unverified[node.name] = exc.message
+
+    await asyncio.gather(*(one(node) for node in nodes))
+    return report
