@@ -25,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workflows.definition import Effect
 from workflows.errors import InvalidCommand, LeaseLost
-from workflows.machine import next_action
+from workflows.machine import next_action, wake_at
 from workflows.model import (
     Outcome,
     OutcomeFailed,
@@ -96,8 +96,25 @@ class Engine:
 
     # --- the loop --------------------------------------------------------------------------
 
+    async def resume_all(self) -> int:
+        """Put every active run back on the due index (at its own wake time): on start, so a
+        run whose index entry was lost in a crash is still picked up. Returns how many."""
+        count = 0
+        now = self.store.now()
+        for run in await self.store.load_many(await self.store.active_ids(limit=100_000)):
+            when = wake_at(run, now)
+            if when is not None:
+                await self.store.wake(run.id, when)
+                count += 1
+        return count
+
     async def run_forever(self) -> None:
-        """Poll the due index until ``stop`` is called; ride out Redis being away."""
+        """Resume active runs, then poll the due index until ``stop``; ride out Redis restarts."""
+        try:
+            resumed = await self.resume_all()
+            log.info("engine started; %d active runs due", resumed)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("could not resume runs at start (redis unavailable): %s", exc)
         backoff = self.settings.poll_interval
         while not self._stopping.is_set():
             try:

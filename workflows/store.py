@@ -84,6 +84,13 @@ end
 return 0
 """
 
+# KEYS: outbox   ARGV: how many
+_TAKE = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+return items
+"""
+
 # KEYS: lease   ARGV: token, ttl ms (0 = release)
 _LEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -151,6 +158,7 @@ class RunStore:
         self._claim = redis.register_script(_CLAIM)
         self._lease = redis.register_script(_LEASE)
         self._card_done = redis.register_script(_CARD_DONE)
+        self._take = redis.register_script(_TAKE)
 
     def now(self) -> datetime:
         return self._clock()
@@ -423,11 +431,8 @@ class RunStore:
         return [_text(x) for x in await self.redis.zrange(keys.CARDS, 0, limit - 1)]
 
     async def take_outbox(self, run_id: str, limit: int = 50) -> list[Notify]:
-        k = keys.RunKeys(run_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.lrange(k.outbox, 0, limit - 1)
-        pipe.ltrim(k.outbox, limit, -1)
-        items, _ = await pipe.execute()
+        """Pop up to ``limit`` queued notifications, oldest first, atomically."""
+        items = await self._take(keys=[keys.RunKeys(run_id).outbox], args=[limit])
         return [Notify.model_validate_json(item) for item in items]
 
     async def dirty_cards_with_scores(self, limit: int = 100) -> list[tuple[str, float]]:

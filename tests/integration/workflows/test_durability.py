@@ -212,3 +212,20 @@ def test_definition_fixture_is_valid() -> None:
     """The shared test definition loads (guards the fixtures above)."""
     assert definition().name == "smoke"
 
+
+
+async def test_a_run_missing_from_the_due_index_is_resumed_when_an_engine_starts(
+    store: RunStore, service: WorkflowService, engine: Engine
+) -> None:
+    """Even if a crash lost the run's timer entry, a starting engine puts it back and runs it."""
+    run = await service.start("smoke", {"version": "v1.0.0", "environment": "testnet"},
+                              actor="U_RM1")
+    await wait_for(store, run.id, waiting_at("approve"))
+    await engine.stop(deadline=1)
+    await service.command(run.id, Approve(actor="U_RM2", step_id="approve",
+                                          plan_hash=run.plan_hash))
+    await service.command(run.id, Approve(actor="U_RM3", step_id="approve",
+                                          plan_hash=run.plan_hash))
+    await store.redis.delete("pcb:due")  # the index entry is gone
+    assert await engine.resume_all() == 1
+    assert await store.due(store.now()) == [run.id]
