@@ -10,11 +10,14 @@ from __future__ import annotations
 __all__ = [
     "ACTIVE",
     "CARDS",
+    "DRILL_REMINDERS",
+    "DRILL_SINCE",
     "DUE",
     "FREEZE",
     "PREFIX",
     "RECENT",
     "RunKeys",
+    "drill_reminded_key",
     "record_key",
     "start_key",
 ]
@@ -25,11 +28,18 @@ ACTIVE = f"{PREFIX}:runs:active"  # zset: run id -> created (ms)
 RECENT = f"{PREFIX}:runs:recent"  # zset: run id -> finished (ms), trimmed
 CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became dirty (ms)
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
+DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule started
+DRILL_REMINDERS = f"{PREFIX}:drills:reminders"  # list: JSON drill reminders for Slack to post
 
 
 def record_key(name: str) -> str:
     """Named records a run keeps beyond itself (release metadata, drill results)."""
     return f"{PREFIX}:record:{name}"
+
+
+def drill_reminded_key(kind: str, due_at: str, period: int) -> str:
+    """Set (NX, with a TTL) when a reminder for one drill's due date and period was queued."""
+    return f"{PREFIX}:drills:reminded:{kind}:{due_at}:{period}"
 
 
 def start_key(dedup_key: str) -> str:
