@@ -18,8 +18,12 @@ from workflows.engine import Engine, EngineSettings
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepExecutor
 from workflows.steps.bot import BotExecutor
+from workflows.steps.health import HealthExecutor
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
+from workflows.steps.records import RUNBOOK_ACTIONS
+from workflows.steps.rpc import RpcExecutor
 from workflows.steps.wait import WaitExecutor
+from workflows.steps.webhook import WebhookExecutor
 from workflows.store import RunStore
 
 __all__ = ["DEFINITIONS_DIR", "Runtime", "build_runtime", "default_executors"]
@@ -33,7 +37,10 @@ def default_executors() -> list[StepExecutor]:
         ApprovalExecutor(),
         ManualExecutor(),
         WaitExecutor(),
-        BotExecutor(),
+        BotExecutor(actions=RUNBOOK_ACTIONS),
+        RpcExecutor(),
+        HealthExecutor(),
+        WebhookExecutor(),
     ]
 
 

@@ -1,0 +1,173 @@
+"""Drill records in Redis and the loop that queues a reminder when a drill falls due.
+
+``DrillBook`` keeps each kind's last passed run (the named record the drill's final step writes)
+and answers ``schedule(now)`` / ``due_drills(now)``. ``DrillScheduler.tick`` queues one
+``DrillReminder`` per due drill per reminder period; the mark is a ``SET NX`` so any number of
+replicas together queue it once. The Slack side drains the queue with ``take_reminders`` and
+posts each with a button that starts ``reminder.workflow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from workflows import keys
+from workflows.drills import (
+    DrillDue,
+    DrillKind,
+    DrillRecord,
+    due_drills,
+    record_name,
+    schedule,
+)
+from workflows.store import RunStore
+
+__all__ = ["DrillBook", "DrillReminder", "DrillScheduler"]
+
+log = logging.getLogger("parthenon.drills")
+
+
+class DrillReminder(BaseModel):
+    """A reminder for the ops channel: what is due, since when, which workflow starts it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: DrillKind
+    workflow: str
+    title: str
+    due_at: datetime
+    overdue_days: int
+    last_run_at: datetime | None = None
+    last_run_id: str | None = None
+    queued_at: datetime
+    text: str
+
+
+class DrillBook:
+    """Drill records through the run store's named records."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    async def record_of(self, kind: DrillKind) -> DrillRecord | None:
+        raw = await self.store.get_record(record_name(kind))
+        if not raw:
+            return None
+        try:
+            return DrillRecord.model_validate({**raw, "kind": kind})
+        except ValidationError:
+            log.warning("unreadable drill record for %s; treated as never run", kind)
+            return None
+
+    async def records(self) -> dict[DrillKind, DrillRecord | None]:
+        return {kind: await self.record_of(kind) for kind in DrillKind}
+
+    async def record(self, record: DrillRecord) -> None:
+        """Keep ``record`` as the kind's last passed run (only passed runs move the schedule)."""
+        if record.passed:
+            await self.store.put_record(record_name(record.kind), record.model_dump(mode="json"))
+
+    async def since(self, now: datetime) -> datetime:
+        """When the schedule started: set once, by whoever asks first."""
+        redis = self.store.redis
+        await redis.set(keys.DRILL_SINCE, now.isoformat(), nx=True)
+        raw = await redis.get(keys.DRILL_SINCE)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return datetime.fromisoformat(text)
+
+    async def schedule(self, now: datetime) -> list[DrillDue]:
+        return schedule(await self.records(), now, since=await self.since(now))
+
+    async def due_drills(self, now: datetime) -> list[DrillDue]:
+        return due_drills(await self.records(), now, since=await self.since(now))
+
+
+class DrillScheduler:
+    """Looks at the schedule every ``interval`` and queues reminders for due drills."""
+
+    def __init__(
+        self,
+        book: DrillBook,
+        *,
+        interval: timedelta = timedelta(minutes=5),
+        remind_every: timedelta = timedelta(days=1),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.book = book
+        self.interval = interval
+        self.remind_every = remind_every
+        self._clock = clock or book.store.now
+        self._stopping = asyncio.Event()
+
+    @property
+    def _redis(self) -> Redis:
+        return self.book.store.redis
+
+    async def tick(self, now: datetime | None = None) -> list[DrillReminder]:
+        """Queue a reminder for each due drill not yet reminded in this period; return them."""
+        now = now or self._clock()
+        queued: list[DrillReminder] = []
+        period_seconds = max(self.remind_every.total_seconds(), 1.0)
+        for due in await self.book.due_drills(now):
+            period = int((now - due.due_at).total_seconds() // period_seconds)
+            mark = keys.drill_reminded_key(due.kind.value, due.due_at.isoformat(), period)
+            ttl = int(period_seconds * 2) + 60
+            if not await self._redis.set(mark, now.isoformat(), nx=True, ex=ttl):
+                continue
+            reminder = _reminder(due, now)
+            body = reminder.model_dump_json()
+            await cast("Awaitable[int]", self._redis.rpush(keys.DRILL_REMINDERS, body))
+            queued.append(reminder)
+        return queued
+
+    async def take_reminders(self, limit: int = 50) -> list[DrillReminder]:
+        """Remove and return queued reminders, oldest first (the Slack side posts them)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.lrange(keys.DRILL_REMINDERS, 0, limit - 1)
+        pipe.ltrim(keys.DRILL_REMINDERS, limit, -1)
+        items, _ = await pipe.execute()
+        return [DrillReminder.model_validate_json(item) for item in items]
+
+    async def run_forever(self) -> None:
+        """Tick until ``stop``; Redis being away is waited out, not fatal."""
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("drill scheduler: redis unavailable: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval.total_seconds())
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def _reminder(due: DrillDue, now: datetime) -> DrillReminder:
+    when = f"{due.due_at.astimezone(UTC):%Y-%m-%d}"
+    if due.last_run_at is None:
+        history = "it has not been run yet"
+    else:
+        history = f"last passed {due.last_run_at.astimezone(UTC):%Y-%m-%d} ({due.last_run_id})"
+    overdue = f", {due.overdue_days} day(s) overdue" if due.overdue_days else ""
+    text = f"{due.title} is due (since {when}{overdue}); {history}. Start `{due.workflow}`."
+    return DrillReminder(
+        kind=due.kind,
+        workflow=due.workflow,
+        title=due.title,
+        due_at=due.due_at,
+        overdue_days=due.overdue_days,
+        last_run_at=due.last_run_at,
+        last_run_id=due.last_run_id,
+        queued_at=now,
+        text=text,
+    )
