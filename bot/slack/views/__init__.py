@@ -1,0 +1,58 @@
+"""Pure renderers: runs, requests, modals, help, health and App Home as Block Kit.
+
+They take data and return blocks; they hold no client and await nothing, so every surface can be
+tested by looking at what it returns. Everything a person typed or a node answered is escaped
+(``bot.slack.escape``).
+"""
+
+from bot.slack.views._blocks import Block, Message
+from bot.slack.views.card import (
+    RUN_EMOJI,
+    STEP_EMOJI,
+    Viewer,
+    button_value,
+    card_actions,
+    participants,
+    run_card,
+    run_line,
+    viewer_may,
+)
+from bot.slack.views.health import NodeRow, health_table
+from bot.slack.views.help import HelpEntry, help_message
+from bot.slack.views.home import DrillDue, HomeItem, drills_due, home_view
+from bot.slack.views.modals import confirm_modal, input_block_id, reason_modal
+from bot.slack.views.requests import (
+    approval_request,
+    confirmation_request,
+    notification,
+    thread_message,
+)
+
+__all__ = [
+    "RUN_EMOJI",
+    "STEP_EMOJI",
+    "Block",
+    "DrillDue",
+    "HelpEntry",
+    "HomeItem",
+    "Message",
+    "NodeRow",
+    "Viewer",
+    "approval_request",
+    "button_value",
+    "card_actions",
+    "confirm_modal",
+    "confirmation_request",
+    "drills_due",
+    "health_table",
+    "help_message",
+    "home_view",
+    "input_block_id",
+    "notification",
+    "participants",
+    "reason_modal",
+    "run_card",
+    "run_line",
+    "thread_message",
+    "viewer_may",
+]

@@ -1,0 +1,119 @@
+"""App Home: per viewer. What waits for them, the active runs, recent runs, drills that are due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.slack.escape import code, inline
+from bot.slack.ids import ActionId, BlockId
+from bot.slack.payloads import ButtonValue
+from bot.slack.views._blocks import Block, actions, button, context, date, divider, header, section
+from bot.slack.views.card import Viewer, button_value, run_line
+from workflows.model import PlannedStep, Run
+
+__all__ = ["DrillDue", "HomeItem", "drills_due", "home_view"]
+
+_HOME_BLOCKS = 100
+
+
+@dataclass(frozen=True)
+class HomeItem:
+    """Something the viewer could do now: approve (or reject) a step, or confirm one."""
+
+    run: Run
+    step: PlannedStep
+    kind: str  # "approve" | "confirm"
+
+
+@dataclass(frozen=True)
+class DrillDue:
+    workflow: str
+    title: str
+    last: datetime | None
+    every: timedelta
+    due: bool
+
+
+def drills_due(
+    drills: Sequence[tuple[str, str, timedelta]], runs: Sequence[Run], now: datetime
+) -> list[DrillDue]:
+    """For each (workflow, title, how often), when it last succeeded and whether it is due."""
+    found: list[DrillDue] = []
+    for workflow, title, every in drills:
+        done = [r.finished_at for r in runs
+                if r.workflow == workflow and r.status.value == "succeeded" and r.finished_at]
+        last = max(done) if done else None
+        found.append(DrillDue(workflow, title, last, every, last is None or now - last >= every))
+    return found
+
+
+def _pending(item: HomeItem) -> list[Block]:
+    run, step = item.run, item.step
+    index = run.index_of(step.id)
+    state = run.steps[index] if index is not None else None
+    value = button_value(run, step, state)
+    verb = "approve" if item.kind == "approve" else "confirm"
+    text = f"{run_line(run)}\nYou can {verb}: *{inline(step.title, 200)}*"
+    if item.kind == "approve":
+        text += f" (plan {code(run.plan_hash)})"
+        elements = [
+            button(ActionId.APPROVE, "Approve", value, style="primary",
+                   confirm=("Approve this plan?",
+                            f"You approve *{inline(step.title, 200)}* for plan "
+                            f"{code(run.plan_hash)}.", "Approve")),
+            button(ActionId.REJECT, "Reject…", value, style="danger"),
+        ]
+    else:
+        elements = [button(ActionId.CONFIRM, "Confirm…", value, style="primary")]
+    return [section(text), actions(f"{BlockId.HOME_ACTIONS}.{run.id}.{step.id}", elements)]
+
+
+def home_view(
+    viewer: Viewer,
+    pending: Sequence[HomeItem],
+    active: Sequence[Run],
+    recent: Sequence[Run],
+    drills: Sequence[DrillDue],
+    now: datetime,
+) -> dict[str, Any]:
+    blocks: list[Block] = [header("ParthenonChain operations")]
+    blocks.append(context(f"For <@{viewer.user}> · updated {date(now)}"))
+    blocks.append(actions(str(BlockId.HOME_ACTIONS),
+                          [button(ActionId.REFRESH_HOME, "Refresh", ButtonValue().dump())]))
+    blocks.append(section("*Waiting for you*"))
+    if pending:
+        for item in pending[:10]:
+            blocks += _pending(item)
+    else:
+        blocks.append(context("Nothing waits for you."))
+    blocks.append(divider())
+    blocks.append(section("*Active runs*"))
+    if active:
+        blocks += [section(run_line(run)) for run in active[:15]]
+    else:
+        blocks.append(context("No run is active."))
+    blocks.append(divider())
+    blocks.append(section("*Recent runs*"))
+    finished = [r for r in recent if r.terminal][:10]
+    if finished:
+        blocks += [section(run_line(run)) for run in finished]
+    else:
+        blocks.append(context("No finished runs yet."))
+    blocks.append(divider())
+    blocks.append(section("*Drills*"))
+    for drill in drills[:10]:
+        last = date(drill.last) if drill.last else "never"
+        state = ":warning: due" if drill.due else ":white_check_mark: done"
+        line = (f"{state} · *{inline(drill.title, 150)}* ({code(drill.workflow, 60)}) · "
+                f"every {drill.every.days} days · last {last}")
+        block = section(line)
+        if drill.due and drill.workflow in viewer.startable:
+            block["accessory"] = button(ActionId.START_WORKFLOW, "Start drill",
+                                        ButtonValue(w=drill.workflow).dump())
+        blocks.append(block)
+    if not drills:
+        blocks.append(context("No drills are defined."))
+    return {"type": "home", "blocks": blocks[:_HOME_BLOCKS]}

@@ -1,0 +1,476 @@
+"""The `/parthenon` grammar: text in, a typed command out, or a `GrammarError` with the form.
+
+Pure: no Slack, no Redis. The workflow commands take their forms from the workflow definitions
+(parameters in order, as `workflows.planner.usage` prints them), so the grammar, the help and the
+definitions never disagree. Values are only split here; the service checks them against the
+definition (patterns, choices) and says what was wrong with the same usage line.
+
+Positional arguments fill the required parameters in order, then the optional ones left to right;
+`name=value` sets any parameter by name. A last parameter without pattern or choices is free text
+and takes the rest of the line (an incident's summary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.slack.errors import GrammarError
+from workflows.definition import Definition
+from workflows.planner import usage as definition_usage
+
+__all__ = [
+    "AbortRun",
+    "Catalog",
+    "Command",
+    "FreezePromotions",
+    "ListRuns",
+    "ParamForm",
+    "PauseRun",
+    "ResumeRun",
+    "ShowHealth",
+    "ShowHelp",
+    "ShowStatus",
+    "StartRun",
+    "UnfreezePromotions",
+    "WorkflowForm",
+    "help_for",
+    "parse",
+]
+
+MAX_TEXT = 4000
+MAX_REASON = 1000
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*)=(.*)$", re.DOTALL)
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+class _Cmd(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShowHelp(_Cmd):
+    kind: Literal["help"] = "help"
+    topic: str | None = None
+
+
+class StartRun(_Cmd):
+    kind: Literal["start"] = "start"
+    command: str  # what was typed: promote, incident, drill...
+    workflow: str
+    params: dict[str, str]
+
+
+class ShowStatus(_Cmd):
+    kind: Literal["status"] = "status"
+    run_id: str | None = None
+
+
+class ListRuns(_Cmd):
+    kind: Literal["runs"] = "runs"
+
+
+class ShowHealth(_Cmd):
+    kind: Literal["health"] = "health"
+    environment: str
+
+
+class PauseRun(_Cmd):
+    kind: Literal["pause"] = "pause"
+    run_id: str
+    reason: str | None = None
+
+
+class ResumeRun(_Cmd):
+    kind: Literal["resume"] = "resume"
+    run_id: str
+
+
+class AbortRun(_Cmd):
+    kind: Literal["abort"] = "abort"
+    run_id: str
+    reason: str | None = None  # None: a modal asks for it
+
+
+class FreezePromotions(_Cmd):
+    kind: Literal["freeze"] = "freeze"
+    reason: str
+
+
+class UnfreezePromotions(_Cmd):
+    kind: Literal["unfreeze"] = "unfreeze"
+
+
+Command = (
+    ShowHelp | StartRun | ShowStatus | ListRuns | ShowHealth | PauseRun | ResumeRun | AbortRun
+    | FreezePromotions | UnfreezePromotions
+)
+
+
+# --- the catalog of workflow forms -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamForm:
+    name: str
+    required: bool
+    free_text: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowForm:
+    name: str
+    title: str
+    description: str
+    category: str
+    params: tuple[ParamForm, ...]
+    usage: str  # "promote <version> <git_sha> [config_checksum] <testnet|mainnet>"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The workflow forms the loaded definitions allow."""
+
+    workflows: Mapping[str, WorkflowForm] = field(default_factory=dict)
+
+    @classmethod
+    def from_definitions(cls, definitions: Mapping[str, Definition]) -> Catalog:
+        forms: dict[str, WorkflowForm] = {}
+        for name, defn in definitions.items():
+            params = []
+            for index, spec in enumerate(defn.parameters):
+                last = index == len(defn.parameters) - 1
+                params.append(
+                    ParamForm(
+                        name=spec.name,
+                        required=spec.required and spec.default is None,
+                        free_text=last and spec.pattern is None and not spec.choices,
+                        help=spec.help,
+                        choices=tuple(spec.choices or ()),
+                    )
+                )
+            forms[name] = WorkflowForm(
+                name=name,
+                title=defn.title,
+                description=defn.description,
+                category=defn.category,
+                params=tuple(params),
+                usage=definition_usage(defn),
+            )
+        return cls(forms)
+
+    def kinds(self, prefix: str) -> dict[str, str]:
+        """`incident-key-compromise` -> {"key-compromise": "incident-key-compromise"}."""
+        return {
+            name.removeprefix(prefix): name
+            for name in sorted(self.workflows)
+            if name.startswith(prefix) and len(name) > len(prefix)
+        }
+
+    def drills(self) -> dict[str, str]:
+        """Drill kind -> workflow: `drill-x`, `x-drill`, or any workflow of category drill."""
+        found: dict[str, str] = {}
+        for name, form in sorted(self.workflows.items()):
+            if name.startswith("drill-"):
+                found[name.removeprefix("drill-")] = name
+            elif name.endswith("-drill"):
+                found[name.removesuffix("-drill")] = name
+            elif form.category == "drill":
+                found[name] = name
+        return found
+
+
+# Commands that start one workflow of the same name.
+_DIRECT = ("promote", "rollback", "maintenance", "backup", "startup-check")
+
+_STATIC_HELP: dict[str, tuple[str, str]] = {
+    "help": ("help [command]", "All commands, or one command's own help."),
+    "status": ("status [run-id]", "The active runs, or one run's card (only you see it)."),
+    "runs": ("runs", "Active and recent runs."),
+    "health": (
+        "health <environment>",
+        "Each node's height, tip hash, peers, syncing and version, from /health and RPC.",
+    ),
+    "pause": ("pause <run-id> [reason]", "Pause a run; nothing new starts until it is resumed."),
+    "resume": ("resume <run-id>", "Resume a paused run."),
+    "abort": ("abort <run-id> [reason]", "Abort a run; without a reason a form asks for one."),
+    "freeze": ("freeze <reason>", "Freeze promotions: no release workflow starts until unfrozen."),
+    "unfreeze": ("unfreeze", "Lift the promotion freeze."),
+}
+
+COMMANDS = (
+    "help", *_DIRECT, "incident", "drill", "status", "runs", "health", "pause", "resume", "abort",
+    "freeze", "unfreeze",
+)
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    start: int  # offset of the token in the text
+
+
+def _unescape(text: str) -> str:
+    """Slack sends &, <, > of a command's text as entities; the grammar sees what was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        closing = _QUOTES.get(text[i])
+        if closing is not None:
+            end = text.find(closing, i + 1)
+            if end == -1:
+                raise GrammarError(f"a quote opened at character {i + 1} is never closed")
+            tokens.append(_Token(text[i + 1 : end], start))
+            i = end + 1
+            continue
+        while i < n and not text[i].isspace():
+            i += 1
+        tokens.append(_Token(text[start:i], start))
+    return tokens
+
+
+def _rest(text: str, tokens: list[_Token], index: int) -> str:
+    """The raw text from token ``index`` to the end (free text keeps its spacing and quotes)."""
+    if index >= len(tokens):
+        return ""
+    rest = text[tokens[index].start :].strip()
+    if len(tokens) - index == 1:
+        return tokens[index].value.strip()
+    return rest
+
+
+def _reason(text: str, tokens: list[_Token], index: int, what: str, usage: str) -> str | None:
+    reason = _rest(text, tokens, index)
+    if len(reason) > MAX_REASON:
+        raise GrammarError(f"the {what} is longer than {MAX_REASON} characters", usage)
+    return reason or None
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def parse(text: str, catalog: Catalog) -> Command:
+    """One `/parthenon` command line -> a command; anything else -> GrammarError."""
+    if len(text) > MAX_TEXT:
+        raise GrammarError(f"the command is longer than {MAX_TEXT} characters", "help")
+    text = _unescape(text).strip()
+    tokens = _tokens(text)
+    if not tokens:
+        return ShowHelp()
+    name = tokens[0].value.lower()
+    args = tokens[1:]
+    if name in {"help", "-h", "--help", "?"}:
+        if not args:
+            return ShowHelp()
+        topic = args[0].value.lower()
+        if topic not in COMMANDS:
+            raise GrammarError(f"there is no command {args[0].value!r}", "help")
+        return ShowHelp(topic=topic)
+    if name not in COMMANDS:
+        raise GrammarError(f"there is no command {tokens[0].value!r}", "help")
+    if args and args[0].value.lower() in {"help", "-h", "--help"}:
+        return ShowHelp(topic=name)
+    if name in _DIRECT:
+        return _start(name, name, text, tokens, 1, catalog)
+    if name == "incident":
+        return _kind_start("incident", catalog.kinds("incident-"), text, tokens, catalog)
+    if name == "drill":
+        return _kind_start("drill", catalog.drills(), text, tokens, catalog)
+    return _operation(name, text, tokens)
+
+
+def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
+    form = _STATIC_HELP[name][0]
+    args = tokens[1:]
+    if name == "runs":
+        if args:
+            raise GrammarError("runs takes no arguments", form)
+        return ListRuns()
+    if name == "unfreeze":
+        if args:
+            raise GrammarError("unfreeze takes no arguments", form)
+        return UnfreezePromotions()
+    if name == "freeze":
+        reason = _reason(text, tokens, 1, "reason", form)
+        if reason is None:
+            raise GrammarError("a freeze needs a reason", form)
+        return FreezePromotions(reason=reason)
+    if name == "status":
+        if len(args) > 1:
+            raise GrammarError("status takes at most one run id", form)
+        return ShowStatus(run_id=_run_id(args[0].value, form) if args else None)
+    if name == "health":
+        if len(args) != 1:
+            raise GrammarError("health needs exactly one environment", form)
+        if not _NAME.match(args[0].value):
+            raise GrammarError(f"{args[0].value!r} is not an environment name", form)
+        return ShowHealth(environment=args[0].value)
+    if not args:
+        raise GrammarError(f"{name} needs a run id", form)
+    run_id = _run_id(args[0].value, form)
+    if name == "resume":
+        if len(args) > 1:
+            raise GrammarError("resume takes only a run id", form)
+        return ResumeRun(run_id=run_id)
+    reason = _reason(text, tokens, 2, "reason", form)
+    if name == "pause":
+        return PauseRun(run_id=run_id, reason=reason)
+    return AbortRun(run_id=run_id, reason=reason)
+
+
+def _run_id(value: str, form: str) -> str:
+    if not _RUN_ID.match(value):
+        raise GrammarError(f"{value!r} is not a run id (like r20240501-a1b2c3)", form)
+    return value
+
+
+def _kind_start(
+    command: str, kinds: dict[str, str], text: str, tokens: list[_Token], catalog: Catalog
+) -> StartRun:
+    listed = "|".join(kinds) or "(none are defined)"
+    form = f"{command} <{listed}> ..."
+    if len(tokens) < 2:
+        raise GrammarError(f"{command} needs a kind: {listed}", form)
+    kind = tokens[1].value.lower()
+    workflow = kinds.get(kind)
+    if workflow is None:
+        raise GrammarError(f"there is no {command} kind {tokens[1].value!r}; use {listed}", form)
+    return _start(command, workflow, text, tokens, 2, catalog)
+
+
+def _start(
+    command: str, workflow: str, text: str, tokens: list[_Token], first: int, catalog: Catalog
+) -> StartRun:
+    form = catalog.workflows.get(workflow)
+    if form is None:
+        raise GrammarError(
+            f"{command} is not available: no workflow definition {workflow!r} is loaded", "help"
+        )
+    typed = " ".join(t.value.lower() for t in tokens[:first])
+    usage = f"{typed} {form.usage.removeprefix(form.name).strip()}".strip()
+    names = {p.name for p in form.params}
+    given: dict[str, str] = {}
+    positional: list[int] = []
+    for index in range(first, len(tokens)):
+        match = _KEY_VALUE.match(tokens[index].value)
+        if match and match.group(1) in names and not _free_text_began(form, positional, given):
+            if match.group(1) in given:
+                raise GrammarError(f"{match.group(1)} is given twice", usage)
+            given[match.group(1)] = match.group(2)
+        else:
+            positional.append(index)
+    open_params = [p for p in form.params if p.name not in given]
+    free = open_params[-1] if open_params and open_params[-1].free_text else None
+    fixed = open_params[:-1] if free is not None else open_params
+    required = [p for p in fixed if p.required]
+    optional_slots = len(positional) - len(required)
+    if free is not None:
+        optional_slots = 0  # optional parameters before free text are given as name=value
+    if len(positional) < len(required) or (free is not None and free.required
+                                           and len(positional) <= len(required)):
+        missing = [p.name for p in required[len(positional):]]
+        if free is not None and free.required and len(positional) <= len(required):
+            missing.append(free.name)
+        raise GrammarError(f"missing {', '.join(missing)}", usage)
+    cursor = 0
+    for param in fixed:
+        if cursor >= len(positional):
+            break
+        if param.required or optional_slots > 0:
+            if not param.required:
+                optional_slots -= 1
+            given[param.name] = tokens[positional[cursor]].value
+            cursor += 1
+    if cursor < len(positional):
+        if free is None:
+            extra = " ".join(tokens[i].value for i in positional[cursor:])
+            raise GrammarError(f"too many arguments: {extra!r}", usage)
+        value = _rest(text, tokens, positional[cursor])
+        if len(value) > MAX_REASON:
+            raise GrammarError(f"{free.name} is longer than {MAX_REASON} characters", usage)
+        given[free.name] = value
+    return StartRun(command=command, workflow=workflow, params=given)
+
+
+def _free_text_began(form: WorkflowForm, positional: list[int], given: dict[str, str]) -> bool:
+    """Once free text has begun (all fixed parameters filled), `a=b` is part of the text."""
+    open_params = [p for p in form.params if p.name not in given]
+    if not open_params or not open_params[-1].free_text:
+        return False
+    fixed_required = [p for p in open_params[:-1] if p.required]
+    return len(positional) > len(fixed_required)
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+def help_for(topic: str | None, catalog: Catalog) -> tuple[str, list[tuple[str, str]], str]:
+    """(title, [(form, what it does)], footer) for the overview or one command."""
+    footer = "Run ids look like r20240501-a1b2c3. `name=value` sets a parameter by name."
+    if topic is None:
+        entries = [(f"{name} ...", _summary(name, catalog)) for name in COMMANDS]
+        return "Parthenon bot commands", entries, "`/parthenon <command> help` for one command."
+    if topic in _STATIC_HELP:
+        form, what = _STATIC_HELP[topic]
+        return f"/parthenon {topic}", [(form, what)], footer
+    if topic in _DIRECT:
+        wf = catalog.workflows.get(topic)
+        if wf is None:
+            return f"/parthenon {topic}", [(topic, "not available: no definition is loaded")], ""
+        return f"/parthenon {topic}: {wf.title}", [(wf.usage, _describe(wf))], footer
+    kinds = catalog.kinds("incident-") if topic == "incident" else catalog.drills()
+    entries = []
+    for kind, workflow in kinds.items():
+        wf = catalog.workflows[workflow]
+        form = f"{topic} {kind} " + wf.usage.removeprefix(wf.name).strip()
+        entries.append((form.strip(), _describe(wf)))
+    if not entries:
+        entries = [(f"{topic} <kind>", "none are defined")]
+    return f"/parthenon {topic}", entries, footer
+
+
+def _summary(name: str, catalog: Catalog) -> str:
+    if name in _STATIC_HELP:
+        return _STATIC_HELP[name][1]
+    if name in _DIRECT:
+        wf = catalog.workflows.get(name)
+        return wf.title if wf else "not available"
+    kinds = catalog.kinds("incident-") if name == "incident" else catalog.drills()
+    return f"{'Open an incident' if name == 'incident' else 'Run a drill'}: " + (
+        ", ".join(kinds) or "none defined"
+    )
+
+
+def _describe(form: WorkflowForm) -> str:
+    parts = [form.title + (f". {form.description}" if form.description else "")]
+    for p in form.params:
+        bits = [p.help] if p.help else []
+        if p.choices:
+            bits.append("one of " + ", ".join(p.choices))
+        if not p.required:
+            bits.append("optional")
+        if p.free_text:
+            bits.append("free text, the rest of the line")
+        parts.append(f"{p.name}: {'; '.join(bits) or 'required'}")
+    return "\n".join(parts)
