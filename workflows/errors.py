@@ -9,6 +9,7 @@ WorkflowError                 every error here; ``code`` is stable, ``str()`` is
  +-- PromotionFrozen          a promotion freeze is on
  +-- VersionConflict          the run changed under us; re-read and apply again
  +-- LeaseLost                this worker no longer holds the run's lease (fencing)
+ +-- RedisUrlError            a Redis URL the bot cannot use (never echoes the URL: passwords)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "LeaseLost",
     "NotAuthorized",
     "PromotionFrozen",
+    "RedisUrlError",
     "RunNotFound",
     "VersionConflict",
     "WorkflowError",
@@ -66,3 +68,7 @@ class VersionConflict(WorkflowError):
 
 class LeaseLost(WorkflowError):
     code = "lease_lost"
+
+
+class RedisUrlError(WorkflowError):
+    code = "redis_url"

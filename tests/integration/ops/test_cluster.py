@@ -1,0 +1,103 @@
+"""The run store, the service and the engine on a real three-master Redis Cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from bot.nodes import PostBudget
+from tests.integration.ops.rediscluster import LocalCluster
+from tests.integration.workflows.conftest import (
+    GROUPS,
+    definition,
+    registry,
+    status_is,
+    wait_for,
+    waiting_at,
+)
+from workflows import keys
+from workflows.connection import connect
+from workflows.engine import Engine, EngineSettings
+from workflows.model import Approve, Confirm, RunStatus, StepStatus
+from workflows.service import WorkflowService
+from workflows.store import RunStore
+from workflows.testing import RecordingExecutor, StaticAuthority, StaticInventory
+
+SUM = "b" * 64
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with LocalCluster(Path(tmp_path_factory.mktemp("cluster"))) as local:
+        yield local
+
+
+@pytest.fixture
+async def cluster_client(cluster: LocalCluster) -> AsyncIterator[aioredis.Redis]:
+    client = connect(cluster.url)
+    await client.flushall()  # every master: it is our own cluster
+    yield client
+    await client.aclose()
+
+
+async def test_connect_gives_a_cluster_client_that_sees_three_masters(
+    cluster_client: aioredis.Redis,
+) -> None:
+    """A redis+cluster:// URL listing seed nodes yields a cluster client over all three masters."""
+    assert isinstance(cluster_client, RedisCluster)
+    await cluster_client.ping()
+    assert len(cluster_client.get_primaries()) == 3
+
+
+async def test_workflow_runs_to_the_end_on_a_cluster(cluster_client: aioredis.Redis) -> None:
+    """Runs started through the service are approved, confirmed, waited and executed by the
+    engine to success on a Cluster, with their keys spread over more than one master."""
+    store = RunStore(cluster_client)
+    inventory = StaticInventory(
+        {"testnet": [("test-1", "miner", True), ("test-2", "validator", False)]}
+    )
+    service = WorkflowService(
+        store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS)
+    )
+    recorder = RecordingExecutor()
+    engine = Engine(store, registry(recorder),
+                    settings=EngineSettings(worker_id="c1", poll_interval=0.02),
+                    services={"store": store, "service": service})
+    task = asyncio.create_task(engine.run_forever())
+    try:
+        runs = [await service.start("smoke", {"version": "v1.4.2", "environment": "testnet"},
+                                    actor="U_RM1", channel="C1") for _ in range(6)]
+        for run in runs:
+            waiting = await wait_for(store, run.id, waiting_at("approve"))
+            for approver in ("U_RM2", "U_RM3"):
+                await service.command(run.id, Approve(actor=approver, step_id="approve",
+                                                      plan_hash=waiting.plan_hash))
+            await wait_for(store, run.id, waiting_at("checksum"))
+            await service.command(run.id, Confirm(actor="U_OP", step_id="checksum",
+                                                  inputs={"checksum": SUM}))
+        finals = [await wait_for(store, run.id, status_is(RunStatus.SUCCEEDED)) for run in runs]
+    finally:
+        await engine.stop(deadline=2)
+        await task
+    for final in finals:
+        assert [s.status for s in final.steps] == [StepStatus.SUCCEEDED] * 5
+        assert recorder.executions[(final.id, "deploy")] == 1
+        assert [e.type for e in await store.read_audit(final.id)].count("approve") == 2
+    assert await store.active_ids() == []
+    assert set(await store.recent_ids(limit=10)) == {r.id for r in runs}
+    assert isinstance(cluster_client, RedisCluster)
+    owners = {cluster_client.get_node_from_key(keys.RunKeys(run.id).run).name for run in runs}
+    assert len(owners) > 1, "the runs' slots were all on one master"
+
+
+async def test_node_post_budget_works_on_a_cluster(cluster_client: aioredis.Redis) -> None:
+    """The shared POST budget's script (two keys of one node, one slot) runs on a Cluster."""
+    budget = PostBudget(cluster_client, limit=2, window=60)
+    await budget.acquire("test-1")
+    await budget.acquire("test-1")
+    assert await budget.used("test-1") == 2
