@@ -230,8 +230,8 @@ class NodeClient:
             dict(params) if isinstance(params, dict) else list(params or [])
         )
         per_attempt = self.timeouts.call if attempt_timeout is None else attempt_timeout
-        result: Any = await self._retrying(is_read, retry)(
-            self._post, node, method, sent_params, per_attempt, is_read, True
+        result: Any = await self._attempts(
+            is_read, retry, self._post, node, method, sent_params, per_attempt, is_read, True
         )
         if expect is None:
             return result
@@ -251,8 +251,8 @@ class NodeClient:
     async def auth_required(self, node: NodeConfig) -> bool:
         """Whether the node refuses a JSON-RPC call sent without credentials (it must)."""
         try:
-            await self._retrying(True, True)(
-                self._post, node, "getblockcount", [], self.timeouts.call, True, False
+            await self._attempts(
+                True, True, self._post, node, "getblockcount", [], self.timeouts.call, True, False
             )
         except NodeAuthError:
             return True
@@ -262,15 +262,15 @@ class NodeClient:
 
     async def health(self, node: NodeConfig, *, retry: bool = True) -> NodeHealth:
         """`GET /health` (no auth, not rate-limited: this is what to poll)."""
-        body: bytes = await self._retrying(True, retry)(
-            self._get, node, "/health", self.timeouts.health
+        body: bytes = await self._attempts(
+            True, retry, self._get, node, "/health", self.timeouts.health
         )
         return self._health_of(node, body)
 
     async def metrics(self, node: NodeConfig, *, retry: bool = True) -> NodeMetrics:
         """`GET /metrics`, read leniently line by line (the node's text is not valid exposition)."""
-        body: bytes = await self._retrying(True, retry)(
-            self._get, node, "/metrics", self.timeouts.health
+        body: bytes = await self._attempts(
+            True, retry, self._get, node, "/metrics", self.timeouts.health
         )
         return parse_metrics(body.decode("utf-8", errors="replace"))
 
@@ -371,16 +371,22 @@ class NodeClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _retrying(self, idempotent: bool, retry: bool) -> AsyncRetrying:
+    async def _attempts(
+        self, idempotent: bool, retry: bool, fn: Callable[..., Awaitable[_T]], *args: Any
+    ) -> _T:
+        """Run `fn(*args)`, retrying transient failures that are safe to repeat."""
         policy = self.retry
-        return AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts if retry else 1)
-            | stop_before_delay(policy.total),
+        if not retry or policy.attempts <= 1:
+            return await fn(*args)  # one attempt: skip the retry machinery (the sampler's path)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.total),
             wait=self._wait,
             retry=retry_if_exception(lambda exc: _retryable(exc, idempotent)),
             before_sleep=_log_retry,
             reraise=True,
         )
+        result: _T = await retrying(fn, *args)
+        return result
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
