@@ -1,0 +1,233 @@
+"""The runbook workflows on devnets: three simulated networks, the real definitions, the real
+executors, a real Redis, the engine running in the background, people acting through the service.
+
+The run store's clock can be moved forward (approval expiry) while everything else keeps real
+time; monitor windows are a second long and blocks come every 0.1 s, so a run takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+
+from bot.config import BotConfig, parse_config
+from bot.devnet import Devnet
+from bot.inventory import ConfigAuthority, ConfigInventory
+from bot.nodes import NetworkGuard, NodeClient, PostBudget, RetryPolicy
+from bot.runtime import DEFINITIONS_DIR, default_executors
+from workflows.definition import load_definitions
+from workflows.drills import DrillKind, DrillRecord
+from workflows.drillscheduler import DrillBook
+from workflows.engine import Engine, EngineSettings
+from workflows.model import Approve, Confirm, Run, RunStatus, StepStatus
+from workflows.service import WorkflowService
+from workflows.steps.base import ExecutorRegistry
+from workflows.store import RunStore
+
+PASSWORD = "devnet-password"
+GROUPS = {
+    "operators": ["UOP", "UOP2"],
+    "release-managers": ["URM1", "URM2", "URM3"],
+    "security": ["USEC", "USEC2"],
+}
+SHA = "0123456789abcdef0123456789abcdef01234567"
+SUM = "ab" * 32
+
+
+class OffsetClock:
+    """Real UTC time plus an offset the test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def config_for(devnets: dict[str, Devnet], *, webhooks: bool = True) -> tuple[BotConfig, dict[str, str]]:
+    env: dict[str, str] = {"PCB_RPC_PASSWORD": PASSWORD}
+    environments: dict[str, Any] = {}
+    for name, net in devnets.items():
+        secret_env = f"PCB_HOOK_{name.upper()}"
+        env[secret_env] = f"hook-secret-{name}"
+        net.deploy.secret = env[secret_env]
+        net.deploy.environment = name
+        entry = net.config_entry(secret_env=secret_env, password_env="PCB_RPC_PASSWORD")
+        if not webhooks:
+            entry.pop("deploy_webhook")
+        environments[name] = entry
+    doc = {
+        "environments": environments,
+        "groups": GROUPS,
+        "permissions": {
+            "default": {
+                "start": ["operators", "release-managers", "security"],
+                "operate": ["operators"],
+            }
+        },
+        "drills": {"restore_drill_slo_days": 90},
+    }
+    return parse_config(yaml.safe_dump(doc), env=env), env
+
+
+@dataclass
+class Bot:
+    config: BotConfig
+    store: RunStore
+    service: WorkflowService
+    engine: Engine
+    nodes: NodeClient
+    guard: NetworkGuard
+    devnets: dict[str, Devnet]
+    clock: OffsetClock
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def net(self, environment: str) -> Devnet:
+        return self.devnets[environment]
+
+    async def start(self, workflow: str, actor: str = "UOP", **params: str) -> Run:
+        return await self.service.start(workflow, params, actor=actor, channel="COPS")
+
+    async def wait(
+        self, run_id: str, predicate: Callable[[Run], bool], timeout: float = 30.0
+    ) -> Run:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            run = await self.store.get(run_id)
+            if predicate(run):
+                return run
+            if loop.time() > deadline:
+                where = run.current[0].id if run.current else None
+                raise AssertionError(
+                    f"run {run.workflow} never reached the expected state: {run.status} at "
+                    f"{where}: {run.reason}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def at(self, run_id: str, step_id: str, timeout: float = 30.0) -> Run:
+        """Wait until the run waits for people at ``step_id``."""
+        return await self.wait(run_id, waiting_at(step_id), timeout)
+
+    async def approve(self, run_id: str, step_id: str, *actors: str) -> Run:
+        run = await self.at(run_id, step_id)
+        for actor in actors:
+            run = await self.service.command(
+                run_id, Approve(actor=actor, step_id=step_id, plan_hash=run.plan_hash)
+            )
+        return run
+
+    async def confirm(self, run_id: str, step_id: str, actor: str = "UOP", **inputs: str) -> Run:
+        await self.at(run_id, step_id)
+        return await self.service.command(
+            run_id, Confirm(actor=actor, step_id=step_id, inputs=inputs)
+        )
+
+    async def finished(self, run_id: str, timeout: float = 30.0) -> Run:
+        return await self.wait(run_id, lambda r: r.terminal, timeout)
+
+    async def seed_restore_drill(self, days_ago: float = 1.0) -> None:
+        record = DrillRecord(
+            kind=DrillKind.RESTORE,
+            run_id="r-seeded",
+            completed_at=self.store.now() - timedelta(days=days_ago),
+            details={"rto_seconds": 120.0, "rpo_seconds": 3600.0},
+        )
+        await DrillBook(self.store).record(record)
+
+
+def waiting_at(step_id: str) -> Callable[[Run], bool]:
+    def check(run: Run) -> bool:
+        current = run.current
+        return (
+            run.status is RunStatus.WAITING
+            and current is not None
+            and current[0].id == step_id
+            and current[1].waiting_for in {"approval", "confirmation"}
+        )
+
+    return check
+
+
+def blocked_at(step_id: str) -> Callable[[Run], bool]:
+    def check(run: Run) -> bool:
+        current = run.current
+        return run.status is RunStatus.BLOCKED and current is not None and current[0].id == step_id
+
+    return check
+
+
+def status_of(run: Run, step_id: str) -> StepStatus:
+    index = run.index_of(step_id)
+    assert index is not None, step_id
+    return run.steps[index].status
+
+
+def state_of(run: Run, step_id: str) -> Any:
+    index = run.index_of(step_id)
+    assert index is not None, step_id
+    return run.steps[index]
+
+
+@pytest.fixture
+async def devnets() -> AsyncIterator[dict[str, Devnet]]:
+    """regtest (2 nodes), testnet (4, one canary), mainnet (4, one canary); 0.1 s blocks."""
+    nets = {
+        "regtest": Devnet("regtest", nodes=2, block_interval=0.1, canaries=0),
+        "testnet": Devnet("testnet", nodes=4, block_interval=0.1, canaries=1),
+        "mainnet": Devnet("mainnet", nodes=4, block_interval=0.1, canaries=1),
+    }
+    for net in nets.values():
+        await net.start()
+    yield nets
+    for net in nets.values():
+        await net.stop()
+
+
+async def make_bot(
+    redis: aioredis.Redis, devnets: dict[str, Devnet], *, webhooks: bool = True
+) -> AsyncIterator[Bot]:
+    config, _ = config_for(devnets, webhooks=webhooks)
+    clock = OffsetClock()
+    store = RunStore(redis, clock=clock)
+    definitions = load_definitions(DEFINITIONS_DIR)
+    service = WorkflowService(store, definitions, ConfigInventory(config), ConfigAuthority(config))
+    nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
+    guard = NetworkGuard(nodes)
+    services: dict[str, Any] = {
+        "store": store, "service": service, "config": config, "nodes": nodes, "guard": guard,
+    }
+    engine = Engine(
+        store,
+        ExecutorRegistry(default_executors()),
+        settings=EngineSettings(worker_id="test", poll_interval=0.02, lease=timedelta(seconds=10)),
+        services=services,
+    )
+    task = asyncio.create_task(engine.run_forever())
+    try:
+        yield Bot(config, store, service, engine, nodes, guard, devnets, clock, services)
+    finally:
+        await engine.stop(deadline=2)
+        await task
+        await nodes.aclose()
+
+
+@pytest.fixture
+async def bot(redis: aioredis.Redis, devnets: dict[str, Devnet]) -> AsyncIterator[Bot]:
+    """The bot with a deploy endpoint (the devnet's receiver) for every environment."""
+    async for value in make_bot(redis, devnets):
+        yield value
+
+
+@pytest.fixture
+async def manual_bot(redis: aioredis.Redis, devnets: dict[str, Devnet]) -> AsyncIterator[Bot]:
+    """The bot with no deploy endpoints: every webhook step becomes a manual confirmation."""
+    async for value in make_bot(redis, devnets, webhooks=False):
+        yield value
