@@ -51,7 +51,9 @@ class OffsetClock:
         return datetime.now(UTC) + self.offset
 
 
-def config_for(devnets: dict[str, Devnet], *, webhooks: bool = True) -> tuple[BotConfig, dict[str, str]]:
+def config_for(
+    devnets: dict[str, Devnet], *, webhooks: bool = True
+) -> tuple[BotConfig, dict[str, str]]:
     env: dict[str, str] = {"PCB_RPC_PASSWORD": PASSWORD}
     environments: dict[str, Any] = {}
     for name, net in devnets.items():

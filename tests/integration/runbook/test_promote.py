@@ -60,7 +60,8 @@ async def test_a_failed_canary_halts_the_run_and_offers_rollback(bot: Bot) -> No
     run = await bot.wait(run.id, blocked_at("canary-monitor"))
     assert run.offer == "rollback"
     error = state_of(run, "canary-monitor").error or ""
-    assert canary.name in error and "validation errors rose" in error
+    assert canary.name in error
+    assert "validation errors rose" in error
     assert bot.net("mainnet").deploy.applied == []  # no wave was deployed
 
 
