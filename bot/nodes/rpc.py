@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,8 +32,10 @@ from tenacity import (
 
 from bot.nodes.budget import NODE_RATE_WINDOW, PostBudget
 from bot.nodes.errors import (
+    BudgetUnavailable,
     NodeAuthError,
     NodeError,
+    NodeMethodError,
     NodeProtocolError,
     NodeRateLimited,
     NodeServerError,
@@ -300,8 +303,11 @@ class NodeClient:
         except NodeError as exc:
             error = exc
         sent = error is None or error.sent
-        # When the node refused the request outright, one look is enough.
-        window = (self.timeouts.stop_verify if verify is None else verify) if sent else 0.0
+        # When the node never got the request, or answered that it would not do it, one look
+        # is enough; otherwise watch for it going down.
+        refused = isinstance(error, NodeAuthError | NodeRateLimited | NodeMethodError)
+        watch = sent and not refused
+        window = (self.timeouts.stop_verify if verify is None else verify) if watch else 0.0
         outcome, evidence = await self._watch_until_down(node, window)
         return StopResult(
             node=node.name,
@@ -432,11 +438,10 @@ class NodeClient:
                 raise stale.error from None
             break
         if status == 429:
-            wait = (
-                await self.budget.penalize(node.name)
-                if self.budget is not None
-                else self.retry.rate_window
-            )
+            wait = self.retry.rate_window
+            if self.budget is not None:
+                with contextlib.suppress(BudgetUnavailable):  # the 429 is the news, not Redis
+                    wait = await self.budget.penalize(node.name)
             raise NodeRateLimited(
                 node.name,
                 f"HTTP 429: the node's rate limit is spent; allowed again in about {wait:.0f} s",
@@ -478,7 +483,7 @@ class NodeClient:
         answered = False
         try:
             async with asyncio.timeout(seconds):
-                async with session.request(verb, url, **kwargs) as response:
+                async with session.request(verb, url, allow_redirects=False, **kwargs) as response:
                     answered = True
                     if response.status in (401, 429) or response.status >= 500:
                         return response.status, b""

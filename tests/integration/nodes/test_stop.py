@@ -8,6 +8,8 @@ from bot.config import NodeConfig
 from bot.devnet import Devnet
 from bot.nodes import NodeClient, StopOutcome, Timeouts
 
+from .conftest import ENV, config_for
+
 
 async def test_clean_stop_is_verified_stopped(
     devnet: Devnet, nodes: list[NodeConfig], client: NodeClient
@@ -55,3 +57,14 @@ async def test_stop_with_a_broken_health_endpoint_is_unknown(
     assert result.outcome is StopOutcome.UNKNOWN
     assert result.stop_error == "node_timeout"
     devnet.nodes[0].faults.latency = 0.0
+
+
+async def test_refused_stop_looks_once_and_reports_still_running(devnet: Devnet) -> None:
+    """A stop the node refused (401) is looked at once: STILL_RUNNING, with the auth error."""
+    config = config_for(devnet, env={**ENV, "PARTHENON_RPC_PASSWORD_TESTNET": "wrong"})
+    async with NodeClient(timeouts=Timeouts(stop_verify=30.0)) as client:
+        result = await client.stop(config.nodes("testnet")[0])
+    assert result.outcome is StopOutcome.STILL_RUNNING
+    assert result.stop_error == "node_auth"
+    assert "HTTP 401" in result.evidence
+    assert len(devnet.nodes[0].request_log) == 2  # the refused stop and one /health
