@@ -42,6 +42,10 @@ __all__ = [
     "parse",
 ]
 
+#: Parameters whose value is prose: unquoted, it takes the rest of the line.
+FREE_TEXT_NAMES = frozenset(
+    {"summary", "reason", "description", "details", "note", "notes", "message", "comment"}
+)
 MAX_TEXT = 4000
 MAX_REASON = 1000
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -148,13 +152,17 @@ class Catalog:
         forms: dict[str, WorkflowForm] = {}
         for name, defn in definitions.items():
             params = []
-            for index, spec in enumerate(defn.parameters):
-                last = index == len(defn.parameters) - 1
+            specs = defn.parameters
+            for index, spec in enumerate(specs):
+                later_required = any(
+                    p.required and p.default is None for p in specs[index + 1 :]
+                )
                 params.append(
                     ParamForm(
                         name=spec.name,
                         required=spec.required and spec.default is None,
-                        free_text=last and spec.pattern is None and not spec.choices,
+                        free_text=spec.name in FREE_TEXT_NAMES and spec.pattern is None
+                        and not spec.choices and not later_required,
                         help=spec.help,
                         choices=tuple(spec.choices or ()),
                     )
@@ -220,7 +228,9 @@ COMMANDS = (
 @dataclass(frozen=True)
 class _Token:
     value: str
-    start: int  # offset of the token in the text
+    start: int  # offsets of the token in the text, quotes included
+    end: int
+    quoted: bool = False
 
 
 def _unescape(text: str) -> str:
@@ -241,12 +251,12 @@ def _tokens(text: str) -> list[_Token]:
             end = text.find(closing, i + 1)
             if end == -1:
                 raise GrammarError(f"a quote opened at character {i + 1} is never closed")
-            tokens.append(_Token(text[i + 1 : end], start))
+            tokens.append(_Token(text[i + 1 : end], start, end + 1, quoted=True))
             i = end + 1
             continue
         while i < n and not text[i].isspace():
             i += 1
-        tokens.append(_Token(text[start:i], start))
+        tokens.append(_Token(text[start:i], start, i))
     return tokens
 
 
@@ -371,55 +381,59 @@ def _start(
     usage = f"{typed} {form.usage.removeprefix(form.name).strip()}".strip()
     names = {p.name for p in form.params}
     given: dict[str, str] = {}
-    positional: list[int] = []
-    for index in range(first, len(tokens)):
-        match = _KEY_VALUE.match(tokens[index].value)
-        if match and match.group(1) in names and not _free_text_began(form, positional, given):
+    positional: list[_Token] = []
+    for token in tokens[first:]:
+        match = None if token.quoted else _KEY_VALUE.match(token.value)
+        if match and match.group(1) in names:
             if match.group(1) in given:
                 raise GrammarError(f"{match.group(1)} is given twice", usage)
             given[match.group(1)] = match.group(2)
         else:
-            positional.append(index)
+            positional.append(token)
     open_params = [p for p in form.params if p.name not in given]
-    free = open_params[-1] if open_params and open_params[-1].free_text else None
-    fixed = open_params[:-1] if free is not None else open_params
+    free_at = next((i for i, p in enumerate(open_params) if p.free_text), None)
+    fixed = open_params if free_at is None else open_params[:free_at]
     required = [p for p in fixed if p.required]
-    optional_slots = len(positional) - len(required)
-    if free is not None:
-        optional_slots = 0  # optional parameters before free text are given as name=value
-    if len(positional) < len(required) or (free is not None and free.required
-                                           and len(positional) <= len(required)):
+    if len(positional) < len(required):
         missing = [p.name for p in required[len(positional):]]
-        if free is not None and free.required and len(positional) <= len(required):
-            missing.append(free.name)
         raise GrammarError(f"missing {', '.join(missing)}", usage)
-    cursor = 0
+    # Without free text, the extra positionals fill the optional parameters left to right;
+    # before free text, optional parameters are given by name.
+    slots = len(positional) - len(required) if free_at is None else 0
+    queue = list(positional)
     for param in fixed:
-        if cursor >= len(positional):
+        if not queue:
             break
-        if param.required or optional_slots > 0:
-            if not param.required:
-                optional_slots -= 1
-            given[param.name] = tokens[positional[cursor]].value
-            cursor += 1
-    if cursor < len(positional):
-        if free is None:
-            extra = " ".join(tokens[i].value for i in positional[cursor:])
-            raise GrammarError(f"too many arguments: {extra!r}", usage)
-        value = _rest(text, tokens, positional[cursor])
-        if len(value) > MAX_REASON:
+        if param.required or slots > 0:
+            slots -= 0 if param.required else 1
+            given[param.name] = queue.pop(0).value
+    if free_at is not None:
+        free = open_params[free_at]
+        later = open_params[free_at + 1 :]
+        if queue and queue[0].quoted:
+            given[free.name] = queue.pop(0).value
+            for param in later:  # after a quoted text, positionals go on filling in order
+                if queue:
+                    given[param.name] = queue.pop(0).value
+        elif queue:
+            given[free.name] = _span(text, tokens, queue)
+            queue = []
+        if free.required and free.name not in given:
+            raise GrammarError(f"missing {free.name}", usage)
+        if len(given.get(free.name, "")) > MAX_REASON:
             raise GrammarError(f"{free.name} is longer than {MAX_REASON} characters", usage)
-        given[free.name] = value
+    if queue:
+        extra = " ".join(t.value for t in queue)
+        raise GrammarError(f"too many arguments: {extra!r}", usage)
     return StartRun(command=command, workflow=workflow, params=given)
 
 
-def _free_text_began(form: WorkflowForm, positional: list[int], given: dict[str, str]) -> bool:
-    """Once free text has begun (all fixed parameters filled), `a=b` is part of the text."""
-    open_params = [p for p in form.params if p.name not in given]
-    if not open_params or not open_params[-1].free_text:
-        return False
-    fixed_required = [p for p in open_params[:-1] if p.required]
-    return len(positional) > len(fixed_required)
+def _span(text: str, tokens: list[_Token], part: list[_Token]) -> str:
+    """The raw text of ``part`` (spacing kept) unless other tokens sit between its tokens."""
+    inside = [t for t in tokens if part[0].start <= t.start < part[-1].end]
+    if len(inside) == len(part):
+        return text[part[0].start : part[-1].end]
+    return " ".join(text[t.start : t.end] for t in part)
 
 
 # --- help --------------------------------------------------------------------------------------

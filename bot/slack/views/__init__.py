@@ -19,7 +19,7 @@ from bot.slack.views.card import (
 )
 from bot.slack.views.health import NodeRow, health_table
 from bot.slack.views.help import HelpEntry, help_message
-from bot.slack.views.home import DrillDue, HomeItem, drills_due, home_view
+from bot.slack.views.home import HomeItem, drill_reminder, home_view
 from bot.slack.views.modals import confirm_modal, input_block_id, reason_modal
 from bot.slack.views.requests import (
     approval_request,
@@ -32,7 +32,6 @@ __all__ = [
     "RUN_EMOJI",
     "STEP_EMOJI",
     "Block",
-    "DrillDue",
     "HelpEntry",
     "HomeItem",
     "Message",
@@ -43,7 +42,7 @@ __all__ = [
     "card_actions",
     "confirm_modal",
     "confirmation_request",
-    "drills_due",
+    "drill_reminder",
     "health_table",
     "help_message",
     "home_view",

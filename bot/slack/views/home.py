@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.slack.escape import code, inline
@@ -12,9 +12,10 @@ from bot.slack.ids import ActionId, BlockId
 from bot.slack.payloads import ButtonValue
 from bot.slack.views._blocks import Block, actions, button, context, date, divider, header, section
 from bot.slack.views.card import Viewer, button_value, run_line
+from workflows.drills import DrillDue
 from workflows.model import PlannedStep, Run
 
-__all__ = ["DrillDue", "HomeItem", "drills_due", "home_view"]
+__all__ = ["HomeItem", "drill_reminder", "home_view"]
 
 _HOME_BLOCKS = 100
 
@@ -26,28 +27,6 @@ class HomeItem:
     run: Run
     step: PlannedStep
     kind: str  # "approve" | "confirm"
-
-
-@dataclass(frozen=True)
-class DrillDue:
-    workflow: str
-    title: str
-    last: datetime | None
-    every: timedelta
-    due: bool
-
-
-def drills_due(
-    drills: Sequence[tuple[str, str, timedelta]], runs: Sequence[Run], now: datetime
-) -> list[DrillDue]:
-    """For each (workflow, title, how often), when it last succeeded and whether it is due."""
-    found: list[DrillDue] = []
-    for workflow, title, every in drills:
-        done = [r.finished_at for r in runs
-                if r.workflow == workflow and r.status.value == "succeeded" and r.finished_at]
-        last = max(done) if done else None
-        found.append(DrillDue(workflow, title, last, every, last is None or now - last >= every))
-    return found
 
 
 def _pending(item: HomeItem) -> list[Block]:
@@ -105,15 +84,27 @@ def home_view(
     blocks.append(divider())
     blocks.append(section("*Drills*"))
     for drill in drills[:10]:
-        last = date(drill.last) if drill.last else "never"
-        state = ":warning: due" if drill.due else ":white_check_mark: done"
+        last = date(drill.last_run_at) if drill.last_run_at else "never"
+        if drill.is_due:
+            state = f":warning: due since {date(drill.due_at, '{date_short_pretty}')}"
+        else:
+            state = f":calendar: next {date(drill.due_at, '{date_short_pretty}')}"
         line = (f"{state} · *{inline(drill.title, 150)}* ({code(drill.workflow, 60)}) · "
-                f"every {drill.every.days} days · last {last}")
+                f"last passed {last}")
         block = section(line)
-        if drill.due and drill.workflow in viewer.startable:
+        if drill.is_due and drill.workflow in viewer.startable:
             block["accessory"] = button(ActionId.START_WORKFLOW, "Start drill",
                                         ButtonValue(w=drill.workflow).dump())
         blocks.append(block)
     if not drills:
         blocks.append(context("No drills are defined."))
     return {"type": "home", "blocks": blocks[:_HOME_BLOCKS]}
+
+
+def drill_reminder(workflow: str, title: str, text: str, startable: bool) -> list[Block]:
+    """A drill reminder for the ops channel, with a button that starts the drill."""
+    block = section(f":calendar: *{inline(title, 150)}*\n{inline(text, 1000)}")
+    if startable:
+        block["accessory"] = button(ActionId.START_WORKFLOW, "Start drill",
+                                    ButtonValue(w=workflow).dump(), style="primary")
+    return [block]

@@ -77,7 +77,18 @@ steps:
   - {id: restore, title: Restore a snapshot, kind: manual}
 """
 
-ALL = (PROMOTE, INCIDENT_RELEASE, INCIDENT_KEY, ROLLBACK, RESTORE_DRILL)
+MAINTENANCE = """
+name: maintenance
+title: Maintenance
+parameters:
+  - {name: environment}
+  - {name: reason}
+  - {name: window, required: false}
+steps:
+  - {id: stop, title: Stop nodes, kind: manual}
+"""
+
+ALL = (PROMOTE, INCIDENT_RELEASE, INCIDENT_KEY, ROLLBACK, RESTORE_DRILL, MAINTENANCE)
 
 
 def definition(text: str) -> Definition:

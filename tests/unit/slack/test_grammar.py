@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.runtime import DEFINITIONS_DIR
 from bot.slack.errors import GrammarError
 from handlers.grammar import (
     AbortRun,
@@ -25,6 +26,7 @@ from handlers.grammar import (
     parse,
 )
 from tests.unit.slack.definitions import definitions
+from workflows.definition import load_definitions
 
 CATALOG = Catalog.from_definitions(definitions())
 SUM = "a" * 64
@@ -81,6 +83,12 @@ GOOD = [
         command="rollback", workflow="rollback",
         params={"environment": "mainnet", "reason": "canary halted"})),
     ("drill restore", StartRun(command="drill", workflow="restore-drill", params={})),
+    ("maintenance testnet kernel upgrade window=2h", StartRun(
+        command="maintenance", workflow="maintenance",
+        params={"environment": "testnet", "reason": "kernel upgrade", "window": "2h"})),
+    ('maintenance testnet "kernel upgrade" 2h', StartRun(
+        command="maintenance", workflow="maintenance",
+        params={"environment": "testnet", "reason": "kernel upgrade", "window": "2h"})),
     ("status", ShowStatus()),
     ("status r20240501-a1b2c3", ShowStatus(run_id="r20240501-a1b2c3")),
     ("runs", ListRuns()),
@@ -118,8 +126,9 @@ BAD = [
     ("incident release", "missing summary", "incident release <summary>"),
     ("drill chaos", "there is no drill kind 'chaos'; use restore", "drill <restore> ..."),
     ("drill restore now", "too many arguments: 'now'", "drill restore"),
-    ("maintenance", "maintenance is not available: no workflow definition 'maintenance' is loaded",
-     "help"),
+    ("startup-check", "startup-check is not available: no workflow definition 'startup-check' "
+     "is loaded", "help"),
+    ("maintenance testnet", "missing reason", "maintenance <environment> <reason> [window]"),
     ("status a b", "status takes at most one run id", "status [run-id]"),
     ("status <@U1>", "'<@U1>' is not a run id (like r20240501-a1b2c3)", "status [run-id]"),
     ("runs all", "runs takes no arguments", "runs"),
@@ -154,7 +163,7 @@ def test_usage_comes_from_the_definition_parameters() -> None:
     )
 
 
-@pytest.mark.parametrize("topic", [None, "promote", "incident", "drill", "abort", "maintenance"])
+@pytest.mark.parametrize("topic", [None, "promote", "incident", "drill", "abort", "backup"])
 def test_every_command_has_help(topic: str | None) -> None:
     """The overview and each command's own help list at least one form with a description."""
     title, entries, _ = help_for(topic, CATALOG)
@@ -170,7 +179,7 @@ def test_incident_help_lists_each_kind_with_its_form() -> None:
     assert forms == ["incident key-compromise <summary>", "incident release <summary>"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_parses_or_raises_the_grammar_error(text: str) -> None:
     """No input makes the parser raise anything but GrammarError."""
@@ -185,9 +194,25 @@ WORDS = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.lists(WORDS, max_size=8))
 def test_near_miss_commands_parse_or_raise_the_grammar_error(words: list[str]) -> None:
     """Command-like word salad never crashes the parser either."""
     with contextlib.suppress(GrammarError):
         parse(" ".join(words), CATALOG)
+
+
+def test_the_shipped_definitions_give_the_forms() -> None:
+    """Against the definitions the bot ships, the main commands parse into their workflows."""
+    shipped = Catalog.from_definitions(load_definitions(DEFINITIONS_DIR))
+    promote = parse("promote v1.4.2 abc1234 testnet", shipped)
+    assert isinstance(promote, StartRun)
+    assert promote.params == {"version": "v1.4.2", "git_sha": "abc1234", "environment": "testnet"}
+    incident = parse("incident release testnet sev2 bad block at 1200 lkg_height=1199", shipped)
+    assert isinstance(incident, StartRun)
+    assert incident.workflow == "incident-release"
+    assert incident.params == {"environment": "testnet", "severity": "sev2",
+                               "summary": "bad block at 1200", "lkg_height": "1199"}
+    drill = parse("drill key-rotation testnet", shipped)
+    assert isinstance(drill, StartRun)
+    assert drill.workflow == "drill-key-rotation"

@@ -9,7 +9,6 @@ import pytest
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.payloads import ButtonValue, ModalMetadata
 from bot.slack.views import (
-    DrillDue,
     HomeItem,
     NodeRow,
     Viewer,
@@ -17,7 +16,7 @@ from bot.slack.views import (
     card_actions,
     confirm_modal,
     confirmation_request,
-    drills_due,
+    drill_reminder,
     health_table,
     help_message,
     home_view,
@@ -38,6 +37,7 @@ from tests.unit.slack.runs import (
     promote,
     texts,
 )
+from workflows.drills import DrillDue, DrillKind
 from workflows.machine import Notify
 from workflows.model import (
     Abort,
@@ -313,7 +313,12 @@ def test_home_shows_pending_active_recent_and_due_drills() -> None:
     """App Home lists what waits for the viewer with buttons, runs, and a due drill's Start."""
     run = at_approval()
     ended = go(promote(), Abort(actor=INITIATOR, reason="no"))
-    drills = drills_due([("restore-drill", "Restore drill", timedelta(days=90))], [ended], NOW)
+    drills = [
+        DrillDue(DrillKind.RESTORE, "restore-drill", "Quarterly restore drill", NOW, None, None,
+                 True, 0),
+        DrillDue(DrillKind.KEY_ROTATION, "drill-key-rotation", "Key rotation", NOW, NOW, "r1",
+                 False, 0),
+    ]
     viewer = Viewer(user="URM0002", groups=RM, startable=frozenset({"restore-drill"}))
     view = home_view(viewer, [HomeItem(run, run.plan[1], "approve")], [run], [ended], drills, NOW)
     assert view["type"] == "home"
@@ -321,16 +326,15 @@ def test_home_shows_pending_active_recent_and_due_drills() -> None:
     assert "run.approve" in actions_of(view["blocks"])
     accessory = [b["accessory"] for b in view["blocks"] if "accessory" in b]
     assert [ButtonValue.parse(a["value"]).w for a in accessory] == ["restore-drill"]
-    assert drills == [DrillDue("restore-drill", "Restore drill", None, timedelta(days=90), True)]
 
 
-def test_drill_is_not_due_right_after_a_successful_one() -> None:
-    """A drill that succeeded within its period is not due."""
-    run = promote().model_copy(update={"workflow": "restore-drill", "status": RunStatus.SUCCEEDED,
-                                       "finished_at": NOW - timedelta(days=3)})
-    [drill] = drills_due([("restore-drill", "Restore", timedelta(days=90))], [run], NOW)
-    assert drill.due is False
-    assert drill.last == NOW - timedelta(days=3)
+def test_drill_reminder_has_a_start_button_only_when_allowed() -> None:
+    """A drill reminder offers Start to the channel when the drill may be started."""
+    [block] = drill_reminder("restore-drill", "Restore drill", "due <!here>", startable=True)
+    assert ButtonValue.parse(block["accessory"]["value"]).w == "restore-drill"
+    assert "<!here>" not in block["text"]["text"]
+    [bare] = drill_reminder("restore-drill", "Restore drill", "due", startable=False)
+    assert "accessory" not in bare
 
 
 @pytest.mark.parametrize("steps", [60, 200])
