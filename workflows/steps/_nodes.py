@@ -17,7 +17,7 @@ from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, NodeError
 from workflows.errors import WorkflowError
 from workflows.steps.base import StepContext
 
-__all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes"]
+__all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes", "wait_until_up"]
 
 
 class StepSetupError(WorkflowError):
@@ -121,3 +121,29 @@ async def guard_nodes(
 
     await asyncio.gather(*(one(node) for node in nodes))
     return report
+
+
+async def wait_until_up(
+    access: NodeAccess, nodes: list[NodeConfig], within: float, *, poll: float = 0.25
+) -> list[str]:
+    """Poll ``/health`` (GET: no RPC budget) until every node says ok or ``within`` seconds
+    pass; returns the nodes still not up. Used after a start or restart, before acting.
+    A node the guard has refused is not asked anything (the guard reports it next)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    refused = access.guard.refused()
+    waiting = [node for node in nodes if node.name not in refused]
+    while waiting:
+        up: list[str] = []
+        for node in waiting:
+            try:
+                health = await access.client.health(node, retry=False)
+            except NodeError:
+                continue
+            if health.ok:
+                up.append(node.name)
+        waiting = [node for node in waiting if node.name not in up]
+        if not waiting or loop.time() >= deadline:
+            break
+        await asyncio.sleep(min(poll, max(0.0, deadline - loop.time())))
+    return [node.name for node in waiting]

@@ -1,13 +1,13 @@
 """The ``health`` step: one look at the targets' ``/health`` (and ``/metrics``), or a monitor
 window of looks spread over durable timers.
 
-``with: {window: 60m, interval: 1m, conditions: {...}}``. Without a window, one sample judges
-status ok, peers >= the environment's min_peers, not syncing and tips consistent. A window also
-requires the tip to advance and the validation error count not to rise; it fails as soon as a
-sample breaks a condition (a canary does not get an hour to keep failing), and judges the tip
-over the whole window at its end. Between samples the step is rescheduled; only the first and
-latest sample per node are kept in the run. Only GETs are polled: the node's JSON-RPC budget is
-spent once per window, on the network guard.
+``with: {window: 60m, interval: 1m, conditions: {...}, ready_within: 30s}``. Without a window,
+one sample judges status ok, peers >= the environment's min_peers, not syncing and tips
+consistent. A window also requires the tip to advance and the validation error count not to
+rise; it fails as soon as a sample breaks a condition (a canary does not get an hour to keep
+failing), and judges the tip over the whole window at its end. Between samples the step is
+rescheduled; only the first and latest sample per node are kept in the run. Only GETs are
+polled: the node's JSON-RPC budget is spent once per window, on the network guard.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bot.config import EnvironmentConfig
 from bot.nodes import GateResult, HealthConditions, HealthSample, HealthSampler, evaluate
 from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded
-from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
+from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext
 
@@ -80,10 +80,13 @@ class HealthExecutor:
             if interval <= 0:
                 raise ValueError("interval must be more than zero")
             conditions = conditions_for(env, window > 0, ctx.args.get("conditions"))
+            ready_within = seconds(ctx.args.get("ready_within"), 0.0)
         except (StepSetupError, ValueError) as exc:
             return OutcomeFailed(error=str(exc))
         data = dict(ctx.state.data)
         if data.get("attempt") != ctx.attempt:  # a new attempt (a retry) opens a new window
+            if ready_within > 0:  # just (re)started: let the nodes come up before the first look
+                await wait_until_up(access, nodes, ready_within)
             report = await guard_nodes(access, nodes, env)
             if report.mismatched:
                 return OutcomeFailed(error=report.error(), result={"guard": report.as_result()})

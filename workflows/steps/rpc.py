@@ -13,6 +13,7 @@
 - ``lkg``: the last known good height and hash agreed by ``min_agree`` nodes, or the operator's
   ``height``/``hash`` verified against the nodes.
 
+``ready_within: 30s`` (any action) first polls ``/health`` until the targets are up (after a start).
 The guard checks every target before any method is sent; one node on the wrong network fails
 the step and nothing is sent to any target. Results are ``{nodes: {name: value}, first: value,
 ...}``; ``capture`` paths are read from ``result``.
@@ -26,13 +27,14 @@ from bot.nodes import READ_METHODS
 from workflows.definition import StepKind
 from workflows.machine import resolve_path
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded
-from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
+from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import (
     ACTIONS,
     READ_ACTIONS,
     ActionInput,
     ActionOutput,
     is_stopped,
+    seconds,
 )
 from workflows.steps.base import StepContext
 
@@ -69,8 +71,11 @@ class RpcExecutor:
             return OutcomeFailed(error=f"unknown rpc action {name!r} (known: {known})")
         try:
             inp = self._input(ctx)
+            ready_within = seconds(ctx.args.get("ready_within"), 0.0)
         except (StepSetupError, ValueError) as exc:
             return OutcomeFailed(error=str(exc))
+        if ready_within > 0:  # just started or restarted: give the nodes time to come up
+            await wait_until_up(inp.access, inp.nodes, ready_within)
         report = await guard_nodes(inp.access, inp.nodes, inp.environment)
         if not report.ok:
             return OutcomeFailed(
