@@ -182,11 +182,12 @@ class Engine:
         self.stats.claims += 1
         work = asyncio.current_task()
         heartbeat = asyncio.create_task(self._heartbeat(run_id, token, work))
+        latest: Run | None = None  # the run as this worker last committed it
         try:
             for _ in range(self.settings.max_steps_per_claim):
                 if self._stopping.is_set():
                     break
-                run = await self.store.load(run_id)
+                run = latest or await self.store.load(run_id)
                 if run is None:
                     break
                 action = next_action(run, self.store.now())
@@ -194,7 +195,7 @@ class Engine:
                     break
                 outcome: CommitOutcome | None
                 if action == "tick":
-                    outcome = await self.store.apply(run_id, Tick(), token=token)
+                    outcome = await self.store.apply(run_id, Tick(), token=token, known=run)
                 elif action == "recover":
                     self.stats.takeovers += 1
                     outcome = await self._recover(run, token)
@@ -205,6 +206,7 @@ class Engine:
                     raise LeaseLost(f"lost the lease on {run_id}")
                 if outcome is not None and outcome.status is CommitStatus.IN_DOUBT:
                     break
+                latest = outcome.run if outcome is not None else None
         except LeaseLost:
             log.warning("lease lost; another worker has the run", extra={"run_id": run_id})
             return
@@ -266,7 +268,7 @@ class Engine:
             )
         event = StepBegan(step_id=step.id, attempt=attempt, worker=self.settings.worker_id)
         outcome = await self.store.apply(
-            run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None
+            run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None, known=run
         )
         if outcome.status is CommitStatus.IN_DOUBT:
             # An intent for this very attempt exists already: never execute it a second time.
@@ -293,6 +295,7 @@ class Engine:
                 StepFinished(step_id=step.id, attempt=attempt, outcome=outcome),
                 token=token,
                 ledger=(lambda _r: ledger) if ledger else None,
+                known=run,
             )
         except InvalidCommand as exc:
             # The run moved on under us in a way that makes this outcome moot (e.g. retried).

@@ -85,7 +85,7 @@ _MAX_BACKOFF = timedelta(minutes=10)
 
 def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]]:
     """Apply ``event`` to a copy of ``run``; refuse it with a typed error if it does not fit."""
-    new = run.model_copy(deep=True)
+    new = _copy(run)
     effects: list[Notify] = []
     if new.terminal and not isinstance(event, StepFinished):
         raise InvalidCommand(f"the run is {new.status.value}; nothing more can change it")
@@ -120,6 +120,22 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
     new.version = run.version + 1
     new.updated_at = now
     return new, effects
+
+
+def _copy(run: Run) -> Run:
+    """A copy the transition may change freely: the plan is immutable and shared; every step
+    state and every mutable value of the run is copied (far cheaper than a full deepcopy)."""
+    steps = [
+        state.model_copy(
+            update={
+                "approval": state.approval.model_copy(deep=True) if state.approval else None,
+                "data": dict(state.data),
+                "inputs": dict(state.inputs),
+            }
+        )
+        for state in run.steps
+    ]
+    return run.model_copy(update={"steps": steps, "values": dict(run.values)})
 
 
 # --- what the engine should do -----------------------------------------------------------------

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from redis.asyncio import Redis
 
 from workflows import keys
 from workflows.errors import RunNotFound, VersionConflict
 from workflows.machine import Notify, transition, wake_at
-from workflows.model import Event, Run, RunStatus
+from workflows.model import Event, PlannedStep, Run, RunStatus
 
 __all__ = [
     "AuditEntry",
@@ -36,10 +36,12 @@ __all__ = [
 ]
 
 _RECENT_KEEP = 500
+_PLAN_CACHE = 10_000  # parsed plans kept in memory; a plan never changes once a run exists
+_PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
 
 # KEYS: run, audit, ledger, lease, seen, outbox
 # ARGV: expected version, token, new version, doc, audit fields JSON, ledger mode, ledger field,
-#       ledger value, dedup key, dedup value, outbox JSON array
+#       ledger value, dedup key, dedup value, outbox JSON array, plan JSON (only when created)
 _COMMIT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[2] then
   return {'lease_lost', ''}
@@ -56,6 +58,7 @@ elseif ARGV[6] == 'outcome' then
   redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'doc', ARGV[4])
+if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[12]) end
 local fields = cjson.decode(ARGV[5])
 local flat = {}
 for i = 1, #fields do flat[#flat + 1] = fields[i] end
@@ -159,6 +162,7 @@ class RunStore:
         self._lease = redis.register_script(_LEASE)
         self._card_done = redis.register_script(_CARD_DONE)
         self._take = redis.register_script(_TAKE)
+        self._plans: dict[tuple[str, str], list[PlannedStep]] = {}
 
     def now(self) -> datetime:
         return self._clock()
@@ -169,7 +173,21 @@ class RunStore:
         doc = await _hget(self.redis, keys.RunKeys(run_id).run, "doc")
         if doc is None:
             return None
-        return Run.model_validate_json(doc)
+        return await self._inflate(run_id, doc)
+
+    async def _inflate(self, run_id: str, doc: bytes) -> Run:
+        """A stored run is its state (``doc``) plus its plan, written once and cached here."""
+        data = json.loads(doc)
+        cache_key = (run_id, str(data.get("plan_hash", "")))
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            raw = await _hget(self.redis, keys.RunKeys(run_id).run, "plan")
+            plan = _PLAN.validate_json(raw or b"[]")
+            if len(self._plans) >= _PLAN_CACHE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[cache_key] = plan
+        data["plan"] = plan
+        return Run.model_validate(data)
 
     async def get(self, run_id: str) -> Run:
         run = await self.load(run_id)
@@ -185,7 +203,7 @@ class RunStore:
         detail = {"title": run.title, "params": run.params}
         fields = _audit_fields(self.now(), "run_created", actor, None, run.version, detail)
         return await self._write(run, 0, fields, token=None, ledger=None, dedup_key=None,
-                                 effects=[])
+                                 effects=[], with_plan=True)
 
     async def commit(
         self,
@@ -203,13 +221,19 @@ class RunStore:
         step_id = getattr(event, "step_id", None)
         detail = event.model_dump(mode="json", exclude={"type", "actor", "groups", "step_id"})
         fields = _audit_fields(self.now(), event.type, actor, step_id, new.version, detail)
-        when = wake_at(new, self.now())
-        if when is not None:  # before the write: a crash after it can only wake early
-            await self.redis.zadd(keys.DUE, {new.id: to_ms(when)}, lt=True)
+        # Indexes first: a crash after them and before the write can only wake a run early or
+        # re-render an unchanged card, never miss one.
+        now = self.now()
+        pipe = self.redis.pipeline(transaction=False)
+        when = wake_at(new, now)
+        if when is not None:
+            pipe.zadd(keys.DUE, {new.id: to_ms(when)}, lt=True)
+        pipe.zadd(keys.CARDS, {new.id: to_ms(now)})
+        await pipe.execute()
         outcome = await self._write(new, old.version, fields, token=token, ledger=ledger,
                                     dedup_key=dedup_key, effects=effects)
-        if outcome.status is CommitStatus.OK:
-            await self._after_commit(new, effects)
+        if outcome.status is CommitStatus.OK and new.terminal:
+            await self._finished(new)
         return outcome
 
     async def _write(
@@ -222,6 +246,7 @@ class RunStore:
         ledger: LedgerWrite | None,
         dedup_key: str | None,
         effects: list[Notify],
+        with_plan: bool = False,
     ) -> CommitOutcome:
         k = keys.RunKeys(run.id)
         outbox = [json.dumps(e.model_dump(mode="json")) for e in effects]
@@ -231,7 +256,7 @@ class RunStore:
                 str(expected),
                 token or "",
                 str(run.version),
-                run.model_dump_json(),
+                run.model_dump_json(exclude={"plan"}, exclude_defaults=True),
                 json.dumps(audit_fields),
                 ledger.mode if ledger else "",
                 ledger.field if ledger else "",
@@ -239,6 +264,7 @@ class RunStore:
                 dedup_key or "",
                 f"v{run.version}",
                 json.dumps(outbox),
+                _PLAN.dump_json(run.plan, exclude_defaults=True) if with_plan else "",
             ],
         )
         status = CommitStatus(_text(reply[0]))
@@ -246,14 +272,11 @@ class RunStore:
             return CommitOutcome(status, run)
         return CommitOutcome(status, None, _text(reply[1]))
 
-    async def _after_commit(self, run: Run, effects: list[Notify]) -> None:
-        now_ms = to_ms(self.now())
+    async def _finished(self, run: Run) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(keys.CARDS, {run.id: now_ms})
-        if run.terminal:
-            pipe.zrem(keys.ACTIVE, run.id)
-            pipe.zadd(keys.RECENT, {run.id: now_ms})
-            pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
+        pipe.zrem(keys.ACTIVE, run.id)
+        pipe.zadd(keys.RECENT, {run.id: to_ms(self.now())})
+        pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
         await pipe.execute()
 
     async def apply(
@@ -265,14 +288,17 @@ class RunStore:
         ledger: Callable[[Run], LedgerWrite | None] | None = None,
         dedup_key: str | None = None,
         attempts: int = 20,
+        known: Run | None = None,
     ) -> CommitOutcome:
         """Read, transition, commit; on a version conflict read again and re-apply.
 
         The machine's refusal (InvalidCommand, NotAuthorized) propagates unchanged and nothing
         is written. ``event`` may be a function of the current run (for events built from it).
+        ``known`` is the run as the caller last committed it, saving a read when it is current.
         """
         for _ in range(attempts):
-            old = await self.get(run_id)
+            old = known if known is not None else await self.get(run_id)
+            known = None  # after a conflict, always read again
             ev = event(old) if callable(event) else event
             new, effects = transition(old, ev, self.now())
             outcome = await self.commit(
@@ -376,7 +402,11 @@ class RunStore:
         for run_id in run_ids:
             pipe.hget(keys.RunKeys(run_id).run, "doc")
         docs = await pipe.execute()
-        return [Run.model_validate_json(doc) for doc in docs if doc is not None]
+        return [
+            await self._inflate(run_id, doc)
+            for run_id, doc in zip(run_ids, docs, strict=True)
+            if doc is not None
+        ]
 
     async def reserve_start(self, dedup_key: str, run_id: str) -> str:
         """The run id a delivered start command owns: ours if first, else the first one's."""
