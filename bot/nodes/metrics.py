@@ -72,7 +72,7 @@ def parse_metrics(text: str) -> NodeMetrics:
     samples: list[MetricSample] = []
     types: dict[str, str] = {}
     skipped = 0
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines(): \r or \x85 may sit inside a label
         line = raw.strip()
         if not line:
             continue

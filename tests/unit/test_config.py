@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import BotConfig, ConfigError, NodeRole, load_config, parse_config
 from bot.nodes.network import GENESIS_HASHES, Network
@@ -598,3 +600,29 @@ def test_config_is_immutable() -> None:
     config = load(base())
     with pytest.raises(ValueError, match="frozen"):
         config.environment("testnet").min_peers = 5  # type: ignore[misc]
+
+
+@st.composite
+def _wave_plans(draw: st.DrawFn) -> list[int]:
+    inner = draw(st.lists(st.integers(1, 99), unique=True, max_size=5))
+    return [*sorted(inner), 100]
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(1, 60), waves=_wave_plans(), canaries=st.integers(0, 3))
+def test_waves_partition_property(count: int, waves: list[int], canaries: int) -> None:
+    """For any node count and plan: no empty wave, every node once, cumulative sizes = ceil."""
+    nodes = [
+        {"name": f"n-{i}", "rpc_url": f"http://127.0.0.1:{20000 + i}", "canary": i < canaries}
+        for i in range(count)
+    ]
+    data = mutate(_set("environments.testnet.nodes", nodes))
+    data["environments"]["testnet"]["waves"] = waves
+    split = load(data).waves("testnet")
+    assert all(split)
+    flat = [n.name for wave in split for n in wave]
+    assert sorted(flat) == sorted(n["name"] for n in nodes)
+    cumulative = {sum(len(w) for w in split[: i + 1]) for i in range(len(split))}
+    assert cumulative == {-(-pct * count // 100) for pct in waves}
+    first_wave = {n.name for n in split[0]}
+    assert all(f"n-{i}" in first_wave for i in range(min(canaries, len(split[0]))))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.nodes.metrics import parse_metrics
@@ -128,3 +130,43 @@ def test_missing_metrics_read_as_none() -> None:
     assert metrics.validation_errors is None
     assert metrics.syncing is None
     assert metrics.total("pantheon_rpc_requests_total") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_never_raises_on_any_text(text: str) -> None:
+    """Whatever the node sends, parsing returns a result; it never raises."""
+    metrics = parse_metrics(text)
+    assert metrics.skipped >= 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
+            st.dictionaries(
+                st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True),
+                st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
+                max_size=3,
+            ),
+            st.integers(-(10**9), 10**9),
+        ),
+        max_size=10,
+    )
+)
+def test_round_trip_of_written_samples(samples: list[tuple[str, dict[str, str], int]]) -> None:
+    """Samples written in exposition syntax (escaped labels) are read back exactly."""
+
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    lines = []
+    for name, labels, value in samples:
+        inner = ",".join(f'{k}="{escape(v)}"' for k, v in labels.items())
+        lines.append(f"{name}{{{inner}}} {value}" if labels else f"{name} {value}")
+    metrics = parse_metrics("\n".join(lines))
+    assert metrics.skipped == 0
+    assert [(s.name, s.labels, s.value) for s in metrics.samples] == [
+        (name, labels, float(value)) for name, labels, value in samples
+    ]
