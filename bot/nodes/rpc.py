@@ -14,10 +14,11 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -58,6 +59,7 @@ __all__ = [
     "NodeClient",
     "NodeResult",
     "RetryPolicy",
+    "RpcObserver",
     "Timeouts",
 ]
 
@@ -113,6 +115,13 @@ class Block(BaseModel):
     height: int = Field(ge=1)
 
 
+class RpcObserver(Protocol):
+    """Told about every exchange with a node (metrics): node name, method (or "GET /health"),
+    seconds the attempt took (including its wait for the POST budget), the error code or None."""
+
+    def __call__(self, node: str, method: str, seconds: float, error: str | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class NodeResult(Generic[_T]):
     """One node's share of a fan-out: a value, or the NodeError it failed with."""
@@ -138,8 +147,10 @@ class NodeClient:
         concurrency: int = DEFAULT_CONCURRENCY,
         max_body: int = MAX_BODY_BYTES,
         keepalive: float = 4.0,
+        observer: RpcObserver | None = None,
     ) -> None:
         self.budget = budget
+        self.observer = observer
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
@@ -409,6 +420,47 @@ class NodeClient:
         idempotent: bool,
         authenticate: bool,
     ) -> Any:
+        return await self._observed(
+            node, method, self._post_once(node, method, params, seconds, idempotent, authenticate)
+        )
+
+    async def _get(self, node: NodeConfig, path: str, seconds: float) -> bytes:
+        result: bytes = await self._observed(
+            node, f"GET {path}", self._get_once(node, path, seconds)
+        )
+        return result
+
+    async def _observed(self, node: NodeConfig, what: str, attempt: Awaitable[_T]) -> _T:
+        """Run one attempt and tell the observer how long it took and how it ended (an
+        attempt cut short by cancellation is not reported)."""
+        if self.observer is None:
+            return await attempt
+        started = time.perf_counter()
+        ended = False
+        error: str | None = None
+        try:
+            result = await attempt
+            ended = True
+            return result
+        except NodeError as exc:
+            ended, error = True, exc.code
+            raise
+        except Exception:
+            ended, error = True, "unexpected"
+            raise
+        finally:
+            if ended:
+                self.observer(node.name, what, time.perf_counter() - started, error)
+
+    async def _post_once(
+        self,
+        node: NodeConfig,
+        method: str,
+        params: list[Any] | dict[str, Any],
+        seconds: float,
+        idempotent: bool,
+        authenticate: bool,
+    ) -> Any:
         """One attempt (plus one immediate re-send of a read that met a stale connection)."""
         request_id = uuid.uuid4().hex
         body = request_body(request_id, method, params)
@@ -453,7 +505,7 @@ class NodeClient:
         user = creds.user if creds is not None else None
         return interpret_reply(node.name, method, request_id, status, raw, user=user)
 
-    async def _get(self, node: NodeConfig, path: str, seconds: float) -> bytes:
+    async def _get_once(self, node: NodeConfig, path: str, seconds: float) -> bytes:
         pooled, _ = self._sessions()
         try:
             status, raw = await self._exchange(
