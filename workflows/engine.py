@@ -240,7 +240,9 @@ class Engine:
             return None
         step, state = current
         attempt = state.attempt + 1 if fresh else state.attempt
-        if fresh:
+        if fresh and step.effect is Effect.WRITE:
+            # Intent before the call, durably: the ledger is what prevents a second execution.
+            # A read step's beginning is not recorded; its outcome begins it implicitly.
             began = await self._begin(run, token, attempt)
             if began.status is not CommitStatus.OK or began.run is None:
                 return began

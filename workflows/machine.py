@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.definition import ApprovalPolicy, StepKind
+from workflows.definition import ApprovalPolicy, Effect, StepKind
 from workflows.errors import InvalidCommand, NotAuthorized
 from workflows.model import (
     Abort,
@@ -294,6 +294,19 @@ def _finished(run: Run, event: StepFinished, now: datetime, effects: list[Notify
     if index is None:
         raise InvalidCommand(f"this run has no step {event.step_id!r}")
     state, step = run.steps[index], run.plan[index]
+    if (
+        step.effect is Effect.READ
+        and state.status is StepStatus.READY
+        and run.cursor == index
+        and event.attempt == state.attempt + 1
+    ):
+        # A read step's beginning is not recorded (running it again after a crash is harmless),
+        # so its outcome arrives with the step still ready: it began implicitly.
+        state.status = StepStatus.RUNNING
+        state.attempt = event.attempt
+        state.tries += 1
+        state.due_at = None
+        state.started_at = state.started_at or now
     if event.attempt != state.attempt or state.status not in {
         StepStatus.RUNNING,
         StepStatus.WAITING,
