@@ -76,7 +76,7 @@ READ_METHODS = frozenset({"getinfo", "chain/info", "getblockcount", "getblock", 
 
 _T = TypeVar("_T")
 _N = TypeVar("_N", bound="NodeConfig")
-_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_DROPPED = (aiohttp.ClientConnectionError, OSError)  # disconnected, reset, broken pipe
 
 
 @dataclass(frozen=True)
@@ -551,19 +551,19 @@ class NodeClient:
             raise NodeUnreachable(
                 node.name, f"cannot connect to {node.rpc_url} ({reason})", method=what, sent=False
             ) from None
-        except _STALE as exc:
-            error = NodeUnreachable(
-                node.name, "the connection closed before a complete answer", method=what
-            )
-            if answered:
-                raise error from None
-            raise _Stale(error) from exc
         except aiohttp.ClientPayloadError:
             raise NodeUnreachable(node.name, "the reply was cut off", method=what) from None
         except aiohttp.ClientResponseError as exc:
             raise NodeProtocolError(
                 node.name, "bad_http", f"malformed HTTP reply ({exc.message})", method=what
             ) from None
+        except _DROPPED as exc:
+            error = NodeUnreachable(
+                node.name, "the connection closed before a complete answer", method=what
+            )
+            if answered:
+                raise error from None
+            raise _Stale(error) from exc
 
     async def _read_capped(
         self, response: aiohttp.ClientResponse, node: NodeConfig, what: str
