@@ -5,7 +5,7 @@ tested by looking at what it returns. Everything a person typed or a node answer
 (``bot.slack.escape``).
 """
 
-from bot.slack.views._blocks import Block, Message
+from bot.slack.views._blocks import Block, Message, context, notice, section
 from bot.slack.views.card import (
     RUN_EMOJI,
     STEP_EMOJI,
@@ -42,16 +42,19 @@ __all__ = [
     "card_actions",
     "confirm_modal",
     "confirmation_request",
+    "context",
     "drill_reminder",
     "health_table",
     "help_message",
     "home_view",
     "input_block_id",
+    "notice",
     "notification",
     "participants",
     "reason_modal",
     "run_card",
     "run_line",
+    "section",
     "thread_message",
     "viewer_may",
 ]

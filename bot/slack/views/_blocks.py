@@ -25,6 +25,11 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
 
 
+def notice(text: str) -> Message:
+    """A one-section message; ``text`` must already be safe mrkdwn."""
+    return Message(text=text, blocks=[section(text)])
+
+
 def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": truncate(text or " ", SECTION_LIMIT), "verbatim": True}
 

@@ -1,0 +1,195 @@
+"""`parthenon-bot serve [--config FILE] [--host H] [--port 3000]`: the bot, serving Slack.
+
+HTTP mode serves POST /slack/events and GET /healthz. With SLACK_APP_TOKEN set it runs Socket
+Mode instead (events arrive over a WebSocket the bot opens) and still serves /healthz on the
+port. The engine, the notifier and the drill scheduler run in the background. SIGTERM (or
+SIGINT) stops it gracefully: stop taking events, let the steps in hand finish or release them
+(every run stays resumable), let after-ack work finish, close the connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import SlackBot, build_web_app, create_bot
+from bot.config import BotConfig, ConfigError, load_config
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings, SettingsError, load_settings
+from workflows.definition import Definition
+from workflows.errors import WorkflowError
+
+__all__ = ["run_serve", "serve"]
+
+log = logging.getLogger("parthenon.serve")
+
+STOP_DEADLINE = 10.0  # seconds a stop gives the steps in hand
+
+
+def run_serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="parthenon-bot serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help="the bot's YAML config (default: $PARTHENON_BOT_CONFIG)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
+    parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    args = parser.parse_args(list(argv))
+    _configure_logging(args.log_level)
+    try:
+        settings = load_settings()
+        path = args.config or settings.parthenon_bot_config
+        if path is None:
+            print("parthenon-bot serve: give --config FILE or set PARTHENON_BOT_CONFIG",
+                  file=sys.stderr)
+            return 2
+        config = load_config(Path(path))
+    except (SettingsError, ConfigError) as exc:
+        print(f"parthenon-bot serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(settings, config, host=args.host, port=args.port))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def serve(
+    settings: Settings,
+    config: BotConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    definitions: dict[str, Definition] | None = None,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[int, SlackBot], None] | None = None,
+) -> int:
+    """Serve until ``stop`` is set (or a signal arrives); ``on_started(port, bot)`` when up."""
+    stop = stop or asyncio.Event()
+    _install_signal_handlers(stop)
+    try:
+        runtime = await build_runtime(config, settings.redis_url, definitions=definitions)
+    except WorkflowError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    bot: SlackBot | None = None
+    runner: web.AppRunner | None = None
+    socket: AsyncSocketModeHandler | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        bot = await create_bot(settings, runtime, bot_user_id=await _whoami(settings))
+        web_app = build_web_app(bot, events=not settings.socket_mode)
+        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        bound = int(runner.addresses[0][1]) if runner.addresses else port
+        tasks = [
+            asyncio.create_task(runtime.engine.run_forever(), name="engine"),
+            asyncio.create_task(bot.notifier.run_forever(), name="notifier"),
+            asyncio.create_task(bot.drills.run_forever(), name="drills"),
+        ]
+        if settings.socket_mode and settings.slack_app_token is not None:
+            socket = AsyncSocketModeHandler(
+                bot.app,
+                settings.slack_app_token.get_secret_value(),
+                logger=logging.getLogger("parthenon.socket"),
+                web_client=AsyncWebClient(base_url=settings.slack_api_url),
+            )
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("serving Socket Mode; /healthz on %s:%s", host, bound)
+        else:
+            log.info("serving HTTP on %s:%s (POST /slack/events, GET /healthz)", host, bound)
+        if on_started is not None:
+            on_started(bound, bot)
+        await stop.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        await _shutdown(runtime, bot, runner, socket, tasks)
+
+
+async def _shutdown(
+    runtime: Runtime,
+    bot: SlackBot | None,
+    runner: web.AppRunner | None,
+    socket: AsyncSocketModeHandler | None,
+    tasks: list[asyncio.Task[None]],
+) -> None:
+    """Events first (nothing new comes in), then the engine, then Slack-side work, then Redis."""
+    if socket is not None:
+        with contextlib.suppress(Exception):
+            await socket.close_async()  # type: ignore[no-untyped-call]
+    if runner is not None:
+        await runner.cleanup()
+    await runtime.engine.stop(STOP_DEADLINE)
+    if bot is not None:
+        bot.notifier.stop()
+        bot.drills.stop()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, STOP_DEADLINE)
+    if bot is not None:
+        await bot.aclose()
+    await runtime.aclose()
+
+
+async def _whoami(settings: Settings) -> str | None:
+    """The bot's own user id (so it never invites itself); a failure here is not fatal."""
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                            base_url=settings.slack_api_url)
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
+        log.error("auth.test failed (%s): check SLACK_BOT_TOKEN", error or exc.response.status_code)
+        return None
+    except (OSError, TimeoutError) as exc:
+        log.warning("Slack unreachable at start (%s); going on", type(exc).__name__)
+        return None
+    user = response.get("user_id")
+    return str(user) if user else None
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the ids we attach."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("error_id", "run_id", "step_id"):
+            if hasattr(record, key):
+                body[key] = getattr(record, key)
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")

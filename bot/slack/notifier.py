@@ -1,0 +1,380 @@
+"""The notifier: keeps each run's Slack card in step with the run, and posts the run's queued
+notifications (approval requests, failures, the end) in the card's thread.
+
+It works from the store's dirty-card index, so any replica may do it and a restart loses no card
+update: a card is marked done only with the score it was seen at, and a change meanwhile keeps it
+dirty. Updates to one message are coalesced to at most one per ``min_interval`` (about a second);
+a 429 stops calls of that method until its Retry-After has passed; Slack being unreachable or
+answering 5xx backs the run off and the card catches up later. The runs themselves never wait for
+Slack.
+
+Incident runs get their own channel (``inc-<yyyymmdd>-<kind>-<n>``, the next n when a name is
+taken), the configured responders and the initiator invited, the card posted and pinned there. If
+the channel cannot be created (a missing scope), the card goes to the run's channel and the thread
+says why.
+
+Notifications are taken from Redis before they are posted; one that could not be posted yet is
+kept in memory and retried, so only a crash in between loses it (the card still shows the state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import BotConfig
+from bot.slack.errors import SlackCallFailed, SlackRateLimited, SlackUnavailable
+from bot.slack.escape import code, inline
+from bot.slack.views import Message, drill_reminder, notice, run_card, thread_message
+from workflows.drillscheduler import DrillReminder, DrillScheduler
+from workflows.machine import Notify
+from workflows.model import Run
+from workflows.store import RunStore
+
+__all__ = ["Notifier", "NotifierStats", "incident_channel_name"]
+
+log = logging.getLogger("parthenon.notifier")
+
+_CHANNEL_GONE = {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
+_PERMANENT_LIMIT = 5  # attempts before a card that Slack keeps refusing is given up
+_NAME_CLEAN = re.compile(r"[^a-z0-9-]+")
+
+
+def incident_channel_name(run: Run, n: int) -> str:
+    kind = _NAME_CLEAN.sub("-", run.workflow.removeprefix("incident-").lower()).strip("-")
+    return f"inc-{run.created_at:%Y%m%d}-{kind or 'incident'}-{n}"[:80]
+
+
+@dataclass
+class NotifierStats:
+    """Counters for /metrics and the tests."""
+
+    cards_posted: int = 0
+    cards_updated: int = 0
+    thread_posts: int = 0
+    rate_limited: int = 0
+    unavailable: int = 0
+    failed: int = 0
+    coalesced: int = 0
+
+
+@dataclass
+class _CardState:
+    digest: str = ""
+    last_update: float = float("-inf")
+    retry_at: float = float("-inf")
+    failures: int = 0
+    pending: list[Notify] = field(default_factory=list)
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: RunStore,
+        client: AsyncWebClient,
+        config: BotConfig,
+        *,
+        known_workflows: Collection[str] = (),
+        drills: DrillScheduler | None = None,
+        min_interval: float = 1.0,
+        poll: float = 0.25,
+        concurrency: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.config = config
+        self.known_workflows = frozenset(known_workflows)
+        self.drills = drills
+        self.min_interval = min_interval
+        self.poll = poll
+        self.stats = NotifierStats()
+        self._clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._cards: dict[str, _CardState] = {}
+        self._not_before: dict[str, float] = {}
+        self._reminders: list[DrillReminder] = []
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._people = frozenset(u for members in config.groups.values() for u in members)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look now rather than at the next poll (a handler just recorded something)."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+            except Exception:
+                # Redis away, a bug in one card: the loop itself must survive.
+                log.exception("notifier pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Sync every dirty card that is due now; returns how many were attempted."""
+        dirty = await self.store.dirty_cards_with_scores(500)
+        now = self._clock()
+        due = []
+        for run_id, score in dirty:
+            state = self._cards.setdefault(run_id, _CardState())
+            if state.retry_at > now:
+                continue
+            if now - state.last_update < self.min_interval:
+                self.stats.coalesced += 1
+                continue
+            due.append((run_id, score))
+        if due:
+            await asyncio.gather(*(self._sync_guarded(run_id, score) for run_id, score in due))
+        if self.drills is not None:
+            await self._post_reminders()
+        return len(due)
+
+    async def _sync_guarded(self, run_id: str, score: float) -> None:
+        async with self._slots:
+            state = self._cards[run_id]
+            try:
+                await self._sync(run_id, score, state)
+                state.failures = 0
+            except SlackRateLimited:
+                self.stats.rate_limited += 1  # the method's not-before is set; stays dirty
+            except SlackUnavailable as exc:
+                self.stats.unavailable += 1
+                self._back_off(state, f"Slack unavailable: {exc.message}", run_id)
+            except SlackCallFailed as exc:
+                self.stats.failed += 1
+                self._back_off(state, str(exc), run_id)
+                if state.failures >= _PERMANENT_LIMIT:
+                    log.error("giving up on the card of %s: %s", run_id, exc)
+                    state.pending.clear()
+                    await self.store.card_done(run_id, score)
+
+    def _back_off(self, state: _CardState, why: str, run_id: str) -> None:
+        state.failures += 1
+        delay = min(30.0, 0.5 * 2 ** (state.failures - 1))
+        state.retry_at = self._clock() + delay
+        log.warning("card of %s not synced (%s); again in %.1fs", run_id, why, delay)
+
+    # --- one card ----------------------------------------------------------------------------
+
+    async def _sync(self, run_id: str, score: float, state: _CardState) -> None:
+        run = await self.store.load(run_id)
+        if run is None:
+            await self.store.card_done(run_id, score)
+            self._cards.pop(run_id, None)
+            return
+        where = await self.store.get_card(run_id)
+        card = run_card(run, people=self._people, known_workflows=self.known_workflows)
+        digest = _digest(card)
+        if where is None or not where[1]:
+            where = await self._first_post(run, where[0] if where else None, card)
+            if where is None:
+                log.error("run %s has no channel and no ops channel is configured", run_id)
+                await self.store.card_done(run_id, score)
+                return
+            state.digest = digest
+            state.last_update = self._clock()
+        elif digest != state.digest:
+            try:
+                await self._call("chat.update", channel=where[0], ts=where[1], text=card.text,
+                                 blocks=card.blocks)
+            except SlackCallFailed as exc:
+                if exc.error != "message_not_found":
+                    raise
+                # The card was deleted: post a new one in the same place.
+                where = await self._first_post(run, where[0], card)
+                if where is None:
+                    await self.store.card_done(run_id, score)
+                    return
+            self.stats.cards_updated += 1
+            state.digest = digest
+            state.last_update = self._clock()
+        state.pending += await self.store.take_outbox(run_id)
+        if state.pending:
+            latest = await self.store.load(run_id) or run
+            while state.pending:
+                note = state.pending[0]
+                members = self._members(note)
+                message = thread_message(latest, note, members, self._people)
+                await self._call("chat.postMessage", channel=where[0], thread_ts=where[1],
+                                 text=message.text, blocks=message.blocks)
+                self.stats.thread_posts += 1
+                state.pending.pop(0)
+        if await self.store.card_done(run_id, score) and run.terminal:
+            self._cards.pop(run_id, None)
+
+    def _members(self, note: Notify) -> set[str]:
+        found = set(note.users)
+        for group in note.groups:
+            found |= set(self.config.groups.get(group, frozenset()))
+        return found
+
+    async def _first_post(
+        self, run: Run, channel: str | None, card: Message
+    ) -> tuple[str, str] | None:
+        """Post the card where it belongs; returns (channel, ts) as stored."""
+        fallback_reason = None
+        incident = run.category == "incident"
+        if channel is None and incident:
+            channel, fallback_reason = await self._open_incident_channel(run)
+        target = channel or run.channel or self.config.slack.ops_channel
+        if target is None:
+            return None
+        try:
+            posted = await self._call("chat.postMessage", channel=target, text=card.text,
+                                      blocks=card.blocks)
+        except SlackCallFailed as exc:
+            ops = self.config.slack.ops_channel
+            if exc.error not in _CHANNEL_GONE or ops is None or ops == target:
+                raise
+            log.warning("cannot post in %s (%s); using the ops channel", target, exc.error)
+            posted = await self._call("chat.postMessage", channel=ops, text=card.text,
+                                      blocks=card.blocks)
+        where = (str(posted["channel"]), str(posted["ts"]))
+        await self.store.set_card(run.id, *where)
+        self.stats.cards_posted += 1
+        if incident and channel is not None:
+            await self._after_incident_post(run, where)
+        if fallback_reason is not None:
+            text = (f":warning: No incident channel could be opened ({code(fallback_reason, 60)}"
+                    f"{_scope_hint(fallback_reason)}); the incident runs here.")
+            await self._call("chat.postMessage", channel=where[0], thread_ts=where[1], text=text,
+                             blocks=notice(text).blocks)
+        return where
+
+    async def _open_incident_channel(self, run: Run) -> tuple[str | None, str | None]:
+        """(channel id, None) or (None, why it could not be created)."""
+        for n in range(1, 51):
+            name = incident_channel_name(run, n)
+            try:
+                created = await self._call("conversations.create", name=name)
+            except SlackCallFailed as exc:
+                if exc.error == "name_taken":
+                    continue
+                log.warning("incident channel %s not created: %s", name, exc.error)
+                return None, exc.error
+            channel = str(created["channel"]["id"])
+            await self.store.set_card(run.id, channel, "")  # remembered before anything else
+            await self._invite(run, channel)
+            return channel, None
+        return None, "name_taken"
+
+    async def _invite(self, run: Run, channel: str) -> None:
+        users = self._people_of(self.config.slack.incident_responders) | {run.initiator}
+        users = {u for u in users if u}
+        if not users:
+            return
+        try:
+            await self._call("conversations.invite", channel=channel, users=",".join(sorted(users)))
+        except SlackCallFailed as exc:
+            if exc.error == "already_in_channel":
+                return
+            for user in sorted(users):  # one refused id must not keep the others out
+                with contextlib.suppress(SlackCallFailed):
+                    await self._call("conversations.invite", channel=channel, users=user)
+
+    def _people_of(self, groups: Collection[str]) -> set[str]:
+        return {u for g in groups for u in self.config.groups.get(g, frozenset())}
+
+    async def _after_incident_post(self, run: Run, where: tuple[str, str]) -> None:
+        with contextlib.suppress(SlackCallFailed):
+            await self._call("pins.add", channel=where[0], timestamp=where[1])
+        if run.channel and run.channel != where[0]:
+            text = (f":rotating_light: *{inline(run.title, 150)}* ({code(run.id, 40)}) is run in "
+                    f"<#{where[0]}>; its checklist is pinned there.")
+            with contextlib.suppress(SlackCallFailed):
+                await self._call("chat.postMessage", channel=run.channel, text=text,
+                                 blocks=notice(text).blocks)
+
+    # --- drill reminders ---------------------------------------------------------------------
+
+    async def _post_reminders(self) -> None:
+        if self.drills is None:
+            return
+        channel = self.config.slack.ops_channel
+        self._reminders += await self.drills.take_reminders()
+        if channel is None:
+            if self._reminders:
+                log.warning("drill reminders dropped: no slack.ops_channel is configured")
+            self._reminders.clear()
+            return
+        while self._reminders:
+            reminder = self._reminders[0]
+            blocks = drill_reminder(reminder.workflow, reminder.title, reminder.text,
+                                    reminder.workflow in self.known_workflows)
+            try:
+                await self._call("chat.postMessage", channel=channel, text=reminder.text,
+                                 blocks=blocks)
+            except (SlackRateLimited, SlackUnavailable, SlackCallFailed) as exc:
+                log.warning("drill reminder not posted yet: %s", exc)
+                return
+            self._reminders.pop(0)
+
+    # --- the Web API -------------------------------------------------------------------------
+
+    async def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        """One Web API call, its failure turned into our own error class."""
+        wait = self._not_before.get(method, 0.0) - self._clock()
+        if wait > 0:
+            raise SlackRateLimited(f"{method} is rate limited", wait)
+        try:
+            response = await self.client.api_call(method, json=args)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            if status == 429:
+                retry_after = _retry_after(exc.response.headers)
+                self._not_before[method] = self._clock() + retry_after
+                log.info("%s rate limited; waiting %.1fs", method, retry_after)
+                raise SlackRateLimited(f"{method} answered 429", retry_after) from None
+            if status >= 500:
+                raise SlackUnavailable(f"{method} answered {status}") from None
+            data = exc.response.data
+            error = str(data.get("error", "unknown")) if isinstance(data, dict) else "unknown"
+            raise SlackCallFailed(method, error) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise SlackUnavailable(f"{method}: {type(exc).__name__}") from None
+        data = response.data
+        return data if isinstance(data, dict) else {}
+
+
+def _digest(message: Message) -> str:
+    body = json.dumps([message.text, message.blocks], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _retry_after(headers: Any) -> float:
+    raw = None
+    with contextlib.suppress(AttributeError, TypeError):
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, min(float(raw), 300.0)) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _scope_hint(error: str) -> str:
+    if error == "missing_scope":
+        return ": the app needs the channels:manage scope"
+    if error == "restricted_action":
+        return ": the workspace does not let apps create channels"
+    return ""

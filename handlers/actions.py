@@ -1,0 +1,141 @@
+"""Buttons. A click that changes a run is recorded through the service before the ack, with a
+de-duplication key built from what the button showed (run, step, visit, plan hash or card
+version) and who clicked, so a double click or a redelivery applies once. Buttons that need a
+reason or inputs ack at once and open their modal afterwards. A refused click raises; the one
+error handler answers the person and the service has already audited it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.slack.errors import BadPayload
+from bot.slack.escape import code, inline
+from bot.slack.ids import ActionId, CallbackId
+from bot.slack.payloads import ModalMetadata
+from bot.slack.views import confirm_modal, notice, reason_modal
+from handlers.context import HandlerContext
+from handlers.home import publish_home
+from handlers.payloads import ActionPayload
+from handlers.replies import open_modal, tell
+from workflows.model import Approve, Confirm, Pause, Resume, Retry
+
+__all__ = ["handle_action", "register"]
+
+
+def register(app: AsyncApp, ctx: HandlerContext) -> None:
+    for action in ActionId:
+
+        async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await handle_action(ctx, ack, body)
+
+        app.action(str(action))(on_click)
+
+
+async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
+    p = ActionPayload.from_body(body)
+    action = _action(p.action_id)
+    user, value = p.user_id, p.value
+    if action is ActionId.REFRESH_HOME:
+        await ack()
+        ctx.deferred.spawn(publish_home(ctx, user), f"home:{user}")
+        return
+    if action is ActionId.START_WORKFLOW:
+        await _start(ctx, ack, p)
+        return
+    run_id = value.run_id()
+    if action is ActionId.APPROVE:
+        step_id, plan_hash = value.step_id(), value.h or ""
+        await ctx.service.command(
+            run_id,
+            Approve(actor=user, step_id=step_id, plan_hash=plan_hash),
+            dedup_key=f"approve:{step_id}:{value.n}:{user}:{plan_hash}",
+        )
+    elif action is ActionId.PAUSE:
+        await ctx.service.command(run_id, Pause(actor=user), dedup_key=f"pause:v{value.v}:{user}")
+    elif action is ActionId.RESUME:
+        await ctx.service.command(run_id, Resume(actor=user),
+                                  dedup_key=f"resume:v{value.v}:{user}")
+    elif action is ActionId.RETRY:
+        step_id = value.step_id()
+        await ctx.service.command(run_id, Retry(actor=user, step_id=step_id),
+                                  dedup_key=f"retry:{step_id}:v{value.v}:{user}")
+    elif action is ActionId.CONFIRM:
+        run = await ctx.service.get(run_id)
+        index = run.index_of(value.step_id())
+        step = run.plan[index] if index is not None else None
+        if step is not None and step.inputs:
+            await ack()
+            meta = ModalMetadata(b=value, c=p.channel_id)
+            _modal(ctx, p, confirm_modal(run, step, meta))
+            return
+        await ctx.service.command(
+            run_id,
+            Confirm(actor=user, step_id=value.step_id()),
+            dedup_key=f"confirm:{value.step_id()}:{value.n}:{user}",
+        )
+    else:  # REJECT, SKIP, ABORT: a reason first
+        run = await ctx.service.get(run_id)
+        step = None
+        if value.s is not None and (index := run.index_of(value.s)) is not None:
+            step = run.plan[index]
+        callback = {
+            ActionId.REJECT: CallbackId.REJECT,
+            ActionId.SKIP: CallbackId.SKIP,
+            ActionId.ABORT: CallbackId.ABORT,
+        }[action]
+        await ack()
+        _modal(ctx, p, reason_modal(callback, run, ModalMetadata(b=value, c=p.channel_id), step))
+        return
+    await ack()
+    ctx.wake_notifier()
+
+
+def _action(action_id: str) -> ActionId:
+    try:
+        return ActionId(action_id)
+    except ValueError:
+        raise BadPayload(f"unknown button {action_id!r}") from None
+
+
+async def _start(ctx: HandlerContext, ack: AsyncAck, p: ActionPayload) -> None:
+    """An offered follow-up (rollback after a halted promotion) or a due drill."""
+    workflow = p.value.w
+    if workflow is None:
+        raise BadPayload("this button does not say which workflow to start")
+    params: dict[str, str] = {}
+    channel = p.channel_id
+    parent = None
+    if p.value.r is not None:
+        parent_run = await ctx.service.get(p.value.r)
+        parent = parent_run.id
+        channel = parent_run.channel or channel
+        accepted = {spec.name for spec in ctx.service.definition(workflow).parameters}
+        params = {k: v for k, v in parent_run.params.items() if k in accepted}
+        key = f"offer:{parent}:{workflow}"
+    else:
+        key = f"button:{workflow}:{p.user_id}:{p.trigger_id or p.message_ts}"
+    run = await ctx.service.start(workflow, params, actor=p.user_id, channel=channel,
+                                  dedup_key=key, parent_run_id=parent)
+    await ack()
+    ctx.wake_notifier()
+    text = f":rocket: Started *{inline(run.title, 150)}* as {code(run.id, 40)}."
+    ctx.deferred.spawn(
+        tell(ctx.client, notice(text), user=p.user_id,
+             channel=p.channel_id, response_url=p.response_url),
+        f"started:{run.id}",
+    )
+
+
+def _modal(ctx: HandlerContext, p: ActionPayload, view: dict[str, Any]) -> None:
+    async def work() -> None:
+        if not await open_modal(ctx.client, p.trigger_id, view):
+            text = "The form did not open (Slack allows 3 seconds); press the button again."
+            await tell(ctx.client, notice(text), user=p.user_id,
+                       channel=p.channel_id, response_url=p.response_url)
+
+    ctx.deferred.spawn(work(), f"modal:{view.get('callback_id')}")
+

@@ -1,0 +1,218 @@
+"""`/parthenon ...`: parse, check, record through the service, ack with the answer.
+
+Everything the answer needs comes from Redis (runs, the freeze) and goes back in the ack itself,
+as an ephemeral message: no Web API call. Starting a run records it (de-duplicated by the
+command's trigger id, so a redelivery starts nothing new); the notifier posts its card. `health`
+acks at once and asks the nodes afterwards; `abort` without a reason acks and opens a modal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.config import NodeConfig
+from bot.nodes import NodeError
+from bot.slack.errors import NotPermitted
+from bot.slack.escape import code, inline, mention
+from bot.slack.ids import SLASH_COMMAND, CallbackId
+from bot.slack.payloads import ButtonValue, ModalMetadata
+from bot.slack.views import (
+    Message,
+    NodeRow,
+    context,
+    health_table,
+    help_message,
+    notice,
+    run_card,
+    run_line,
+    section,
+)
+from bot.slack.views import reason_modal as reason_view
+from handlers.context import HandlerContext
+from handlers.grammar import (
+    AbortRun,
+    Command,
+    FreezePromotions,
+    ListRuns,
+    PauseRun,
+    ResumeRun,
+    ShowHealth,
+    ShowHelp,
+    ShowStatus,
+    StartRun,
+    UnfreezePromotions,
+    help_for,
+    parse,
+)
+from handlers.payloads import CommandPayload
+from handlers.replies import open_modal, tell
+from workflows.model import Abort, Pause, Resume
+
+__all__ = ["handle_command", "register"]
+
+
+def register(app: AsyncApp, ctx: HandlerContext) -> None:
+    @app.command(SLASH_COMMAND)
+    async def parthenon(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await handle_command(ctx, ack, body)
+
+
+async def handle_command(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
+    payload = CommandPayload.from_body(body)
+    command = parse(payload.text, ctx.catalog)
+    message = await _answer(ctx, payload, command)
+    if message is None:
+        await ack()
+    else:
+        await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> Message | None:
+    match command:
+        case ShowHelp(topic=topic):
+            title, entries, footer = help_for(topic, ctx.catalog)
+            return help_message(title, entries, footer)
+        case StartRun():
+            return await _start(ctx, p, command)
+        case ShowStatus(run_id=None):
+            return await _status(ctx)
+        case ShowStatus(run_id=run_id) if run_id is not None:
+            run = await ctx.service.get(run_id)
+            return run_card(run, people=ctx.people, viewer=ctx.viewer(p.user_id),
+                            known_workflows=ctx.service.definitions)
+        case ListRuns():
+            return await _runs(ctx)
+        case ShowHealth(environment=environment):
+            return _health(ctx, p, environment)
+        case PauseRun(run_id=run_id, reason=reason):
+            await ctx.service.command(run_id, Pause(actor=p.user_id, reason=reason),
+                                      dedup_key=f"slash:{p.trigger_id}")
+            ctx.wake_notifier()
+            return _said(f":double_vertical_bar: Paused {code(run_id, 40)}.")
+        case ResumeRun(run_id=run_id):
+            await ctx.service.command(run_id, Resume(actor=p.user_id),
+                                      dedup_key=f"slash:{p.trigger_id}")
+            ctx.wake_notifier()
+            return _said(f":arrow_forward: Resumed {code(run_id, 40)}.")
+        case AbortRun(run_id=run_id, reason=None):
+            run = await ctx.service.get(run_id)
+            meta = ModalMetadata(b=ButtonValue(r=run.id, v=run.version), c=p.channel_id)
+            view = reason_view(CallbackId.ABORT, run, meta)
+            ctx.deferred.spawn(_modal_or_say(ctx, p, view), f"abort-modal:{run_id}")
+            return None
+        case AbortRun(run_id=run_id, reason=reason) if reason is not None:
+            await ctx.service.command(run_id, Abort(actor=p.user_id, reason=reason),
+                                      dedup_key=f"slash:{p.trigger_id}")
+            ctx.wake_notifier()
+            return _said(f":octagonal_sign: Aborted {code(run_id, 40)}.")
+        case FreezePromotions(reason=reason):
+            created = await ctx.service.freeze(p.user_id, reason)
+            if created:
+                return _said(":ice_cube: Promotions are frozen. `/parthenon unfreeze` lifts it.")
+            return await _freeze_state(ctx, "Promotions were already frozen")
+        case UnfreezePromotions():
+            cleared = await ctx.service.unfreeze(p.user_id)
+            return _said(":sunny: The promotion freeze is lifted." if cleared
+                         else "There was no promotion freeze.")
+    return None  # pragma: no cover (the match is exhaustive over the grammar's commands)
+
+
+def _said(text: str) -> Message:
+    return notice(text)
+
+
+async def _start(ctx: HandlerContext, p: CommandPayload, command: StartRun) -> Message:
+    run = await ctx.service.start(
+        command.workflow,
+        command.params,
+        actor=p.user_id,
+        channel=p.channel_id,
+        dedup_key=f"slash:{p.trigger_id}",
+    )
+    ctx.wake_notifier()
+    where = (
+        "An incident channel is being opened for it; the checklist is pinned there."
+        if run.category == "incident"
+        else "Its card is posted in this channel and updated as it goes."
+    )
+    text = f":rocket: Started *{inline(run.title, 150)}* as {code(run.id, 40)}. {where}"
+    return Message(text=f"Started {run.id}", blocks=[section(text)])
+
+
+async def _freeze_state(ctx: HandlerContext, lead: str) -> Message:
+    freeze = await ctx.service.freeze_state()
+    if not freeze:
+        return _said("There is no promotion freeze.")
+    who = mention(str(freeze.get("by", "")))
+    return _said(f":ice_cube: {lead} by {who}: {inline(freeze.get('reason', ''), 500)}")
+
+
+async def _status(ctx: HandlerContext) -> Message:
+    active = await ctx.service.active_runs()
+    freeze = await ctx.service.freeze_state()
+    lines = [f"*Active runs* ({len(active)})"]
+    lines += [run_line(r) for r in active[:20]] or ["No run is active."]
+    blocks = [section("\n".join(lines))]
+    if freeze:
+        who = mention(str(freeze.get("by", "")))
+        blocks.append(section(
+            f":ice_cube: Promotions are frozen by {who}: {inline(freeze.get('reason', ''), 500)}"))
+    blocks.append(context("`/parthenon status <run-id>` shows one run's card."))
+    return Message(text=f"{len(active)} active runs", blocks=blocks)
+
+
+async def _runs(ctx: HandlerContext) -> Message:
+    active = await ctx.service.active_runs()
+    recent = [r for r in await ctx.service.recent_runs(15) if r.terminal]
+    lines = [f"*Active* ({len(active)})", *([run_line(r) for r in active[:15]] or ["none"])]
+    lines += [f"*Recent* ({len(recent)})", *([run_line(r) for r in recent] or ["none"])]
+    return Message(text="Runs", blocks=[section("\n".join(lines))])
+
+
+def _health(ctx: HandlerContext, p: CommandPayload, environment: str) -> Message:
+    if not ctx.service.authority.groups_of(p.user_id):
+        raise NotPermitted("only members of a configured group may ask the nodes for health")
+    nodes = ctx.config.nodes(environment)  # an unknown environment raises ConfigError
+    ctx.deferred.spawn(_health_report(ctx, p, environment, nodes), f"health:{environment}")
+    return _said(f":stethoscope: Asking the {len(nodes)} nodes of {code(environment, 60)}…")
+
+
+async def _health_report(
+    ctx: HandlerContext, p: CommandPayload, environment: str, nodes: list[NodeConfig]
+) -> None:
+    async def one(node: NodeConfig) -> NodeRow:
+        status = height = peers = syncing = version = tip_hash = None
+        problems: list[str] = []
+        try:
+            health = await ctx.nodes.health(node, retry=False)
+            status, height, peers, syncing = (
+                health.status, health.best_height, health.peer_count, health.syncing)
+        except NodeError as exc:
+            problems.append(f"/health: {exc}")
+        try:
+            info = await ctx.nodes.call(node, "getinfo", retry=False)
+            if isinstance(info, dict):
+                version = str(info.get("version")) if info.get("version") is not None else None
+                height = height if height is not None else info.get("blocks")
+            tip = await ctx.nodes.tip(node)
+            height, tip_hash = tip.height, tip.hash
+        except NodeError as exc:
+            problems.append(f"RPC: {exc}")
+        return NodeRow(node.name, status, height, tip_hash, peers, syncing, version,
+                       "; ".join(problems) or None)
+
+    results = await ctx.nodes.gather(nodes, one)
+    rows = [r.value if r.value is not None else NodeRow(r.node, error=str(r.error))
+            for r in results]
+    await tell(ctx.client, health_table(environment, rows), user=p.user_id,
+               channel=p.channel_id, response_url=p.response_url)
+
+
+async def _modal_or_say(ctx: HandlerContext, p: CommandPayload, view: dict[str, Any]) -> None:
+    if not await open_modal(ctx.client, p.trigger_id, view):
+        await tell(ctx.client, _said("The form did not open; give the reason in the command: "
+                                     "`/parthenon abort <run-id> <reason>`."),
+                   user=p.user_id, channel=p.channel_id, response_url=p.response_url)

@@ -1,0 +1,55 @@
+"""What every listener gets: the workflow service, the config, the node client, the Slack client
+for after-ack work, the grammar's catalog. Built once by ``bot.app.create_bot``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import BotConfig
+from bot.nodes import NodeClient
+from bot.slack.deferred import Deferred
+from bot.slack.views import Viewer
+from handlers.grammar import Catalog
+from workflows.drillscheduler import DrillBook
+from workflows.service import WorkflowService
+
+__all__ = ["HandlerContext"]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class HandlerContext:
+    service: WorkflowService
+    config: BotConfig
+    nodes: NodeClient
+    client: AsyncWebClient
+    deferred: Deferred
+    catalog: Catalog
+    drills: DrillBook | None = None
+    wake_notifier: Callable[[], None] = _nothing
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))
+
+    @property
+    def people(self) -> frozenset[str]:
+        """Everyone in a configured group: their mentions in bot-composed text are kept."""
+        return frozenset(u for members in self.config.groups.values() for u in members)
+
+    def members(self, groups: Collection[str]) -> set[str]:
+        return {u for g in groups for u in self.config.groups.get(g, frozenset())}
+
+    def viewer(self, user: str) -> Viewer:
+        authority = self.service.authority
+        workflows = list(self.service.definitions)
+        return Viewer(
+            user=user,
+            groups=frozenset(authority.groups_of(user)),
+            operable=frozenset(w for w in workflows if authority.may_operate(user, w)),
+            startable=frozenset(w for w in workflows if authority.may_start(user, w)),
+        )

@@ -1,0 +1,42 @@
+"""App Home: on `app_home_opened`, ack, then build the viewer's view from Redis and publish it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.views import HomeItem, home_view
+from handlers.context import HandlerContext
+
+__all__ = ["publish_home", "register"]
+
+
+def register(app: AsyncApp, ctx: HandlerContext) -> None:
+    @app.event("app_home_opened")
+    async def on_home(ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        user = str(event.get("user") or "")
+        if event.get("tab", "home") == "home" and user:
+            ctx.deferred.spawn(publish_home(ctx, user), f"home:{user}")
+
+
+async def build_home(ctx: HandlerContext, user: str) -> dict[str, Any]:
+    service = ctx.service
+    pending = [HomeItem(p.run, p.step, p.kind) for p in await service.pending_for(user)]
+    active = await service.active_runs()
+    recent = await service.recent_runs(20)
+    now = service.store.now()
+    drills = await ctx.drills.schedule(now) if ctx.drills is not None else []
+    return home_view(ctx.viewer(user), pending, active, recent, drills, now)
+
+
+async def publish_home(ctx: HandlerContext, user: str) -> None:
+    view = await build_home(ctx, user)
+    try:
+        await ctx.client.views_publish(user_id=user, view=view)
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        ctx.log.warning("views.publish for %s failed: %s", user, type(exc).__name__)

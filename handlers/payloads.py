@@ -1,0 +1,90 @@
+"""Slack payloads parsed into the few fields a listener uses; a payload without them is a
+``BadPayload`` (answered as a known error), never a KeyError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.slack.errors import BadPayload
+from bot.slack.payloads import ButtonValue, ModalMetadata
+
+__all__ = ["ActionPayload", "CommandPayload", "ViewPayload"]
+
+_USER = r"^[UW][A-Z0-9]{2,}$"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CommandPayload(_Payload):
+    user_id: str = Field(pattern=_USER)
+    channel_id: str = Field(min_length=1, max_length=40)
+    text: str = ""
+    trigger_id: str = Field(min_length=1, max_length=200)
+    response_url: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> CommandPayload:
+        try:
+            return cls.model_validate(body)
+        except ValidationError:
+            raise BadPayload("this command arrived without a user, channel or trigger") from None
+
+
+class ActionPayload(_Payload):
+    user_id: str = Field(pattern=_USER)
+    action_id: str
+    value: ButtonValue
+    trigger_id: str | None = None
+    channel_id: str | None = None
+    message_ts: str | None = None
+    response_url: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ActionPayload:
+        try:
+            action = (body.get("actions") or [{}])[0]
+            container = body.get("container") or {}
+            channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+            return cls(
+                user_id=(body.get("user") or {}).get("id", ""),
+                action_id=str(action.get("action_id", "")),
+                value=ButtonValue.parse(action.get("value")),
+                trigger_id=body.get("trigger_id"),
+                channel_id=channel,
+                message_ts=container.get("message_ts"),
+                response_url=body.get("response_url"),
+            )
+        except (ValidationError, AttributeError, TypeError, IndexError):
+            raise BadPayload("this click arrived without a user or a readable button") from None
+
+
+class ViewPayload(_Payload):
+    user_id: str = Field(pattern=_USER)
+    callback_id: str
+    meta: ModalMetadata
+    values: dict[str, dict[str, str | None]]
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ViewPayload:
+        try:
+            view = body.get("view") or {}
+            raw = (view.get("state") or {}).get("values") or {}
+            values = {
+                block: {action: (v or {}).get("value") for action, v in actions.items()}
+                for block, actions in raw.items()
+            }
+            return cls(
+                user_id=(body.get("user") or {}).get("id", ""),
+                callback_id=str(view.get("callback_id", "")),
+                meta=ModalMetadata.parse(view.get("private_metadata")),
+                values=values,
+            )
+        except (ValidationError, AttributeError, TypeError):
+            raise BadPayload("this form arrived without a user or readable data") from None
+
+    def value(self, block_id: str, action_id: str) -> str:
+        return (self.values.get(block_id, {}).get(action_id) or "").strip()
