@@ -77,16 +77,21 @@ class DrillBook:
         if record.passed:
             await self.store.put_record(record_name(record.kind), record.model_dump(mode="json"))
 
-    async def since(self, now: datetime) -> datetime:
-        """When the schedule started: set once, by whoever asks first."""
+    async def since(self, now: datetime, *, keep: bool = True) -> datetime:
+        """When the schedule started: set once, by whoever asks first (``keep=False``: only
+        read it, and take ``now`` when it was never set)."""
         redis = self.store.redis
-        await redis.set(keys.DRILL_SINCE, now.isoformat(), nx=True)
+        if keep:
+            await redis.set(keys.DRILL_SINCE, now.isoformat(), nx=True)
         raw = await redis.get(keys.DRILL_SINCE)
+        if raw is None:
+            return now
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return datetime.fromisoformat(text)
 
-    async def schedule(self, now: datetime) -> list[DrillDue]:
-        return schedule(await self.records(), now, since=await self.since(now))
+    async def schedule(self, now: datetime, *, keep: bool = True) -> list[DrillDue]:
+        """Every drill with its next due date (for App Home and `/parthenon runs`)."""
+        return schedule(await self.records(), now, since=await self.since(now, keep=keep))
 
     async def due_drills(self, now: datetime) -> list[DrillDue]:
         return due_drills(await self.records(), now, since=await self.since(now))

@@ -123,19 +123,27 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
 
 
 def _copy(run: Run) -> Run:
-    """A copy the transition may change freely: the plan is immutable and shared; every step
-    state and every mutable value of the run is copied (far cheaper than a full deepcopy)."""
-    steps = [
-        state.model_copy(
+    """A copy the transition may change: copy-on-write per step state (see ``_own``); the plan
+    is immutable and shared. Far cheaper than a deep copy of every step of a long run."""
+    new = run.model_copy(update={"steps": list(run.steps), "values": dict(run.values)})
+    new._owned = set()
+    return new
+
+
+def _own(run: Run, index: int) -> StepState:
+    """The step state at ``index``, copied the first time this transition touches it, so the
+    input run is never changed."""
+    if index not in run._owned:
+        state = run.steps[index]
+        run.steps[index] = state.model_copy(
             update={
                 "approval": state.approval.model_copy(deep=True) if state.approval else None,
                 "data": dict(state.data),
                 "inputs": dict(state.inputs),
             }
         )
-        for state in run.steps
-    ]
-    return run.model_copy(update={"steps": steps, "values": dict(run.values)})
+        run._owned.add(index)
+    return run.steps[index]
 
 
 # --- what the engine should do -----------------------------------------------------------------
@@ -208,7 +216,7 @@ def _enter(run: Run, index: int, now: datetime, effects: list[Notify]) -> None:
         _finish(run, RunStatus.SUCCEEDED, now, None)
         effects.append(Notify(kind="run_finished", text="all steps done"))
         return
-    step, state = run.plan[index], run.steps[index]
+    step, state = run.plan[index], _own(run, index)
     run.cursor = index
     state.visits += 1
     if step.max_visits is not None and state.visits > step.max_visits:
@@ -267,7 +275,7 @@ def _cursor_state(run: Run, step_id: str) -> tuple[int, StepState]:
     if run.cursor != index:
         where = run.plan[run.cursor].id if run.cursor is not None else "no step"
         raise InvalidCommand(f"step {step_id!r} is not the current step (the run is at {where})")
-    return index, run.steps[index]
+    return index, _own(run, index)
 
 
 # --- engine events ---------------------------------------------------------------------------
@@ -293,7 +301,7 @@ def _finished(run: Run, event: StepFinished, now: datetime, effects: list[Notify
     index = run.index_of(event.step_id)
     if index is None:
         raise InvalidCommand(f"this run has no step {event.step_id!r}")
-    state, step = run.steps[index], run.plan[index]
+    state, step = _own(run, index), run.plan[index]
     if (
         step.effect is Effect.READ
         and state.status is StepStatus.READY
@@ -416,7 +424,7 @@ def _request(policy: ApprovalPolicy, now: datetime, **extra: Any) -> ApprovalReq
 def _failed(
     run: Run, index: int, outcome: OutcomeFailed, now: datetime, effects: list[Notify]
 ) -> None:
-    step, state = run.plan[index], run.steps[index]
+    step, state = run.plan[index], _own(run, index)
     state.error = outcome.error
     state.result = outcome.result or state.result
     state.waiting_for = None
@@ -463,10 +471,9 @@ def _in_doubt(run: Run, event: StepInDoubt, now: datetime, effects: list[Notify]
 
 
 def _tick(run: Run, now: datetime, effects: list[Notify]) -> None:
-    current = run.current
-    if current is None:
+    if run.cursor is None:
         return
-    step, state = current
+    step, state = run.plan[run.cursor], _own(run, run.cursor)
     request = state.approval
     if state.status is not StepStatus.WAITING or request is None:
         return

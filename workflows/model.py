@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from workflows.definition import (
     ApprovalPolicy,
@@ -185,6 +185,8 @@ class Run(_Model):
     offer: str | None = None  # a workflow the card offers to start (rollback after a halt)
     parent_run_id: str | None = None
     version: int = 0
+    # Indexes of step states a transition has copied already (machine's copy-on-write).
+    _owned: set[int] = PrivateAttr(default_factory=set)
 
     @property
     def terminal(self) -> bool:

@@ -18,12 +18,12 @@ from enum import StrEnum
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from workflows import keys
 from workflows.errors import RunNotFound, VersionConflict
 from workflows.machine import Notify, transition, wake_at
-from workflows.model import Event, PlannedStep, Run, RunStatus
+from workflows.model import Event, PlannedStep, Run
 
 __all__ = [
     "AuditEntry",
@@ -42,6 +42,8 @@ _PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
 # KEYS: run, audit, ledger, lease, seen, outbox
 # ARGV: expected version, token, new version, doc, audit fields JSON, ledger mode, ledger field,
 #       ledger value, dedup key, dedup value, outbox JSON array, plan JSON (only when created)
+# On a single server (not Cluster) the due and cards indexes come along as KEYS 7 and 8, with
+# ARGV 13-15 (due ms or '', now ms, run id), so the whole change is one round trip.
 _COMMIT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[2] then
   return {'lease_lost', ''}
@@ -66,6 +68,10 @@ redis.call('XADD', KEYS[2], '*', unpack(flat))
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[5], ARGV[9], ARGV[10]) end
 local out = cjson.decode(ARGV[11])
 for i = 1, #out do redis.call('RPUSH', KEYS[6], out[i]) end
+if #KEYS >= 8 then
+  if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], 'LT', ARGV[13], ARGV[15]) end
+  redis.call('ZADD', KEYS[8], ARGV[14], ARGV[15])
+end
 return {'ok', ARGV[3]}
 """
 
@@ -163,6 +169,8 @@ class RunStore:
         self._card_done = redis.register_script(_CARD_DONE)
         self._take = redis.register_script(_TAKE)
         self._plans: dict[tuple[str, str], list[PlannedStep]] = {}
+        # One server: indexes change in the same script as the run. Cluster: around it.
+        self._single_slot_indexes = not isinstance(redis, RedisCluster)
 
     def now(self) -> datetime:
         return self._clock()
@@ -197,9 +205,9 @@ class RunStore:
 
     async def create(self, run: Run, *, actor: str) -> CommitOutcome:
         """Store a new run (version 0 -> its version); refused as CONFLICT if the id exists."""
-        if run.status is not RunStatus.PENDING and (when := wake_at(run, self.now())):
-            await self.redis.zadd(keys.DUE, {run.id: to_ms(when)}, lt=True)
         await self.redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
+        if not self._single_slot_indexes:
+            await self._touch_indexes(run)
         detail = {"title": run.title, "params": run.params}
         fields = _audit_fields(self.now(), "run_created", actor, None, run.version, detail)
         return await self._write(run, 0, fields, token=None, ledger=None, dedup_key=None,
@@ -221,15 +229,8 @@ class RunStore:
         step_id = getattr(event, "step_id", None)
         detail = event.model_dump(mode="json", exclude={"type", "actor", "groups", "step_id"})
         fields = _audit_fields(self.now(), event.type, actor, step_id, new.version, detail)
-        # Indexes first: a crash after them and before the write can only wake a run early or
-        # re-render an unchanged card, never miss one.
-        now = self.now()
-        pipe = self.redis.pipeline(transaction=False)
-        when = wake_at(new, now)
-        if when is not None:
-            pipe.zadd(keys.DUE, {new.id: to_ms(when)}, lt=True)
-        pipe.zadd(keys.CARDS, {new.id: to_ms(now)})
-        await pipe.execute()
+        if not self._single_slot_indexes:
+            await self._touch_indexes(new)
         outcome = await self._write(new, old.version, fields, token=token, ledger=ledger,
                                     dedup_key=dedup_key, effects=effects)
         if outcome.status is CommitStatus.OK and new.terminal:
@@ -250,8 +251,15 @@ class RunStore:
     ) -> CommitOutcome:
         k = keys.RunKeys(run.id)
         outbox = [json.dumps(e.model_dump(mode="json")) for e in effects]
+        run_keys = [k.run, k.audit, k.ledger, k.lease, k.seen, k.outbox]
+        index_args: list[str] = []
+        if self._single_slot_indexes:
+            now = self.now()
+            when = wake_at(run, now)
+            run_keys += [keys.DUE, keys.CARDS]
+            index_args = ["" if when is None else str(to_ms(when)), str(to_ms(now)), run.id]
         reply = await self._commit(
-            keys=[k.run, k.audit, k.ledger, k.lease, k.seen, k.outbox],
+            keys=run_keys,
             args=[
                 str(expected),
                 token or "",
@@ -265,12 +273,24 @@ class RunStore:
                 f"v{run.version}",
                 json.dumps(outbox),
                 _PLAN.dump_json(run.plan, exclude_defaults=True) if with_plan else "",
+                *index_args,
             ],
         )
         status = CommitStatus(_text(reply[0]))
         if status is CommitStatus.OK:
             return CommitOutcome(status, run)
         return CommitOutcome(status, None, _text(reply[1]))
+
+    async def _touch_indexes(self, run: Run) -> None:
+        """On Cluster the indexes live in other slots: update them first, so a crash between
+        them and the write can only wake a run early or re-render a card, never miss one."""
+        now = self.now()
+        pipe = self.redis.pipeline(transaction=False)
+        when = wake_at(run, now)
+        if when is not None:
+            pipe.zadd(keys.DUE, {run.id: to_ms(when)}, lt=True)
+        pipe.zadd(keys.CARDS, {run.id: to_ms(now)})
+        await pipe.execute()
 
     async def _finished(self, run: Run) -> None:
         pipe = self.redis.pipeline(transaction=False)
