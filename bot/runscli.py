@@ -1,0 +1,122 @@
+"""`parthenon-bot runs`: active and recent runs, the drill schedule, and incident log export.
+
+    parthenon-bot runs [--redis-url URL] [--limit N]
+    parthenon-bot runs export <run-id> [--redis-url URL] [--output FILE]
+
+The Redis URL defaults to $REDIS_URL (the one `serve` uses). Reading only: listing neither
+claims nor changes a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from workflows.drills import DrillDue
+from workflows.drillscheduler import DrillBook
+from workflows.errors import RunNotFound
+from workflows.export import render_incident_log
+from workflows.model import Run
+from workflows.store import RunStore
+
+__all__ = ["build_parser", "format_runs", "run_runs"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parthenon-bot runs",
+        description="List runs and the drill schedule; `runs export <run-id>` writes an "
+        "incident log in Markdown.",
+    )
+    parser.add_argument("action", nargs="?", choices=("list", "export"), default="list")
+    parser.add_argument("run_id", nargs="?", help="the run to export")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
+                        help="default: $REDIS_URL")
+    parser.add_argument("--limit", type=int, default=20, help="recent runs to show")
+    parser.add_argument("--output", type=Path, default=None, help="write the export here")
+    return parser
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def format_runs(active: list[Run], recent: list[Run], drills: list[DrillDue]) -> str:
+    """The listing as text: active runs, recent finished ones, then when each drill is due."""
+    lines: list[str] = []
+    for heading, runs in (("active runs", active), ("recent runs", recent)):
+        lines.append(f"{heading}:")
+        if not runs:
+            lines.append("  none")
+        for run in runs:
+            current = run.current[0].id if run.current else "-"
+            lines.append(
+                f"  {run.id:<18} {run.workflow:<26} {run.status.value:<9} "
+                f"{_when(run.created_at)} UTC  at {current:<22} {run.title}"
+            )
+    lines.append("drills (next due, UTC):")
+    for due in drills:
+        state = f"DUE, {due.overdue_days} day(s) overdue" if due.is_due else "scheduled"
+        last = f"last {_when(due.last_run_at)} ({due.last_run_id})" if due.last_run_id else (
+            "never run"
+        )
+        lines.append(f"  {due.kind.value:<20} {_when(due.due_at)}  {state:<26} {last}")
+    return "\n".join(lines)
+
+
+async def _list(store: RunStore, limit: int) -> str:
+    runs = await store.load_many(await store.active_ids())
+    active = [run for run in runs if not run.terminal]
+    recent = await store.load_many(await store.recent_ids(limit))
+    now = store.now()
+    drills = await DrillBook(store).schedule(now, keep=False)
+    return format_runs(active, recent, drills)
+
+
+async def _export(store: RunStore, run_id: str) -> str:
+    run = await store.get(run_id)
+    return render_incident_log(run, await store.read_audit(run_id))
+
+
+async def _main(args: argparse.Namespace) -> str:
+    client = aioredis.Redis.from_url(args.redis_url)
+    try:
+        store = RunStore(client)
+        if args.action == "export":
+            return await _export(store, args.run_id)
+        return await _list(store, args.limit)
+    finally:
+        await client.aclose()
+
+
+def run_runs(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if not args.redis_url:
+        print("parthenon-bot runs: give --redis-url or set REDIS_URL", file=sys.stderr)
+        return 2
+    if args.action == "export" and not args.run_id:
+        print("parthenon-bot runs: usage: runs export <run-id>", file=sys.stderr)
+        return 2
+    try:
+        text = asyncio.run(_main(args))
+    except RunNotFound as exc:
+        print(f"parthenon-bot runs: {exc}", file=sys.stderr)
+        return 1
+    except (RedisError, OSError) as exc:
+        print(f"parthenon-bot runs: cannot read Redis: {exc}", file=sys.stderr)
+        return 1
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return 0
