@@ -368,39 +368,47 @@ def _check_loops(
 
 
 def _strongly_connected(edges: list[set[int]]) -> list[list[int]]:
-    """Tarjan's algorithm, iterative enough for definitions of a few dozen steps."""
+    """Tarjan's algorithm without recursion (a long definition must not overflow the stack)."""
     counter = 0
     stack: list[int] = []
     on_stack: set[int] = set()
     low: dict[int, int] = {}
     num: dict[int, int] = {}
     result: list[list[int]] = []
-
-    def visit(v: int) -> None:
-        nonlocal counter
-        num[v] = low[v] = counter
+    for root in range(len(edges)):
+        if root in num:
+            continue
+        work: list[tuple[int, list[int]]] = [(root, sorted(edges[root]))]
+        num[root] = low[root] = counter
         counter += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in edges[v]:
-            if w not in num:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], num[w])
-        if low[v] == num[v]:
-            component: list[int] = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            result.append(component)
-
-    for v in range(len(edges)):
-        if v not in num:
-            visit(v)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, pending = work[-1]
+            if pending:
+                w = pending.pop()
+                if w not in num:
+                    num[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, sorted(edges[w])))
+                elif w in on_stack:
+                    low[v] = min(low[v], num[w])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+            if low[v] == num[v]:
+                component: list[int] = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                result.append(component)
     return result
 
 
