@@ -114,7 +114,8 @@ async def test_self_approval_is_refused_and_changes_nothing(harness: Harness) ->
     [(_, answer)] = await h.standin.wait_for(lambda: h.standin.responses)
     assert "you started this run" in answer["text"]
     run = await h.run(run_id)
-    assert run.current is not None and run.current[1].approval is not None
+    assert run.current is not None
+    assert run.current[1].approval is not None
     assert run.current[1].approval.votes == []
     assert [e.type for e in await h.runtime.service.audit(run_id)].count("refused_approve") == 1
 
