@@ -39,38 +39,38 @@ _RECENT_KEEP = 500
 _PLAN_CACHE = 10_000  # parsed plans kept in memory; a plan never changes once a run exists
 _PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
 
-# KEYS: run, audit, ledger, lease, seen, outbox
-# ARGV: expected version, token, new version, doc, audit fields JSON, ledger mode, ledger field,
-#       ledger value, dedup key, dedup value, outbox JSON array, plan JSON (only when created)
-# On a single server (not Cluster) the due and cards indexes come along as KEYS 7 and 8, with
-# ARGV 13-15 (due ms or '', now ms, run id), so the whole change is one round trip.
+# KEYS: run, audit, ledger, lease, seen, outbox [, due, cards: single server only]
+# ARGV: 1 expected version, 2 token, 3 new version, 4 doc, 5 ledger mode, 6 ledger field,
+#       7 ledger value, 8 dedup key, 9 dedup value, 10 outbox JSON array or '', 11 plan JSON
+#       (only when created) or '', 12-16 audit type, at, actor, step, detail,
+#       17 due ms or '', 18 now ms, 19 run id (the indexes, with KEYS 7 and 8)
 _COMMIT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[2] then
   return {'lease_lost', ''}
 end
-if ARGV[9] ~= '' then
-  local prior = redis.call('HGET', KEYS[5], ARGV[9])
+if ARGV[8] ~= '' then
+  local prior = redis.call('HGET', KEYS[5], ARGV[8])
   if prior then return {'duplicate', prior} end
 end
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] then return {'conflict', v} end
-if ARGV[6] == 'intent' then
-  if redis.call('HSETNX', KEYS[3], ARGV[7], ARGV[8]) == 0 then return {'in_doubt', ''} end
-elseif ARGV[6] == 'outcome' then
-  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+if ARGV[5] == 'intent' then
+  if redis.call('HSETNX', KEYS[3], ARGV[6], ARGV[7]) == 0 then return {'in_doubt', ''} end
+elseif ARGV[5] == 'outcome' then
+  redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'doc', ARGV[4])
-if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[12]) end
-local fields = cjson.decode(ARGV[5])
-local flat = {}
-for i = 1, #fields do flat[#flat + 1] = fields[i] end
-redis.call('XADD', KEYS[2], '*', unpack(flat))
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[5], ARGV[9], ARGV[10]) end
-local out = cjson.decode(ARGV[11])
-for i = 1, #out do redis.call('RPUSH', KEYS[6], out[i]) end
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'plan', ARGV[11]) end
+redis.call('XADD', KEYS[2], '*', 'type', ARGV[12], 'at', ARGV[13], 'actor', ARGV[14],
+           'step', ARGV[15], 'v', ARGV[3], 'detail', ARGV[16])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[8], ARGV[9]) end
+if ARGV[10] ~= '' then
+  local out = cjson.decode(ARGV[10])
+  for i = 1, #out do redis.call('RPUSH', KEYS[6], out[i]) end
+end
 if #KEYS >= 8 then
-  if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], 'LT', ARGV[13], ARGV[15]) end
-  redis.call('ZADD', KEYS[8], ARGV[14], ARGV[15])
+  if ARGV[17] ~= '' then redis.call('ZADD', KEYS[7], 'LT', ARGV[17], ARGV[19]) end
+  redis.call('ZADD', KEYS[8], ARGV[18], ARGV[19])
 end
 return {'ok', ARGV[3]}
 """
@@ -258,6 +258,7 @@ class RunStore:
             when = wake_at(run, now)
             run_keys += [keys.DUE, keys.CARDS]
             index_args = ["" if when is None else str(to_ms(when)), str(to_ms(now)), run.id]
+        audit = _audit_values(audit_fields)
         reply = await self._commit(
             keys=run_keys,
             args=[
@@ -265,14 +266,14 @@ class RunStore:
                 token or "",
                 str(run.version),
                 run.model_dump_json(exclude={"plan"}, exclude_defaults=True),
-                json.dumps(audit_fields),
                 ledger.mode if ledger else "",
                 ledger.field if ledger else "",
                 json.dumps(ledger.value) if ledger else "",
                 dedup_key or "",
                 f"v{run.version}",
-                json.dumps(outbox),
+                json.dumps(outbox) if outbox else "",
                 _PLAN.dump_json(run.plan, exclude_defaults=True) if with_plan else "",
+                *audit,
                 *index_args,
             ],
         )
@@ -510,6 +511,12 @@ def _audit_fields(
         "v", "" if version is None else str(version),
         "detail", json.dumps(detail, default=str),
     ]
+
+
+def _audit_values(fields: list[str]) -> list[str]:
+    """type, at, actor, step, detail: the positional audit arguments of the commit script."""
+    pairs = _pairs(fields)
+    return [pairs["type"], pairs["at"], pairs["actor"], pairs["step"], pairs["detail"]]
 
 
 def _pairs(fields: list[str]) -> dict[str, str]:
