@@ -21,6 +21,7 @@ the step and nothing is sent to any target. Results are ``{nodes: {name: value},
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.nodes import READ_METHODS
@@ -38,9 +39,12 @@ from workflows.steps._rpcactions import (
 )
 from workflows.steps.base import StepContext
 
-__all__ = ["RPC_ACTIONS", "RpcExecutor", "captures_from"]
+__all__ = ["PARTIAL_ACTIONS", "RPC_ACTIONS", "RpcExecutor", "captures_from"]
 
 RPC_ACTIONS = frozenset(ACTIONS)
+#: Actions that decide among the nodes that answer: an unreachable node is left out and
+#: reported (a node on the wrong network still fails the step).
+PARTIAL_ACTIONS = frozenset({"lkg"})
 DEFAULT_CONCURRENCY = 16
 
 
@@ -77,15 +81,24 @@ class RpcExecutor:
         if ready_within > 0:  # just started or restarted: give the nodes time to come up
             await wait_until_up(inp.access, inp.nodes, ready_within)
         report = await guard_nodes(inp.access, inp.nodes, inp.environment)
-        if not report.ok:
+        partial = name in PARTIAL_ACTIONS and not report.mismatched
+        if not report.ok and not partial:
             return OutcomeFailed(
                 error=report.error(), transient=report.transient,
                 result={"action": name, "guard": report.as_result()},
             )
+        if report.unverified:  # partial: decide among the nodes that could be checked
+            kept = [node for node in inp.nodes if node.name not in report.unverified]
+            if not kept:
+                return OutcomeFailed(error=report.error(), transient=True,
+                                     result={"action": name, "guard": report.as_result()})
+            inp = replace(inp, nodes=kept)
         try:
             out = await action(inp)
         except ValueError as exc:
             return OutcomeFailed(error=f"step {ctx.step.id}: {exc}")
+        if report.unverified:
+            out.extra.setdefault("unreachable", {}).update(report.unverified)
         return self._outcome(ctx, name, inp, out)
 
     async def verify(self, ctx: StepContext) -> Outcome | None:

@@ -22,14 +22,16 @@ from bot.devnet import Devnet
 from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget, RetryPolicy
 from bot.runtime import DEFINITIONS_DIR, default_executors
-from workflows.definition import load_definitions
+from workflows.definition import load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.engine import Engine, EngineSettings
 from workflows.model import Approve, Confirm, Run, RunStatus, StepStatus
+from workflows.planner import plan_run
 from workflows.service import WorkflowService
-from workflows.steps.base import ExecutorRegistry
+from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.store import RunStore
+from workflows.template import context_for, render
 
 PASSWORD = "devnet-password"
 GROUPS = {
@@ -194,7 +196,8 @@ async def devnets() -> AsyncIterator[dict[str, Devnet]]:
 
 
 async def make_bot(
-    redis: aioredis.Redis, devnets: dict[str, Devnet], *, webhooks: bool = True
+    redis: aioredis.Redis, devnets: dict[str, Devnet], *, webhooks: bool = True,
+    run_engine: bool = True,
 ) -> AsyncIterator[Bot]:
     config, _ = config_for(devnets, webhooks=webhooks)
     clock = OffsetClock()
@@ -212,12 +215,13 @@ async def make_bot(
         settings=EngineSettings(worker_id="test", poll_interval=0.02, lease=timedelta(seconds=10)),
         services=services,
     )
-    task = asyncio.create_task(engine.run_forever())
+    task = asyncio.create_task(engine.run_forever()) if run_engine else None
     try:
         yield Bot(config, store, service, engine, nodes, guard, devnets, clock, services)
     finally:
         await engine.stop(deadline=2)
-        await task
+        if task is not None:
+            await task
         await nodes.aclose()
 
 
@@ -233,3 +237,37 @@ async def manual_bot(redis: aioredis.Redis, devnets: dict[str, Devnet]) -> Async
     """The bot with no deploy endpoints: every webhook step becomes a manual confirmation."""
     async for value in make_bot(redis, devnets, webhooks=False):
         yield value
+
+
+@pytest.fixture
+async def parts(redis: aioredis.Redis, devnets: dict[str, Devnet]) -> AsyncIterator[Bot]:
+    """The same parts with the engine not running: tests call executors (or the engine) directly."""
+    async for value in make_bot(redis, devnets, run_engine=False):
+        yield value
+
+
+def context(
+    bot: Bot,
+    text: str,
+    step_id: str,
+    params: dict[str, str] | None = None,
+    *,
+    attempt: int = 1,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> StepContext:
+    """A step context for ``step_id`` of an ad-hoc definition planned against the devnets."""
+    defn = parse_definition(yaml.safe_load(text), "adhoc.yaml", text)
+    run = plan_run(
+        defn, params or {"environment": "testnet"}, inventory=ConfigInventory(bot.config),
+        run_id="r-adhoc", initiator="UOP", now=bot.store.now(),
+    )
+    index = run.index_of(step_id)
+    assert index is not None
+    step = run.plan[index]
+    state = run.steps[index].model_copy(update={"data": data or {}, "attempt": attempt})
+    return StepContext(
+        run=run, step=step, state=state, args=render(step.with_, context_for(run, step)),
+        now=now or bot.store.now(), attempt=attempt,
+        idempotency_key=f"{run.id}:{step.id}:{attempt}", services=bot.services,
+    )
