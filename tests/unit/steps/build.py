@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,40 @@ from workflows.steps.base import StepContext
 from workflows.testing import StaticInventory
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+#: A bot config with mainnet, testnet and regtest, for planning the shipped definitions.
+SAMPLE = textwrap.dedent(
+    """
+    environments:
+      mainnet:
+        network: mainnet
+        min_peers: 3
+        rpc_credentials: {user: bot, password_env: PCB_PW}
+        deploy_webhook: {url: "https://deploy.example/hooks/parthenon", secret_env: PCB_HOOK}
+        nodes:
+          - {name: main-miner-1, rpc_url: "http://10.0.0.1:8332", role: miner, canary: true}
+          - {name: main-val-1, rpc_url: "http://10.0.0.2:8332", role: validator}
+          - {name: main-val-2, rpc_url: "http://10.0.0.3:8332", role: validator}
+          - {name: main-val-3, rpc_url: "http://10.0.0.4:8332", role: validator}
+          - {name: main-edge-1, rpc_url: "http://10.0.0.5:8332", role: rpc-edge}
+      testnet:
+        network: testnet
+        rpc_credentials: {user: bot, password_env: PCB_PW}
+        nodes:
+          - {name: test-1, rpc_url: "http://10.1.0.1:18332", role: miner, canary: true}
+          - {name: test-2, rpc_url: "http://10.1.0.2:18332", role: validator}
+          - {name: test-3, rpc_url: "http://10.1.0.3:18332", role: rpc-edge}
+      regtest:
+        network: regtest
+        rpc_credentials: {user: bot, password_env: PCB_PW}
+        nodes:
+          - {name: reg-1, rpc_url: "http://127.0.0.1:18443", role: miner}
+    groups:
+      operators: [UOP1, UOP2]
+      release-managers: [URM1, URM2]
+      security: [USEC1]
+    """
+)
 INVENTORY = StaticInventory(
     {
         "testnet": [("t1", "miner", True), ("t2", "validator", False), ("t3", "rpc-edge", False)],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from bot.config import BotConfig, parse_config
 from bot.inventory import ConfigInventory
 from bot.runtime import DEFINITIONS_DIR
 from bot.workflowscli import config_findings
+from tests.unit.steps.build import SAMPLE
 from workflows.definition import (
     Definition,
     Effect,
@@ -29,39 +29,6 @@ from workflows.steps.rpc import RPC_ACTIONS
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"
-
-SAMPLE = textwrap.dedent(
-    """
-    environments:
-      mainnet:
-        network: mainnet
-        min_peers: 3
-        rpc_credentials: {user: bot, password_env: PCB_PW}
-        deploy_webhook: {url: "https://deploy.example/hooks/parthenon", secret_env: PCB_HOOK}
-        nodes:
-          - {name: main-miner-1, rpc_url: "http://10.0.0.1:8332", role: miner, canary: true}
-          - {name: main-val-1, rpc_url: "http://10.0.0.2:8332", role: validator}
-          - {name: main-val-2, rpc_url: "http://10.0.0.3:8332", role: validator}
-          - {name: main-val-3, rpc_url: "http://10.0.0.4:8332", role: validator}
-          - {name: main-edge-1, rpc_url: "http://10.0.0.5:8332", role: rpc-edge}
-      testnet:
-        network: testnet
-        rpc_credentials: {user: bot, password_env: PCB_PW}
-        nodes:
-          - {name: test-1, rpc_url: "http://10.1.0.1:18332", role: miner, canary: true}
-          - {name: test-2, rpc_url: "http://10.1.0.2:18332", role: validator}
-          - {name: test-3, rpc_url: "http://10.1.0.3:18332", role: rpc-edge}
-      regtest:
-        network: regtest
-        rpc_credentials: {user: bot, password_env: PCB_PW}
-        nodes:
-          - {name: reg-1, rpc_url: "http://127.0.0.1:18443", role: miner}
-    groups:
-      operators: [UOP1, UOP2]
-      release-managers: [URM1, URM2]
-      security: [USEC1]
-    """
-)
 
 EXPECTED = {
     "promote", "startup-check", "maintenance", "backup", "restore-drill",
