@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from tests.integration.runbook.conftest import SHA, SUM, Bot, blocked_at, state_of
+import asyncio
+
+from bot.devnet import Devnet
+from bot.runtime import build_runtime
+from tests.integration.runbook.conftest import SHA, SUM, Bot, blocked_at, config_for, state_of
+from workflows.definition import StepKind
 from workflows.drills import DrillKind
 from workflows.drillscheduler import DrillBook
-from workflows.model import Retry, RunStatus
+from workflows.model import Confirm, Retry, RunStatus
 
 TESTNET_GENESIS = "fe739e3c1e27509a9c7d2260e39438f1ff1c44dc03a6309e68737b2cc62c3875"
 MAINNET_GENESIS = "660189b8466fa2957f0a8bf9bbe6fdda5cc4eb79ae57f24161df726cee4b8544"
@@ -142,3 +147,34 @@ async def test_restore_drill_without_a_backup_says_what_to_do(bot: Bot) -> None:
     run = await bot.start("restore-drill", environment="testnet", source="mainnet")
     run = await bot.wait(run.id, blocked_at("snapshot"))
     assert "run a backup of mainnet first" in (run.reason or "")
+
+
+async def test_the_runtime_builder_wires_the_runbook(
+    devnets: dict[str, Devnet], redis_url: str
+) -> None:
+    """build_runtime loads every shipped definition and registers every step kind, so a
+    startup check runs end to end through the bot's own wiring."""
+    config, _ = config_for(devnets)
+    runtime = await build_runtime(config, redis_url)
+    task = asyncio.create_task(runtime.engine.run_forever())
+    try:
+        assert len(runtime.definitions) == 12
+        assert runtime.engine.registry.kinds() == set(StepKind)
+        run = await runtime.service.start(
+            "startup-check", {"environment": "regtest", "window": "0.5s"}, actor="UOP"
+        )
+        for _ in range(500):
+            run = await runtime.store.get(run.id)
+            if run.current and run.current[0].id == "config" and run.status is RunStatus.WAITING:
+                break
+            await asyncio.sleep(0.02)
+        await runtime.service.command(run.id, Confirm(actor="UOP", step_id="config"))
+        for _ in range(500):
+            run = await runtime.store.get(run.id)
+            if run.terminal:
+                break
+            await asyncio.sleep(0.02)
+        assert run.status is RunStatus.SUCCEEDED, run.reason
+    finally:
+        await runtime.aclose()
+        await task
