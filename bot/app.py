@@ -1,14 +1,13 @@
 """The Slack app, built in one factory: the bolt ``AsyncApp`` with its listeners and its one
 error handler, the Web API clients (base URL from SLACK_API_URL), the notifier, and the aiohttp
-application that serves ``POST /slack/events`` and ``GET /healthz``.
+application that serves ``POST /slack/events`` and the ops routes (``/healthz``, ``/readyz``,
+``/metrics`` from ``bot.probes``).
 
 The app runs listeners to completion before answering (``process_before_response``): a listener
 records the command in Redis and acks, so the command is durable before Slack gets its 200, and
 no Web API call happens before it: authorization uses the configured token without calling
 ``auth.test`` per request, and everything that talks to Slack or to nodes is deferred after the
 ack.
-
-Other parts add their routes to the application this returns (``/readyz``, ``/metrics``).
 """
 
 from __future__ import annotations
@@ -33,11 +32,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError
+from bot.observability import BotMetrics
+from bot.probes import Readiness, add_ops_routes
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.deferred import Deferred
-from bot.slack.errors import SlackEdgeError
+from bot.slack.errors import GrammarError, SlackEdgeError
 from bot.slack.escape import code, trusted_mentions
+from bot.slack.escape import text as free_text
+from bot.slack.ids import SLASH_COMMAND
 from bot.slack.notifier import Notifier
 from bot.slack.views import notice
 from handlers.context import HandlerContext
@@ -161,6 +164,9 @@ async def create_bot(
 def describe_error(error: Exception, people: frozenset[str] = frozenset()) -> tuple[str, str]:
     """(what to show the person, the code logged). Known errors say what was wrong; anything
     else gets an error id, logged with its traceback and shown, so the two can be matched."""
+    if isinstance(error, GrammarError):
+        usage = f"\nUsage: {code(f'{SLASH_COMMAND} {error.usage}')}" if error.usage else ""
+        return f":no_entry_sign: {free_text(error.message, 2000)}{usage}", error.code
     if isinstance(error, _KNOWN):
         code_ = str(getattr(error, "code", "error"))
         return f":no_entry_sign: {trusted_mentions(str(error), people, 2500)}", code_
@@ -239,16 +245,18 @@ async def _events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(bolt_response)
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    """Liveness: the process serves. Readiness (Redis, Slack) is /readyz's business."""
-    return web.json_response({"status": "ok"})
-
-
-def build_web_app(bot: SlackBot, *, events: bool = True) -> web.Application:
-    """The HTTP side: POST /slack/events (unless Socket Mode carries the events), GET /healthz."""
+def build_web_app(
+    bot: SlackBot,
+    *,
+    events: bool = True,
+    readiness: Readiness | None = None,
+    metrics: BotMetrics | None = None,
+) -> web.Application:
+    """The HTTP side: POST /slack/events (unless Socket Mode carries the events), and the ops
+    routes /healthz, /readyz, /metrics (bot.probes)."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[BOT_KEY] = bot
     if events:
         web_app.router.add_post("/slack/events", _events)
-    web_app.router.add_get("/healthz", _healthz)
+    add_ops_routes(web_app, readiness=readiness, metrics=metrics)
     return web_app

@@ -26,7 +26,8 @@ __all__ = [
 
 _ZWSP = "\u200b"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FORMATTING = re.compile(r"([*_~`])")
+# A marker opens formatting only at a word boundary (git_sha stays as typed); backticks always.
+_FORMATTING = re.compile(r"(?<![A-Za-z0-9])([*_~])|(`)")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _QUOTE = re.compile(r"^(&gt;)", re.MULTILINE)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -56,7 +57,7 @@ def text(value: object, limit: int = 3000, *, single_line: bool = False) -> str:
     if single_line:
         raw = raw.replace("\n", " ")
     safe = escape(raw)
-    safe = _FORMATTING.sub(_ZWSP + r"\1", safe)
+    safe = _FORMATTING.sub(lambda m: _ZWSP + m.group(0) + _ZWSP, safe)
     safe = _BROADCAST.sub("@" + _ZWSP, safe)
     safe = _QUOTE.sub(_ZWSP + r"\1", safe)
     return truncate(safe, limit)

@@ -36,11 +36,23 @@ def test_escape_replaces_exactly_the_three_control_characters() -> None:
     assert escape("a & b <c> \"d\" 'e'") == "a &amp; b &lt;c&gt; \"d\" 'e'"
 
 
-@pytest.mark.parametrize("value", ["*bold*", "_it_", "~strike~", "`code`", "```block```"])
+@pytest.mark.parametrize("value", ["*bold*", "_it_", "~strike~", "`code`", "```block```",
+                                   "a *b* c", "x (_y_)"])
 def test_mrkdwn_formatting_in_free_text_is_broken(value: str) -> None:
-    """Formatting characters typed by a person do not format (a zero-width space breaks them)."""
-    assert value not in text(value)
-    assert text(value).replace("\u200b", "") == value
+    """Formatting markers typed by a person do not format: each opening marker is wrapped in
+    zero-width spaces; nothing else changes."""
+    out = text(value)
+    assert out != value
+    assert out.replace("\u200b", "") == value
+    for marker in "*_~`":
+        for index, char in enumerate(out):
+            if char == marker and (index == 0 or not out[index - 1].isalnum()):
+                assert out[index - 1] == "\u200b"
+
+
+def test_underscores_inside_words_are_left_alone() -> None:
+    """Identifiers like git_sha or wave_window are not touched (they never format)."""
+    assert text("git_sha and wave_window") == "git_sha and wave_window"
 
 
 def test_bare_broadcast_words_and_quotes_are_broken() -> None:
