@@ -152,6 +152,10 @@ class WorkflowService:
             self._check_may(run, command)
             outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
         except (InvalidCommand, NotAuthorized) as exc:
+            if dedup_key is not None and await self.store.delivered(run_id, dedup_key):
+                # A redelivery (Slack's retry, a double click) of a command applied before: the
+                # machine refuses it only because it already happened. Nothing to say or audit.
+                return await self.store.get(run_id)
             await self.store.audit_refusal(
                 run_id,
                 f"refused_{command.type}",

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from redis.asyncio import Redis, RedisCluster
 
 from workflows import keys
-from workflows.errors import RunNotFound, VersionConflict
+from workflows.errors import InvalidCommand, NotAuthorized, RunNotFound, VersionConflict
 from workflows.machine import Notify, transition, wake_at
 from workflows.model import Event, PlannedStep, Run
 
@@ -317,11 +317,20 @@ class RunStore:
         is written. ``event`` may be a function of the current run (for events built from it).
         ``known`` is the run as the caller last committed it, saving a read when it is current.
         """
+        if dedup_key is not None and await self._seen(run_id, dedup_key):
+            return CommitOutcome(CommitStatus.DUPLICATE, None, "delivered before")
         for _ in range(attempts):
             old = known if known is not None else await self.get(run_id)
             known = None  # after a conflict, always read again
             ev = event(old) if callable(event) else event
-            new, effects = transition(old, ev, self.now())
+            try:
+                new, effects = transition(old, ev, self.now())
+            except (InvalidCommand, NotAuthorized):
+                # A concurrent delivery of the same command may have just applied it: then this
+                # one is a duplicate, not a refusal.
+                if dedup_key is not None and await self._seen(run_id, dedup_key):
+                    return CommitOutcome(CommitStatus.DUPLICATE, None, "delivered before")
+                raise
             outcome = await self.commit(
                 old, new, ev, effects, token=token, ledger=ledger(old) if ledger else None,
                 dedup_key=dedup_key,
@@ -329,6 +338,10 @@ class RunStore:
             if outcome.status is not CommitStatus.CONFLICT:
                 return outcome
         raise VersionConflict(f"run {run_id} kept changing; gave up after {attempts} attempts")
+
+    async def _seen(self, run_id: str, dedup_key: str) -> bool:
+        key = keys.RunKeys(run_id).seen
+        return bool(await cast("Awaitable[bool]", self.redis.hexists(key, dedup_key)))
 
     # --- audit -----------------------------------------------------------------------------
 
@@ -436,6 +449,10 @@ class RunStore:
             return run_id
         existing = await self.redis.get(key)
         return _text(existing) if existing is not None else run_id
+
+    async def delivered(self, run_id: str, dedup_key: str) -> bool:
+        """Whether a command with this de-duplication key was already applied to the run."""
+        return await _hget(self.redis, keys.RunKeys(run_id).seen, dedup_key) is not None
 
     # --- the promotion freeze --------------------------------------------------------------
 
