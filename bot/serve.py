@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -28,7 +26,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot, build_web_app, create_bot
 from bot.config import BotConfig, ConfigError, load_config
-from bot.runtime import Runtime, build_runtime
+from bot.observability import BotMetrics, setup_logging
+from bot.probes import Readiness, SlackAuthCheck
+from bot.runtime import Runtime, build_runtime, default_executors
 from bot.settings import Settings, SettingsError, load_settings
 from workflows.definition import Definition
 from workflows.errors import WorkflowError
@@ -48,7 +48,7 @@ def run_serve(argv: Sequence[str]) -> int:
     parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(list(argv))
-    _configure_logging(args.log_level)
+    setup_logging(level=args.log_level)
     try:
         settings = load_settings()
         path = args.config or settings.parthenon_bot_config
@@ -60,6 +60,7 @@ def run_serve(argv: Sequence[str]) -> int:
     except (SettingsError, ConfigError) as exc:
         print(f"parthenon-bot serve: {exc}", file=sys.stderr)
         return 2
+    setup_logging(settings, config, level=args.log_level)  # now every secret is known
     try:
         return asyncio.run(serve(settings, config, host=args.host, port=args.port))
     except KeyboardInterrupt:
@@ -79,8 +80,10 @@ async def serve(
     """Serve until ``stop`` is set (or a signal arrives); ``on_started(port, bot)`` when up."""
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
+    metrics = BotMetrics()
     try:
-        runtime = await build_runtime(config, settings.redis_url, definitions=definitions)
+        runtime = await build_runtime(config, settings.redis_url, definitions=definitions,
+                                      executors=metrics.instrument(default_executors()))
     except WorkflowError as exc:
         log.error("cannot start: %s", exc)
         return 2
@@ -90,7 +93,14 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     try:
         bot = await create_bot(settings, runtime, bot_user_id=await _whoami(settings))
-        web_app = build_web_app(bot, events=not settings.socket_mode)
+        runtime.nodes.observer = metrics.observe_rpc
+        metrics.watch_store(runtime.store)
+        metrics.watch_engine(runtime.engine)
+        metrics.watch_notifier(bot.notifier)
+        readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
+        web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,
+                                metrics=metrics)
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -108,12 +118,14 @@ async def serve(
                 web_client=AsyncWebClient(base_url=settings.slack_api_url),
             )
             await socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("serving Socket Mode; /healthz on %s:%s", host, bound)
+            log.info("serving Socket Mode; /healthz, /readyz, /metrics on %s:%s", host, bound)
         else:
-            log.info("serving HTTP on %s:%s (POST /slack/events, GET /healthz)", host, bound)
+            log.info("serving HTTP on %s:%s (POST /slack/events, /healthz, /readyz, /metrics)",
+                     host, bound)
         if on_started is not None:
             on_started(bound, bot)
         await stop.wait()
+        readiness.stopping = True
         log.info("stopping")
         return 0
     finally:
@@ -167,29 +179,3 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the ids we attach."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        body = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key in ("error_id", "run_id", "step_id"):
-            if hasattr(record, key):
-                body[key] = getattr(record, key)
-        if record.exc_info:
-            body["exception"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str)
-
-
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")

@@ -237,7 +237,9 @@ def setup_logging(
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     previous_level = root.level
     root.addHandler(handler)
-    root.setLevel(level if isinstance(level, int) else level.upper())
+    if isinstance(level, str):
+        level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    root.setLevel(level)
     previous_factory = logging.getLogRecordFactory()
     base = getattr(previous_factory, "_parthenon_base", previous_factory)
 

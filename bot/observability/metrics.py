@@ -22,7 +22,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -35,6 +35,7 @@ from workflows.steps.base import StepContext, StepExecutor
 from workflows.store import to_ms
 
 if TYPE_CHECKING:
+    from bot.slack.notifier import Notifier
     from workflows.engine import Engine
     from workflows.store import RunStore
 
@@ -139,7 +140,12 @@ class BotMetrics:
 
     def watch_engine(self, engine: Engine) -> None:
         """Expose the engine's counters (lease takeovers, steps in doubt, ...) at scrape time."""
-        self.registry.register(_EngineCollector(engine))
+        self.registry.register(_StatsCollector(engine, "parthenon_engine", _ENGINE_COUNTERS))
+
+    def watch_notifier(self, notifier: Notifier) -> None:
+        """Expose the Slack notifier's counters (cards posted, 429s, 5xx, failures) at scrape
+        time, beside the per-method counts of `slack_api_error` / `slack_api_retry`."""
+        self.registry.register(_StatsCollector(notifier, "parthenon_slack_notifier", _NOTIFIER))
 
     def watch_store(self, store: RunStore) -> None:
         """Read the run gauges from this store's Redis on `refresh`."""
@@ -264,27 +270,40 @@ def _by_workflow(
 
 
 _ENGINE_COUNTERS: Sequence[tuple[str, str, str]] = (
-    ("takeovers", "parthenon_engine_lease_takeovers",
-     "Runs resumed after another worker's lease ran out mid-step."),
-    ("steps_executed", "parthenon_engine_steps_executed", "Step attempts executed."),
-    ("steps_failed", "parthenon_engine_steps_failed", "Step attempts that failed."),
-    ("in_doubt", "parthenon_engine_steps_in_doubt",
+    ("takeovers", "lease_takeovers", "Runs resumed after another worker's lease ran out mid-step."),
+    ("steps_executed", "steps_executed", "Step attempts executed."),
+    ("steps_failed", "steps_failed", "Step attempts that failed."),
+    ("in_doubt", "steps_in_doubt",
      "Write steps found begun but unfinished that could not be verified (a human decides)."),
-    ("conflicts", "parthenon_engine_commit_conflicts", "Commits refused by a version check."),
-    ("lease_lost", "parthenon_engine_leases_lost", "Leases lost while a run was in hand."),
-    ("claims", "parthenon_engine_claims", "Runs claimed by this process."),
+    ("conflicts", "commit_conflicts", "Commits refused by a version check."),
+    ("lease_lost", "leases_lost", "Leases lost while a run was in hand."),
+    ("claims", "claims", "Runs claimed by this process."),
+)
+
+_NOTIFIER: Sequence[tuple[str, str, str]] = (
+    ("cards_posted", "cards_posted", "Run cards posted to Slack."),
+    ("cards_updated", "cards_updated", "Run cards updated in place."),
+    ("thread_posts", "thread_posts", "Messages posted in run threads."),
+    ("rate_limited", "rate_limited", "Slack calls answered 429 (the update is retried later)."),
+    ("unavailable", "unavailable", "Slack calls that met a 5xx or no connection (retried later)."),
+    ("failed", "failed", "Slack calls refused with an error (not retried)."),
+    ("coalesced", "coalesced", "Card updates folded into a later one."),
 )
 
 
-class _EngineCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+class _StatsCollector(Collector):
+    """Counters read from an object's `stats` dataclass at scrape time."""
+
+    def __init__(self, owner: Any, prefix: str, fields: Sequence[tuple[str, str, str]]) -> None:
+        self._owner = owner
+        self._prefix = prefix
+        self._fields = fields
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._engine.stats
-        for attribute, name, documentation in _ENGINE_COUNTERS:
-            family = CounterMetricFamily(name, documentation)
-            family.add_metric([], getattr(stats, attribute))
+        stats = self._owner.stats
+        for attribute, name, documentation in self._fields:
+            family = CounterMetricFamily(f"{self._prefix}_{name}", documentation)
+            family.add_metric([], getattr(stats, attribute, 0))
             yield family
 
 
