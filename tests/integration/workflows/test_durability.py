@@ -231,3 +231,20 @@ async def test_a_run_missing_from_the_due_index_is_resumed_when_an_engine_starts
     await store.redis.delete("pcb:due")  # the index entry is gone
     assert await engine.resume_all() == 1
     assert await store.due(store.now()) == [run.id]
+
+
+async def test_a_redelivered_command_is_a_duplicate_not_a_refusal(
+    store: RunStore, service: WorkflowService, engine: Engine
+) -> None:
+    """A click delivered again after it was applied changes nothing and is not audited as refused."""
+    run = await service.start("smoke", {"version": "v1.0.0", "environment": "testnet"},
+                              actor="U_RM1")
+    await wait_for(store, run.id, waiting_at("approve"))
+    click = Approve(actor="U_RM2", step_id="approve", plan_hash=run.plan_hash)
+    await service.command(run.id, click, dedup_key="click-7")
+    again = await service.command(run.id, click, dedup_key="click-7")
+    assert again.steps[1].approval is not None
+    assert [v.user for v in again.steps[1].approval.votes] == ["U_RM2"]
+    types = [e.type for e in await store.read_audit(run.id)]
+    assert types.count("approve") == 1
+    assert not [t for t in types if t.startswith("refused")]
