@@ -236,7 +236,7 @@ async def test_a_run_missing_from_the_due_index_is_resumed_when_an_engine_starts
 async def test_a_redelivered_command_is_a_duplicate_not_a_refusal(
     store: RunStore, service: WorkflowService, engine: Engine
 ) -> None:
-    """A click delivered again after it was applied changes nothing and is not audited as refused."""
+    """A click delivered again after it applied changes nothing and is not audited as refused."""
     run = await service.start("smoke", {"version": "v1.0.0", "environment": "testnet"},
                               actor="U_RM1")
     await wait_for(store, run.id, waiting_at("approve"))
