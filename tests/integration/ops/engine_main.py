@@ -1,4 +1,5 @@
-"""A bot engine process stopped the way `parthenon-bot serve` stops it (GracefulStop on SIGTERM).
+"""A bot engine process stopped the way `parthenon-bot serve` stops it: SIGTERM sets the stop
+event, then `engine.stop(deadline)` (bot/serve.py's shutdown, without the Slack parts).
 
 Step executions are appended to a shared log file (O_APPEND) so the test can see which process
 ran what; `--slow` makes this process's steps take the seconds their `delay` argument says (a
@@ -10,13 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 
 import yaml
 
-from bot.lifecycle import GracefulStop
 from bot.observability import setup_logging
 from workflows.connection import connect
 from workflows.definition import Definition, StepKind, parse_definition
@@ -100,12 +102,16 @@ async def main() -> int:
     engine = Engine(store, registry, settings=EngineSettings(
         worker_id=args.worker, lease=timedelta(seconds=args.lease), poll_interval=0.02,
     ), services={"store": store})
-    stopper = GracefulStop(engine, deadline=args.deadline)
-    stopper.install()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     loop_task = asyncio.create_task(engine.run_forever())
     print("ready", flush=True)
-    await stopper.wait()
+    await stop.wait()
+    await engine.stop(args.deadline)
     await loop_task
+    logging.getLogger("parthenon.test").info("engine stopped")
     await client.aclose()
     logging_setup.close()
     print("stopped 0", flush=True)
