@@ -428,7 +428,7 @@ def _failed(
     state.error = outcome.error
     state.result = outcome.result or state.result
     state.waiting_for = None
-    if state.tries <= step.retries:
+    if outcome.transient and state.tries <= step.retries:
         backoff = min(step.retry_delay * (2 ** max(state.tries - 1, 0)), _MAX_BACKOFF)
         state.status = StepStatus.READY
         state.due_at = now + backoff

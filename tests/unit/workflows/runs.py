@@ -107,8 +107,8 @@ def ok(**captures: Any) -> OutcomeSucceeded:
     return OutcomeSucceeded(result={"ok": True}, captures=captures)
 
 
-def fail(error: str = "boom") -> OutcomeFailed:
-    return OutcomeFailed(error=error)
+def fail(error: str = "boom", *, transient: bool = True) -> OutcomeFailed:
+    return OutcomeFailed(error=error, transient=transient)
 
 
 def reschedule(when: datetime, waiting_for: str = "timer") -> OutcomeReschedule:

@@ -272,6 +272,16 @@ def test_failure_after_the_last_retry_blocks() -> None:
     assert wake_at(run, NOW) is None
 
 
+def test_a_permanent_failure_is_not_retried() -> None:
+    """A failure the executor says is not transient (wrong network, a failed gate) skips the
+    retries and goes straight to the step's failure policy."""
+    run, effects = finish(retrying(), fail("wrong network", transient=False))
+    assert state(run).status is StepStatus.BLOCKED
+    assert state(run).tries == 1
+    assert run.reason == "step deploy failed: wrong network"
+    assert kinds(effects) == ["step_failed", "run_blocked"]
+
+
 def test_backoff_is_capped() -> None:
     """Backoff never grows past ten minutes."""
     run = begin(started(make_run(step("a", retries=5, retry_delay="8m"))))
