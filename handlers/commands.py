@@ -53,6 +53,8 @@ from workflows.model import Abort, Pause, Resume
 
 __all__ = ["handle_command", "register"]
 
+_LISTED = 15  # runs shown in a list: a message stays readable, and the ack stays fast
+
 
 def register(app: AsyncApp, ctx: HandlerContext) -> None:
     @app.command(SLASH_COMMAND)
@@ -151,10 +153,11 @@ async def _freeze_state(ctx: HandlerContext, lead: str) -> Message:
 
 
 async def _status(ctx: HandlerContext) -> Message:
-    active = await ctx.service.active_runs()
+    active = await ctx.service.active_runs(_LISTED)
     freeze = await ctx.service.freeze_state()
-    lines = [f"*Active runs* ({len(active)})"]
-    lines += [run_line(r) for r in active[:20]] or ["No run is active."]
+    more = " (the oldest shown; `runs` lists the rest)" if len(active) >= _LISTED else ""
+    lines = [f"*Active runs* ({len(active)}){more}"]
+    lines += [run_line(r) for r in active] or ["No run is active."]
     blocks = [section("\n".join(lines))]
     if freeze:
         who = mention(str(freeze.get("by", "")))
@@ -165,9 +168,9 @@ async def _status(ctx: HandlerContext) -> Message:
 
 
 async def _runs(ctx: HandlerContext) -> Message:
-    active = await ctx.service.active_runs()
+    active = await ctx.service.active_runs(_LISTED)
     recent = [r for r in await ctx.service.recent_runs(15) if r.terminal]
-    lines = [f"*Active* ({len(active)})", *([run_line(r) for r in active[:15]] or ["none"])]
+    lines = [f"*Active* ({len(active)})", *([run_line(r) for r in active] or ["none"])]
     lines += [f"*Recent* ({len(recent)})", *([run_line(r) for r in recent] or ["none"])]
     return Message(text="Runs", blocks=[section("\n".join(lines))])
 

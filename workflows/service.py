@@ -200,8 +200,9 @@ class WorkflowService:
     async def get(self, run_id: str) -> Run:
         return await self.store.get(run_id)
 
-    async def active_runs(self) -> list[Run]:
-        runs = await self.store.load_many(await self.store.active_ids())
+    async def active_runs(self, limit: int = 1000) -> list[Run]:
+        """The active runs, oldest first; ``limit`` bounds how many are read (lists show few)."""
+        runs = await self.store.load_many(await self.store.active_ids(limit))
         return [run for run in runs if not run.terminal]
 
     async def recent_runs(self, limit: int = 20) -> list[Run]:
