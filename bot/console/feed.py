@@ -38,12 +38,12 @@ class PendingModal:
 
 class Feed:
     def __init__(self, standin: SlackStandIn, screen: Screen, names: Names,
-                 triggers: dict[str, str], responders: dict[str, str]) -> None:
+                 triggers: dict[str, str], responders: dict[str, tuple[str, str]]) -> None:
         self.standin = standin
         self.screen = screen
         self.names = names
         self.triggers = triggers  # trigger id -> user (the console's own clicks and commands)
-        self.responders = responders  # response url name -> user
+        self.responders = responders  # response url name -> (user, channel)
         self.modals: list[PendingModal] = []
         self.homes: dict[str, dict[str, Any]] = {}
         self._seen: dict[tuple[str, str], list[str]] = {}  # comparable lines of each message
@@ -166,8 +166,8 @@ class Feed:
         self.screen.show(heading, lines, where)
 
     def _response(self, name: str, body: dict[str, Any]) -> None:
-        user = self.responders.get(name, "")
-        self._ephemeral("", user, str(body.get("text", "")), body.get("blocks"), "")
+        user, channel = self.responders.get(name, ("", ""))
+        self._ephemeral(channel, user, str(body.get("text", "")), body.get("blocks"), "")
 
     def _modal(self, trigger: str, view_id: str, view: dict[str, Any]) -> None:
         user = self.triggers.get(trigger)

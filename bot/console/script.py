@@ -21,12 +21,15 @@ from pathlib import Path
 from bot.console.screen import Screen
 from bot.console.session import ConsoleError, Session
 from bot.console.users import find_user
+from workflows.model import RunStatus
 
 __all__ = ["ScriptError", "ScriptFailed", "Step", "parse_script", "run_script"]
 
 _DURATION = r"(\d+(?:\.\d+)?)(ms|s|m)?"
-_WAIT = re.compile(rf"^wait\s+(?:up\s+to\s+)?{_DURATION}\s+for\s+(card\s+)?\"(.*)\"$")
-_EXPECT = re.compile(r"^expect\s+(card\s+)?(no\s+|not\s+)?\"(.*)\"$")
+_TARGET = r"(?:(card|status)\s+)?"
+_WAIT = re.compile(rf"^wait\s+(?:up\s+to\s+)?{_DURATION}\s+for\s+{_TARGET}\"(.*)\"$")
+_EXPECT = re.compile(rf"^expect\s+{_TARGET}(no\s+|not\s+)?\"(.*)\"$")
+_STATUSES = {s.value for s in RunStatus}
 _SLEEP = re.compile(rf"^sleep\s+{_DURATION}$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 MODAL_WAIT = 10.0  # seconds a `submit` waits for the form to open
@@ -52,7 +55,8 @@ class Step:
     kind: str  # as | slash | press | submit | cancel | devnet | wait | expect | sleep | echo
     #            | show | buttons | home
     arg: str = ""
-    card: bool = False
+    # checks: "" = what was shown, "card" = the latest run's card, "status" = its Status field
+    target: str = ""
     negate: bool = False
     seconds: float = 0.0
     values: dict[str, str] = field(default_factory=dict)
@@ -99,15 +103,24 @@ def _step(number: int, text: str) -> Step | None:
     if word == "echo":
         return Step(number, text, "echo", rest)
     if (match := _WAIT.match(text)) is not None:
-        return Step(number, text, "wait", match.group(4), card=bool(match.group(3)),
-                    seconds=_seconds(match.group(1), match.group(2), number))
+        return _check(Step(number, text, "wait", match.group(4), target=match.group(3) or "",
+                           seconds=_seconds(match.group(1), match.group(2), number)))
     if (match := _EXPECT.match(text)) is not None:
-        return Step(number, text, "expect", match.group(3), card=bool(match.group(1)),
-                    negate=bool(match.group(2)))
+        return _check(Step(number, text, "expect", match.group(3), target=match.group(1) or "",
+                           negate=bool(match.group(2))))
     if (match := _SLEEP.match(text)) is not None:
         return Step(number, text, "sleep", seconds=_seconds(match.group(1), match.group(2),
                                                               number))
     raise ScriptError(f"line {number}: cannot read {text!r} (see docs/demo.md for the format)")
+
+
+def _check(step: Step) -> Step:
+    if not step.arg:
+        raise ScriptError(f"line {step.line}: a check needs some text between the quotes")
+    if step.target == "status" and step.arg not in _STATUSES:
+        raise ScriptError(f"line {step.line}: {step.arg!r} is not a run status; one of "
+                          + ", ".join(sorted(_STATUSES)))
+    return step
 
 
 def parse_script(text: str) -> list[Step]:
@@ -180,7 +193,8 @@ class _Runner:
         if step.kind == "echo":
             self._echo(step)
             return
-        self._echo(step)
+        if step.kind not in {"submit", "cancel"}:  # those wait for the form, then echo
+            self._echo(step)
         await handlers[step.kind](step)
 
     async def _slash(self, step: Step) -> None:
@@ -199,6 +213,7 @@ class _Runner:
 
     async def _submit(self, step: Step) -> None:
         modal = await self.session.wait_modal(MODAL_WAIT)
+        self._echo(step)
         if modal is None:
             raise self.fail(step, f"no form opened for {self.session.user.name} within "
                                   f"{MODAL_WAIT:g}s")
@@ -210,6 +225,7 @@ class _Runner:
 
     async def _cancel(self, step: Step) -> None:
         modal = await self.session.wait_modal(MODAL_WAIT)
+        self._echo(step)
         if modal is None:
             raise self.fail(step, "no form is open to cancel")
         self.session.cancel(modal)
@@ -233,9 +249,11 @@ class _Runner:
 
     async def _found(self, step: Step) -> bool:
         wanted = step.arg.lower()
-        if step.card:
+        if step.target == "card":
             text = await self.session.card_text()
             return text is not None and wanted in text.lower()
+        if step.target == "status":
+            return await self._status() == wanted
         self.session.feed.drain()
         return wanted in "\n".join(self.screen.since(self.mark)).lower()
 
@@ -246,7 +264,7 @@ class _Runner:
             if self.stopped():
                 raise self.fail(step, "stopped while waiting")
             if time.monotonic() >= deadline:
-                raise self.fail(step, self._missing(step, f"waited {step.seconds:g}s for"))
+                raise self.fail(step, await self._missing(step, f"waited {step.seconds:g}s for"))
             await asyncio.sleep(0.05)
         took = time.monotonic() - started
         self.screen.note(self.screen.style.dim(f"  ✓ after {took:.1f}s"), record=False)
@@ -255,10 +273,17 @@ class _Runner:
         found = await self._found(step)
         if found == step.negate:
             verb = "did not expect" if step.negate else "expected"
-            raise self.fail(step, self._missing(step, verb))
+            raise self.fail(step, await self._missing(step, verb))
 
-    def _missing(self, step: Step, verb: str) -> str:
-        where = ("the latest run's card" if step.card
+    async def _status(self) -> str | None:
+        return await self.session.card_status()
+
+    async def _missing(self, step: Step, verb: str) -> str:
+        if step.target == "status":
+            now = await self._status()
+            return (f'{verb} the card of {self.session.run_id} to show the status '
+                    f'"{step.arg}"; it shows {now or "no card"}')
+        where = ("the latest run's card" if step.target == "card"
                  else f"what was shown since {self.last_action}")
         return f'{verb} "{step.arg}" in {where}'
 

@@ -297,6 +297,22 @@ class Session:
             return None
         return run_id, render_message(message.text, message.blocks, self.feed.names, self.style)
 
+    async def card_status(self, run_id: str | None = None) -> str | None:
+        """The run status the card shows now (its Status field), None before it is posted."""
+        run_id = run_id or self.run_id
+        if run_id is None or self.stack.bot is None:
+            return None
+        where = await self.stack.bot.runtime.store.get_card(run_id)
+        message = self.stack.standin.message(*where) if where and where[1] else None
+        if message is None:
+            return None
+        for block in message.blocks:
+            for item in block.get("fields") or []:
+                head, _, value = str(item.get("text", "")).partition("\n")
+                if head.strip("*") == "Status" and value.split():
+                    return value.split()[-1]
+        return None
+
     async def card_text(self, run_id: str | None = None) -> str | None:
         found = await self.card_lines(run_id)
         if found is None:

@@ -55,7 +55,8 @@ class SlackSide:
     standin: SlackStandIn
     http: aiohttp.ClientSession
     triggers: dict[str, str] = field(default_factory=dict)  # trigger id -> user id
-    responders: dict[str, str] = field(default_factory=dict)  # response url name -> user id
+    # response url name -> (user id, channel id) of the request that carried it
+    responders: dict[str, tuple[str, str]] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def post(self, body: str, content_type: str) -> Reply:
@@ -74,9 +75,9 @@ class SlackSide:
         self.triggers[trigger] = user
         return trigger
 
-    def response_url(self, user: str) -> str:
+    def response_url(self, user: str, channel: str) -> str:
         name = f"console-{next(self._seq)}"
-        self.responders[name] = user
+        self.responders[name] = (user, channel)
         return self.standin.response_url(name)
 
     def _user(self, user: str) -> dict[str, str]:
@@ -95,7 +96,7 @@ class SlackSide:
             "command": "/parthenon",
             "text": text,
             "api_app_id": APP_ID,
-            "response_url": self.response_url(user),
+            "response_url": self.response_url(user, channel),
             "trigger_id": trigger,
         })
         return await self.post(body, "application/x-www-form-urlencoded")
@@ -121,7 +122,7 @@ class SlackSide:
             payload["channel"] = {"id": channel, "name": channel.lower()}
             payload["container"] = {"type": "message", "message_ts": message_ts or "",
                                     "channel_id": channel, "is_ephemeral": ephemeral}
-            payload["response_url"] = self.response_url(user)
+            payload["response_url"] = self.response_url(user, channel)
             if message is not None:
                 payload["message"] = message
         return await self.post(urlencode({"payload": json.dumps(payload)}),
