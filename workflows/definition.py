@@ -186,6 +186,18 @@ class ParameterSpec(_Model):
 
     _pattern = field_validator("pattern")(_check_regex)
 
+    @model_validator(mode="after")
+    def _check_default(self) -> ParameterSpec:
+        """A default is used unchecked at plan time, so it must fit its own rules."""
+        value = self.default
+        if value is None:
+            return self
+        if len(value) > self.max_length or (self.choices and value not in self.choices):
+            raise ValueError(f"the default {value!r} is too long or not one of the choices")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"the default {value!r} does not match the pattern")
+        return self
+
 
 class StepDef(_Model):
     id: str = Field(pattern=_ID, max_length=60)

@@ -616,6 +616,18 @@ def test_version_is_a_hash_of_the_text(tmp_path: Path) -> None:
             "regular expression",
             id="parameter-pattern-not-a-regex",
         ),
+        pytest.param(
+            "name: demo\ntitle: Demo\nparameters:\n  - {name: env, choices: [a, b], default: c}\n"
+            "steps:\n  - {id: a, title: A, kind: manual}\n",
+            "default 'c'",
+            id="default-not-a-choice",
+        ),
+        pytest.param(
+            "name: demo\ntitle: Demo\nparameters:\n  - {name: sha, pattern: '[0-9a-f]+', "
+            "default: none}\nsteps:\n  - {id: a, title: A, kind: manual}\n",
+            "default 'none'",
+            id="default-not-matching-pattern",
+        ),
     ],
 )
 def test_malformed_file_is_refused(tmp_path: Path, text: str, expected: str) -> None:
