@@ -188,6 +188,7 @@ class Engine:
                 if self._stopping.is_set():
                     break
                 run = latest or await self.store.load(run_id)
+                latest = run
                 if run is None:
                     break
                 action = next_action(run, self.store.now())
@@ -215,7 +216,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self.store.release(run_id, token))
+                await asyncio.shield(self.store.release(run_id, token, latest))
 
     async def _heartbeat(self, run_id: str, token: str, work: asyncio.Task[Any] | None) -> None:
         """Renew the lease every third of its time while the run is in hand; if it is gone,

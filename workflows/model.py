@@ -187,6 +187,8 @@ class Run(_Model):
     version: int = 0
     # Indexes of step states a transition has copied already (machine's copy-on-write).
     _owned: set[int] = PrivateAttr(default_factory=set)
+    # step id -> index in the plan, built on first use (the plan never changes).
+    _index: dict[str, int] | None = PrivateAttr(default=None)
 
     @property
     def terminal(self) -> bool:
@@ -199,7 +201,9 @@ class Run(_Model):
         return self.plan[self.cursor], self.steps[self.cursor]
 
     def index_of(self, step_id: str) -> int | None:
-        return next((i for i, step in enumerate(self.plan) if step.id == step_id), None)
+        if self._index is None or len(self._index) != len(self.plan):
+            self._index = {step.id: i for i, step in enumerate(self.plan)}
+        return self._index.get(step_id)
 
 
 def compute_plan_hash(

@@ -441,9 +441,12 @@ class RunStore:
     async def renew(self, run_id: str, token: str, ttl_ms: int) -> bool:
         return bool(await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, ttl_ms]))
 
-    async def release(self, run_id: str, token: str) -> None:
-        """Give the lease back; the due index is set from the run as now stored."""
-        run = await self.load(run_id)
+    async def release(self, run_id: str, token: str, known: Run | None = None) -> None:
+        """Give the lease back; the due index is set from the run as stored (``known``: as the
+        worker last committed it, which saves a read when nobody changed it since)."""
+        run = known
+        if run is None or await self._version(run_id) != run.version:
+            run = await self.load(run_id)
         when = wake_at(run, self.now()) if run is not None else None
         if when is None:
             await self.redis.zrem(keys.DUE, run_id)
@@ -451,11 +454,15 @@ class RunStore:
             await self.redis.zadd(keys.DUE, {run_id: to_ms(when)})
         await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, 0])
         # A command may have committed between our read and the index write: look again.
-        latest = await self.load(run_id)
-        if latest is not None and run is not None and latest.version != run.version:
-            again = wake_at(latest, self.now())
+        if run is not None and await self._version(run_id) != run.version:
+            latest = await self.load(run_id)
+            again = wake_at(latest, self.now()) if latest is not None else None
             if again is not None:
                 await self.wake(run_id, again)
+
+    async def _version(self, run_id: str) -> int | None:
+        raw = await _hget(self.redis, keys.RunKeys(run_id).run, "v")
+        return int(raw) if raw is not None else None
 
     async def ledger_entry(self, run_id: str, step_id: str, attempt: int) -> dict[str, Any] | None:
         raw = await _hget(self.redis, keys.RunKeys(run_id).ledger, f"{step_id}#{attempt}")
