@@ -60,6 +60,7 @@ EMOJI: dict[str, str] = {
 
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]*)`")
+_SPAN = re.compile(r"\x05(\d+)\x06")
 _ANGLE = re.compile(r"<([^<>\n]+)>")
 _EMOJI = re.compile(r":([a-z0-9_+-]+):")
 _BOLD = re.compile(r"\*([^*\n]+)\*")
@@ -196,14 +197,16 @@ def _inline(segment: str, names: Names, style: Style) -> str:
 
 
 def _spans(text: str, names: Names, style: Style) -> str:
-    parts: list[str] = []
-    last = 0
-    for match in _CODE.finditer(text):
-        parts.append(_inline(text[last : match.start()], names, style))
-        parts.append(style.code("`" + _unescape(match.group(1)) + "`"))
-        last = match.end()
-    parts.append(_inline(text[last:], names, style))
-    return "".join(parts)
+    """Code spans are set aside (nothing inside them is formatting), the rest converted with
+    placeholders in their place (bold may run across a span), then the spans put back."""
+    spans: list[str] = []
+
+    def aside(match: re.Match[str]) -> str:
+        spans.append(style.code("`" + _unescape(match.group(1)) + "`"))
+        return f"\x05{len(spans) - 1}\x06"
+
+    out = _inline(_CODE.sub(aside, text), names, style)
+    return _SPAN.sub(lambda m: spans[int(m.group(1))], out)
 
 
 def mrkdwn(text: str, names: Names | None = None, style: Style | None = None) -> str:

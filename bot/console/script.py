@@ -164,6 +164,13 @@ class _Runner:
                 await self.one(step)
             except ConsoleError as exc:
                 raise self.fail(step, str(exc)) from None
+        self.session.feed.drain()
+        for modal in self.session.feed.modals:
+            who = self.session.feed.names.user(modal.user or "")
+            title = str((modal.view.get("title") or {}).get("text", "a form"))
+            last = steps[-1].line if steps else 0
+            raise ScriptFailed(f"{self.source}:{last}: the form “{title}” is still open for "
+                               f"{who} at the end (submit or cancel it)")
 
     def _echo(self, step: Step) -> None:
         style = self.screen.style
@@ -218,10 +225,9 @@ class _Runner:
             raise self.fail(step, f"no form opened for {self.session.user.name} within "
                                   f"{MODAL_WAIT:g}s")
         self._acted(step)
-        errors = await self.session.submit(modal, step.values)
-        if errors:
-            raise self.fail(step, "the form was refused: "
-                            + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        # A refusal is shown and the form stays open (as in Slack): the script may check it
+        # and `cancel`; a form left open at the end fails the script.
+        await self.session.submit(modal, step.values)
 
     async def _cancel(self, step: Step) -> None:
         modal = await self.session.wait_modal(MODAL_WAIT)
