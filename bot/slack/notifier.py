@@ -3,8 +3,11 @@ notifications (approval requests, failures, the end) in the card's thread.
 
 It works from the store's dirty-card index, so any replica may do it and a restart loses no card
 update: a card is marked done only with the score it was seen at, and a change meanwhile keeps it
-dirty. Updates to one message are coalesced to at most one per ``min_interval`` (about a second);
-a 429 stops calls of that method until its Retry-After has passed; Slack being unreachable or
+dirty. One replica at a time works on a given card (a short lock in Redis, next to the card's
+own keys), so two replicas never both post a run's first card.
+
+Updates to one message are coalesced to at most one per ``min_interval`` (about a second); a 429
+stops calls of that method until its Retry-After has passed; Slack being unreachable or
 answering 5xx backs the run off and the card catches up later. The runs themselves never wait for
 Slack.
 
@@ -26,6 +29,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,18 +42,31 @@ from bot.config import BotConfig
 from bot.slack.errors import SlackCallFailed, SlackRateLimited, SlackUnavailable
 from bot.slack.escape import code, inline
 from bot.slack.views import Message, drill_reminder, notice, run_card, thread_message
+from workflows import keys
 from workflows.drillscheduler import DrillReminder, DrillScheduler
 from workflows.machine import Notify
 from workflows.model import Run
 from workflows.store import RunStore
 
-__all__ = ["Notifier", "NotifierStats", "incident_channel_name"]
+__all__ = ["Notifier", "NotifierStats", "card_lock_key", "incident_channel_name"]
 
 log = logging.getLogger("parthenon.notifier")
 
 _CHANNEL_GONE = {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 _PERMANENT_LIMIT = 5  # attempts before a card that Slack keeps refusing is given up
 _NAME_CLEAN = re.compile(r"[^a-z0-9-]+")
+_LOCK_MS = 30_000  # a replica that dies holding a card's lock frees it after this
+
+# KEYS: the card's lock   ARGV: holder   (delete it only if we still hold it)
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def card_lock_key(run_id: str) -> str:
+    """Next to the card's own key, in the run's hash slot."""
+    return f"{keys.RunKeys(run_id).card}:lock"
 
 
 def incident_channel_name(run: Run, n: int) -> str:
@@ -68,6 +85,7 @@ class NotifierStats:
     unavailable: int = 0
     failed: int = 0
     coalesced: int = 0
+    held_elsewhere: int = 0  # another replica was working on the card
 
 
 @dataclass
@@ -109,6 +127,8 @@ class Notifier:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._people = frozenset(u for members in config.groups.values() for u in members)
+        self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
+        self._unlock = store.redis.register_script(_UNLOCK)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -152,22 +172,32 @@ class Notifier:
 
     async def _sync_guarded(self, run_id: str, score: float) -> None:
         async with self._slots:
-            state = self._cards[run_id]
+            lock = card_lock_key(run_id)
+            if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS):
+                self.stats.held_elsewhere += 1
+                return
             try:
-                await self._sync(run_id, score, state)
-                state.failures = 0
-            except SlackRateLimited:
-                self.stats.rate_limited += 1  # the method's not-before is set; stays dirty
-            except SlackUnavailable as exc:
-                self.stats.unavailable += 1
-                self._back_off(state, f"Slack unavailable: {exc.message}", run_id)
-            except SlackCallFailed as exc:
-                self.stats.failed += 1
-                self._back_off(state, str(exc), run_id)
-                if state.failures >= _PERMANENT_LIMIT:
-                    log.error("giving up on the card of %s: %s", run_id, exc)
-                    state.pending.clear()
-                    await self.store.card_done(run_id, score)
+                await self._sync_held(run_id, score)
+            finally:
+                await self._unlock(keys=[lock], args=[self._holder])
+
+    async def _sync_held(self, run_id: str, score: float) -> None:
+        state = self._cards[run_id]
+        try:
+            await self._sync(run_id, score, state)
+            state.failures = 0
+        except SlackRateLimited:
+            self.stats.rate_limited += 1  # the method's not-before is set; stays dirty
+        except SlackUnavailable as exc:
+            self.stats.unavailable += 1
+            self._back_off(state, f"Slack unavailable: {exc.message}", run_id)
+        except SlackCallFailed as exc:
+            self.stats.failed += 1
+            self._back_off(state, str(exc), run_id)
+            if state.failures >= _PERMANENT_LIMIT:
+                log.error("giving up on the card of %s: %s", run_id, exc)
+                state.pending.clear()
+                await self.store.card_done(run_id, score)
 
     def _back_off(self, state: _CardState, why: str, run_id: str) -> None:
         state.failures += 1
