@@ -167,6 +167,10 @@ async def _banner(stack: DemoStack, session: Session) -> None:
     if stack.seeded:
         rows.append("  note     a restore drill is recorded as passed 10 days ago so promotions "
                     "pass the §6 drill gate; examples/restore-drill.demo records a real one")
+    earlier = await session.find_earlier_run() if previous else None
+    if earlier is not None:
+        rows.append(f"  latest   {earlier} from an earlier session: `show` shows its card, "
+                    "`/parthenon runs` lists them all")
     rows.append(style.dim("  ports    " + " ".join(str(p) for p in ports.values())))
     rows.append("People (/as <name>):")
     rows += ["  " + row for row in session.users_lines()]

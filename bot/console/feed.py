@@ -86,7 +86,12 @@ class Feed:
             return
         if not call.ok:
             error = call.response.get("error", f"HTTP {call.status}")
-            self.screen.note(self.style.dim(f"(the bot's Slack call {method} failed: {error})"))
+            if method == "chat.update" and error == "message_not_found":
+                note = ("(a card posted in an earlier session is not in this session's Slack "
+                        "stand-in; the bot posts it anew)")
+            else:
+                note = f"(the bot's Slack call {method} failed: {error})"
+            self.screen.note(self.style.dim(note))
             return
         if method == "chat.postMessage":
             self._posted(str(call.response.get("channel")), str(call.response.get("ts")), args)

@@ -85,6 +85,7 @@ class Session:
         self.feed = feed
         self.side = side
         self.user = user
+        self.earlier_run: str | None = None  # the latest run of an earlier session
 
     @property
     def style(self) -> Style:
@@ -92,12 +93,23 @@ class Session:
 
     @property
     def run_id(self) -> str | None:
-        """The latest run started (by a command or a button), whoever started it."""
+        """The latest run started (by a command or a button, whoever started it), else the
+        latest run of an earlier session on the same data dir."""
         for text in reversed(self.screen.transcript):
             found = _STARTED.search(text)
             if found:
                 return found.group(1)
-        return None
+        return self.earlier_run
+
+    async def find_earlier_run(self) -> str | None:
+        """The most recently updated active run in Redis, else the most recent run."""
+        if self.stack.bot is None:
+            return None
+        service = self.stack.bot.runtime.service
+        runs = await service.active_runs() or await service.recent_runs(1)
+        if runs:
+            self.earlier_run = max(runs, key=lambda r: r.updated_at).id
+        return self.earlier_run
 
     # --- people ------------------------------------------------------------------------------
 
@@ -334,7 +346,10 @@ class Session:
         where = await self.stack.bot.runtime.store.get_card(run_id)
         message = self.stack.standin.message(*where) if where and where[1] else None
         if where is None or message is None:
-            raise ConsoleError(f"the card of {run_id} is not posted (yet)")
+            # Not posted in this session (the stand-in forgets between sessions): the bot
+            # shows it to the person who asks, with its buttons.
+            await self.command(f"status {run_id}")
+            return
         self.screen.renumber()
         channel, ts = where
         names = self.feed.names
