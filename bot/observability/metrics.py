@@ -8,7 +8,9 @@ Two sources:
 - read at scrape time: the engine's own counters (`EngineStats`: lease takeovers, in doubt...)
   and, from Redis, the active runs by workflow and state, the approvals waiting and their age,
   and how many runs are overdue for a worker. The Redis read is one ZRANGE plus pipelined HGETs
-  of the active runs, cached for a few seconds so several scrapers cost one read.
+  of the active runs, cached for a few seconds so several scrapers cost one read (about 0.1 ms
+  of CPU per active run: 100 ms for 1,000 active runs, parsed in chunks so the event loop keeps
+  answering Slack in between).
 
 The Redis-derived gauges describe the whole deployment, so every replica reports the same
 values: aggregate them with `max`, not `sum`.
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 _STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 _RPC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _MAX_RUNS_READ = 10_000
-_CHUNK = 500
+_CHUNK = 200  # runs parsed between yields to the event loop (about 20 ms of CPU)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ async def read_runs(store: RunStore, now: float) -> RunsSnapshot:
     confirmations: Tally[str] = Tally()
     oldest: dict[str, float] = {}
     for start in range(0, len(ids), _CHUNK):
+        if start:
+            await asyncio.sleep(0)  # parsing is CPU: let Slack's requests in between chunks
         for run in await store.load_many(ids[start : start + _CHUNK]):
             runs[(run.workflow, run.status.value)] += 1
             current = run.current
