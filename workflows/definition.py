@@ -479,7 +479,7 @@ def parse_definition(raw: object, source: str, text: str | None = None) -> Defin
 def load_definitions(directory: Path) -> dict[str, Definition]:
     """Every ``*.yaml`` in ``directory`` by workflow name; duplicates are refused."""
     found: dict[str, Definition] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         defn = load_definition(path)
         if defn.name in found:
             raise DefinitionError(f"{path.name}: workflow {defn.name!r} is defined twice")

@@ -349,7 +349,7 @@ class Engine:
             run=run,
             step=step,
             state=state,
-            args=render(step.with_, context_for(run, step)),
+            args=render(step.with_, context_for(run, step, self.store.now())),
             now=self.store.now(),
             attempt=attempt,
             idempotency_key=f"{run.id}:{step.id}:{attempt}",

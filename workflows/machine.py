@@ -233,6 +233,13 @@ def _enter(run: Run, index: int, now: datetime, effects: list[Notify]) -> None:
     state.progress = None
     state.progress_text = None
     state.data = {}
+    # A step entered again (a loop) starts clean: nothing of the last visit shows as current.
+    state.result = None
+    state.note = None
+    state.started_at = None
+    state.finished_at = None
+    state.confirmed_by = None
+    state.inputs = {}
     if run.status is RunStatus.WAITING:
         run.status = RunStatus.RUNNING
 
@@ -535,9 +542,8 @@ def _approve(run: Run, event: Approve, now: datetime, effects: list[Notify]) -> 
         raise NotAuthorized(
             f"only members of {', '.join(policy.groups)} may approve this step"
         )
-    own = request.requested_by if request.purpose == "skip" else run.initiator
-    if event.actor == own and not policy.allow_initiator:
-        who = "asked for this skip" if request.purpose == "skip" else "started this run"
+    if event.actor in _interested(run, request) and not policy.allow_initiator:
+        who = "asked for this skip" if event.actor == request.requested_by else "started this run"
         raise NotAuthorized(f"you {who}; the policy needs someone else to approve")
     if any(v.user == event.actor and v.decision == "approve" for v in request.votes):
         raise InvalidCommand("you have already approved this step")
@@ -566,8 +572,19 @@ def _approve(run: Run, event: Approve, now: datetime, effects: list[Notify]) -> 
     _advance(run, index, now, effects)
 
 
+def _interested(run: Run, request: ApprovalRequest) -> set[str]:
+    """Who may not approve under a policy without allow_initiator: the run's initiator, and
+    for a skip also the person who asked for it."""
+    people = {run.initiator}
+    if request.purpose == "skip" and request.requested_by:
+        people.add(request.requested_by)
+    return people
+
+
 def _reject(run: Run, event: Reject, now: datetime, effects: list[Notify]) -> None:
     _, state, request = _approval_of(run, event.step_id)
+    if now >= request.expires_at:
+        raise InvalidCommand("this approval request has expired")
     allowed = request.policy.reject_groups or request.policy.groups
     if not set(event.groups) & set(allowed):
         raise NotAuthorized(f"only members of {', '.join(allowed)} may reject this step")
@@ -668,6 +685,9 @@ def _retry(run: Run, event: Retry, now: datetime) -> None:
     state.error = None
     state.approval = None
     state.finished_at = None
+    state.data = {}  # a retried monitor window starts over, without its old samples
+    state.progress = None
+    state.progress_text = None
     run.status = RunStatus.RUNNING
     run.reason = None
 

@@ -225,12 +225,12 @@ class WorkflowService:
                 continue
             request = state.approval
             if request is not None:
-                own = request.requested_by if request.purpose == "skip" else run.initiator
+                barred = {run.initiator, request.requested_by or run.initiator}
                 voted = any(v.user == user for v in request.votes)
                 if (
                     groups & set(request.policy.groups)
                     and not voted
-                    and (user != own or request.policy.allow_initiator)
+                    and (user not in barred or request.policy.allow_initiator)
                 ):
                     found.append(PendingAction(run, step, "approve"))
             elif state.waiting_for == "confirmation":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from workflows.machine import resolve_path
@@ -20,7 +21,7 @@ class TemplateError(ValueError):
     code = "template_missing_value"
 
 
-def context_for(run: Run, step: PlannedStep) -> dict[str, Any]:
+def context_for(run: Run, step: PlannedStep, now: datetime) -> dict[str, Any]:
     """Everything a step's templates may reference: parameters, captures and builtins."""
     return {
         **run.params,
@@ -31,6 +32,7 @@ def context_for(run: Run, step: PlannedStep) -> dict[str, Any]:
         "initiator": run.initiator,
         "plan_hash": run.plan_hash,
         "wave": step.wave or {},
+        "now": now.isoformat(),
     }
 
 

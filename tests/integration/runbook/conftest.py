@@ -267,7 +267,8 @@ def context(
     step = run.plan[index]
     state = run.steps[index].model_copy(update={"data": data or {}, "attempt": attempt})
     return StepContext(
-        run=run, step=step, state=state, args=render(step.with_, context_for(run, step)),
+        run=run, step=step, state=state,
+        args=render(step.with_, context_for(run, step, run.updated_at)),
         now=now or bot.store.now(), attempt=attempt,
         idempotency_key=f"{run.id}:{step.id}:{attempt}", services=bot.services,
     )

@@ -240,7 +240,8 @@ async def test_engine_verifies_a_webhook_step_whose_worker_died_after_sending(
     stored = began.run
     step, state = stored.plan[0], stored.steps[0]
     ctx = StepContext(
-        run=stored, step=step, state=state, args=render(step.with_, context_for(stored, step)),
+        run=stored, step=step, state=state,
+        args=render(step.with_, context_for(stored, step, stored.updated_at)),
         now=parts.store.now(), attempt=1, idempotency_key=f"{run.id}:provenance:1",
         services=parts.services,
     )

@@ -1065,3 +1065,17 @@ def test_wake_at_and_next_action_now(
     assert next_action(run, NOW) == action
     if wake is not None:
         assert next_action(run, wake + timedelta(seconds=0)) is not None  # type: ignore[operator]
+
+
+def test_the_initiator_cannot_approve_a_skip_someone_else_asked_for() -> None:
+    """A skip approval without allow_initiator bars the run's initiator as well as the asker."""
+    run = make_run(
+        step("gate", skip={"approval": {"groups": ["security"]}}),
+        step("after"),
+    )
+    run = begin(started(run))
+    run, _ = finish(run, fail("drill too old", transient=False))
+    run, _ = transition(run, Skip(actor="U_OP", groups=["operators"], step_id="gate",
+                                  reason="override"), NOW)
+    with pytest.raises(NotAuthorized):
+        transition(run, approve(run, run.initiator, ["security"], step_id="gate"), NOW)

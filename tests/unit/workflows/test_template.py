@@ -69,7 +69,7 @@ def test_context_has_params_captures_and_builtins() -> None:
     run = run.model_copy(
         update={"params": {"version": "v1"}, "values": {"height": 7, "run_id": "spoofed"}}
     )
-    context = context_for(run, run.plan[0])
+    context = context_for(run, run.plan[0], run.updated_at)
     assert context["version"] == "v1"
     assert context["height"] == 7
     assert context["run_id"] == run.id
