@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.scenarios.harness import OPS, RESPONDERS, Harness
+from tests.scenarios.harness import OPS, RESPONDERS, Harness, waiting_at
 from workflows.model import Run
 
 
@@ -57,6 +57,4 @@ async def test_missing_scope_keeps_the_incident_in_the_current_channel(harness: 
         r for r in h.standin.replies(OPS, card.ts) if "missing_scope" in r.text])
     assert "channels:manage" in note[0].text
     assert "the incident runs here" in note[0].text
-    run = await h.wait_run(run.id, lambda r: r.current is not None
-                           and r.current[0].id == "triage")
-    assert run.status.value == "waiting"
+    await h.wait_run(run.id, waiting_at("triage"))

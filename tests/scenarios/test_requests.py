@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from tests.scenarios.harness import (
@@ -200,3 +201,20 @@ async def test_a_command_is_durable_before_its_ack(harness: Harness) -> None:
     assert run.workflow == "promote"
     assert h.standin.calls_of("chat.postMessage") == []
     h.standin.release("chat.postMessage")
+
+
+async def test_url_verification_is_answered_with_the_challenge(harness: Harness) -> None:
+    """Saving the events URL in the app settings works: the signed challenge is echoed."""
+    body = json.dumps({"token": "unused", "challenge": "c-12345", "type": "url_verification"})
+    reply = await harness.post(body, "application/json")
+    assert reply.status == 200
+    assert "c-12345" in reply.text
+
+
+async def test_an_app_home_event_redelivered_is_answered_both_times(harness: Harness) -> None:
+    """An event retried by Slack (X-Slack-Retry-Num) is acked; publishing Home twice is harmless."""
+    event = {"type": "app_home_opened", "user": "URM0002", "tab": "home"}
+    first = await harness.event(event)
+    again = await harness.event(event, headers={"X-Slack-Retry-Num": "1"})
+    assert first.status == again.status == 200
+    await harness.standin.wait_for(lambda: harness.standin.home.get("URM0002"))
