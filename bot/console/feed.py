@@ -115,7 +115,8 @@ class Feed:
         elif method == "conversations.invite":
             users = ", ".join(self.names.user(u) for u in str(args.get("users", "")).split(",")
                               if u)
-            self.screen.note(f"➕ Invited {users} to {self.names.channel(str(args.get('channel')))}")
+            where = self.names.channel(str(args.get("channel")))
+            self.screen.note(f"📨 Invited {users} to {where}")
         elif method == "pins.add":
             key = (str(args.get("channel")), str(args.get("timestamp")))
             self.screen.note(f"📌 Pinned {self._title(key)} in {self.names.channel(key[0])}")
@@ -153,10 +154,10 @@ class Feed:
             if op in {"replace", "insert"}:
                 changed += lines[j1:j2]
             elif op == "delete":
-                changed += [Line(self.style.dim("− " + old)) for old in before[i1:i2]
+                changed += [Line(self.style.dim("- " + old)) for old in before[i1:i2]
                             if old and not old.startswith("[")]
                 if any(old.startswith("[") for old in before[i1:i2]):
-                    changed.append(Line(self.style.dim("− (no buttons any more)")))
+                    changed.append(Line(self.style.dim("- (no buttons any more)")))
         if not changed:
             return
         heading = (f"{self.style.bold(self.names.channel(channel))} · ↻ updated "

@@ -10,7 +10,6 @@ line that shows them, so the screen can number them and the console can press th
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +79,8 @@ _RESTORE = {"\x01": "*", "\x02": "_", "\x03": "~", "\x04": "`"}
 class Names:
     """Who ``<@U…>`` and ``<#C…>`` are."""
 
-    users: Mapping[str, str] = field(default_factory=dict)
-    channels: Mapping[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)  # grows as the bot opens channels
 
     def user(self, user_id: str) -> str:
         return "@" + self.users.get(user_id, user_id)

@@ -18,7 +18,7 @@ from bot.console.screen import Choice, Screen, Where
 from bot.console.slackside import Reply, SlackSide
 from bot.console.stack import OPS_CHANNEL, OPS_CHANNEL_NAME, DemoStack
 from bot.console.users import DEMO_USERS, DemoUser, find_user
-from bot.devnet import DevnetError, NodeFaults
+from bot.devnet import DevnetError, DevnetNode, NodeFaults
 from bot.slack.errors import BadPayload
 from bot.slack.ids import ActionId
 from bot.slack.payloads import ButtonValue
@@ -184,7 +184,8 @@ class Session:
         buttons = [b for line in render_blocks(message.blocks) for b in line.buttons]
         same = [b for b in buttons if b.action_id == choice.button.action_id]
         exact = [b for b in same if b.label == choice.button.label]
-        return (exact or same or [None])[0]
+        found = exact or same
+        return found[0] if found else None
 
     async def press(self, choice: Choice) -> PressOutcome:
         """Click the button as the current user, the way Slack sends a click."""
@@ -426,7 +427,7 @@ class Session:
         state = "off" if value == _default_of(knob) else f"on ({value!r})"
         self.screen.note(f"🔧 {node.name}: {knob} {state}")
 
-    async def _node_action(self, node: Any, action: str) -> None:
+    async def _node_action(self, node: DevnetNode, action: str) -> None:
         if action == "reset":
             node.faults.reset()
             self.screen.note(f"🔧 {node.name}: every fault off")
@@ -438,7 +439,7 @@ class Session:
         self.screen.note(f"🔧 {node.name}: {action}ed" if action != "stop"
                          else f"🔧 {node.name}: stopped")
 
-    def _devnet_table(self, nodes: list[Any] | None = None) -> None:
+    def _devnet_table(self, nodes: list[DevnetNode] | None = None) -> None:
         rows = [f"{'node':<9} {'network':<8} {'role':<10} {'canary':<6} {'up':<3} "
                 f"{'version':<8} {'height':>6}  faults"]
         for devnet in self.stack.devnets.values():
@@ -447,9 +448,9 @@ class Session:
                     continue
                 faults = {k: v for k, v in node.faults.to_dict().items() if v != _default_of(k)}
                 on = ", ".join(f"{k}={v}" for k, v in faults.items()) or "-"
-                rows.append(f"{node.name:<9} {devnet.network:<8} {node.role:<10} "
-                            f"{'yes' if node.canary else '':<6} {'yes' if node.running else 'NO':<3} "
-                            f"{node.version:<8} {node.height:>6}  {on}")
+                canary, up = "yes" if node.canary else "", "yes" if node.running else "NO"
+                rows.append(f"{node.name:<9} {devnet.network:<8} {node.role:<10} {canary:<6} "
+                            f"{up:<3} {node.version:<8} {node.height:>6}  {on}")
         self.screen.write(rows)
 
 

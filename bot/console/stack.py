@@ -24,7 +24,7 @@ import yaml
 from bot.app import SlackBot
 from bot.config import BotConfig, load_config
 from bot.console.users import DEMO_USERS, GROUPS
-from bot.devnet import Devnet
+from bot.devnet import Devnet, DevnetNode
 from bot.redisserver import RedisServer
 from bot.runtime import DEFINITIONS_DIR
 from bot.serve import serve
@@ -138,7 +138,8 @@ class DemoStack:
             settings, self.config, host="127.0.0.1", port=0, definitions=demo_definitions(),
             stop=self.stop_event, on_started=on_started,
         ), name="demo-bot")
-        await asyncio.wait({started, self._serve}, return_when=asyncio.FIRST_COMPLETED)
+        pending: set[asyncio.Future[Any]] = {started, self._serve}
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         if not started.done():
             started.cancel()
             raise DemoStartError(f"the bot did not start (see {self.log_path})")
@@ -220,7 +221,7 @@ class DemoStack:
             found[f"deploy-{devnet.network}"] = devnet.deploy.port
         return found
 
-    def node(self, name: str) -> Any:
+    def node(self, name: str) -> DevnetNode | None:
         for devnet in self.devnets.values():
             for node in devnet.nodes:
                 if node.name == name:
