@@ -110,6 +110,16 @@ async def until_ready(proc: subprocess.Popen[str], base: str, timeout: float = 6
         await asyncio.sleep(0.1)
 
 
+async def exited(proc: subprocess.Popen[str], timeout: float = 40) -> int:
+    """Wait for the process without blocking this loop (the fakes it talks to live here)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while proc.poll() is None:
+        assert loop.time() < deadline, "the process did not exit after SIGTERM"
+        await asyncio.sleep(0.05)
+    return proc.returncode
+
+
 async def poll(
     store: RunStore, run_id: str, check: Callable[[Run], bool], timeout: float = 60
 ) -> Run:
@@ -175,15 +185,11 @@ async def test_serve_answers_probes_and_a_sigterm_mid_step_hands_the_run_over(
             holder.send_signal(signal.SIGTERM)
             for node in deployment.devnet.nodes:
                 node.faults.latency = 0.0
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 40
-            while holder.poll() is None:
-                assert loop.time() < deadline, "the terminated replica did not exit"
-                await asyncio.sleep(0.05)
+            await exited(holder)
             final = await poll(runtime.store, run.id, lambda r: r.terminal)
             other_metrics = (await get(f"{base_other}/metrics"))[1]
             other.send_signal(signal.SIGTERM)
-            other.wait(40)
+            await exited(other)
             audit = [e.type for e in await runtime.store.read_audit(run.id)]
     finally:
         await runtime.aclose()
@@ -200,3 +206,30 @@ async def test_serve_answers_probes_and_a_sigterm_mid_step_hands_the_run_over(
     assert not any(line["msg"] == "run released on stop" for line in lines)  # it finished
     for secret in SECRETS:
         assert secret not in logs
+
+
+async def test_socket_mode_serves_the_same_ops_endpoints_on_its_port(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """With SLACK_APP_TOKEN (Socket Mode) the port serves /healthz, /readyz and /metrics but
+    no /slack/events."""
+    app_token = "xapp-1-serve-socket-0001"
+    slack = SlackStandIn(bot_token=TOKEN, app_token=app_token)
+    await slack.start()
+    env = {**deployment.env, "SLACK_APP_TOKEN": app_token, "SLACK_API_URL": slack.api_url}
+    del env["SLACK_SIGNING_SECRET"]
+    try:
+        with serving(env, tmp_path / "socket.log") as (proc, base):
+            await until_ready(proc, base)
+            assert (await get(f"{base}/healthz"))[0] == 200
+            status, text = await get(f"{base}/metrics")
+            assert status == 200
+            assert metric(text, "parthenon_redis_up") == 1
+            async with aiohttp.ClientSession() as session, \
+                    session.post(f"{base}/slack/events", data=b"{}") as response:
+                assert response.status in {404, 405}
+            proc.send_signal(signal.SIGTERM)
+            assert await exited(proc) == 0
+    finally:
+        await slack.stop()
+    assert app_token not in (tmp_path / "socket.log").read_text()
