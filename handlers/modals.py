@@ -18,16 +18,9 @@ from handlers.context import HandlerContext
 from handlers.payloads import ViewPayload
 from workflows.model import Abort, Confirm, Reject, Skip
 
-__all__ = ["ReasonMissing", "handle_submission", "register"]
+__all__ = ["handle_submission", "register"]
 
 MAX_REASON = 1000
-
-
-class ReasonMissing(BadPayload):
-    """A reason is required (Slack's min_length normally stops this before it arrives)."""
-
-    code = "reason_required"
-
 
 def register(app: AsyncApp, ctx: HandlerContext) -> None:
     for callback in CallbackId:
@@ -60,7 +53,8 @@ async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, 
     else:
         reason = p.value(str(BlockId.REASON), REASON_INPUT)
         if not reason:
-            raise ReasonMissing("a reason is required")
+            # Slack's min_length normally stops this before it arrives.
+            raise BadPayload("a reason is required")
         reason = reason[:MAX_REASON]
         if callback is CallbackId.REJECT:
             step_id = value.step_id()
