@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from workflows.connection import connect
 from workflows.drills import DrillDue
 from workflows.drillscheduler import DrillBook
-from workflows.errors import RunNotFound
+from workflows.errors import RedisUrlError, RunNotFound
 from workflows.export import render_incident_log
 from workflows.model import Run
 from workflows.store import RunStore
@@ -87,7 +87,7 @@ async def _export(store: RunStore, run_id: str) -> str:
 
 
 async def _main(args: argparse.Namespace) -> str:
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect(args.redis_url)  # one server, Sentinel or Cluster URLs alike
     try:
         store = RunStore(client)
         if args.action == "export":
@@ -108,7 +108,7 @@ def run_runs(argv: Sequence[str]) -> int:
         return 2
     try:
         text = asyncio.run(_main(args))
-    except RunNotFound as exc:
+    except (RunNotFound, RedisUrlError) as exc:
         print(f"parthenon-bot runs: {exc}", file=sys.stderr)
         return 1
     except (RedisError, OSError) as exc:

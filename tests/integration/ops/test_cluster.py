@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from workflows.store import RunStore
 from workflows.testing import RecordingExecutor, StaticAuthority, StaticInventory
 
 SUM = "b" * 64
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,23 @@ async def test_node_post_budget_works_on_a_cluster(cluster_client: aioredis.Redi
     await budget.acquire("test-1")
     await budget.acquire("test-1")
     assert await budget.used("test-1") == 2
+
+
+async def test_runs_command_reads_a_cluster(
+    cluster: LocalCluster, cluster_client: aioredis.Redis
+) -> None:
+    """`parthenon-bot runs --redis-url redis+cluster://...` lists the runs kept on the cluster."""
+    store = RunStore(cluster_client)
+    service = WorkflowService(
+        store, {"smoke": definition()},
+        StaticInventory({"testnet": [("test-1", "miner", True)]}), StaticAuthority(groups=GROUPS),
+    )
+    run = await service.start("smoke", {"version": "v1.4.2", "environment": "testnet"},
+                              actor="U_RM1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "runs", "--redis-url", cluster.url, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert run.id in out.decode()
