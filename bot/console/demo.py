@@ -155,14 +155,14 @@ async def _banner(stack: DemoStack, session: Session) -> None:
     windows = " ".join(f"{k}={v}" for k, v in DEMO_WINDOWS.items())
     rows = [
         style.bold("parthenon-bot demo") + " · everything on 127.0.0.1, no Slack, no real nodes",
-        f"  redis    127.0.0.1:{ports.get('redis')} with AOF in {stack.data_dir / 'redis'}"
+        f"  redis    127.0.0.1:{ports.get('redis')} with AOF in {stack.shown_dir / 'redis'}"
         + (f" · {previous} run{'s' if previous != 1 else ''} from earlier sessions"
            if previous else ""),
         f"  devnets  {nets}; a block every {BLOCK_INTERVAL:g}s",
         f"  bot      http://127.0.0.1:{stack.port}/slack/events (the Slack app itself); its Web "
         f"API goes to the stand-in on :{ports.get('slack-standin')}",
         f"  windows  {windows} (demo defaults; name=value in a command sets them)",
-        f"  files    {stack.data_dir / 'config.yaml'} · logs {stack.log_path}",
+        f"  files    {stack.shown_dir / 'config.yaml'} · logs {stack.shown_dir / 'demo.log'}",
     ]
     if stack.seeded:
         rows.append("  note     a restore drill is recorded as passed 10 days ago so promotions "

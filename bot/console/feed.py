@@ -202,8 +202,8 @@ class Feed:
             lines = self._render(message.text, message.blocks)
             title = next((Style.plain(line.text) for line in lines if line.text.strip()), "")
         title = " ".join(title.split())
-        if len(title) > 70:
-            title = title[:69] + "…"
+        if len(title) > 48:
+            title = title[:47] + "…"
         run = _RUN_ID.search(str(message.blocks))
         suffix = f" ({run.group(1)})" if run else ""
         return f"“{title}”{suffix}"

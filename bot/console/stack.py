@@ -81,6 +81,7 @@ def demo_definitions(windows: Mapping[str, str] = DEMO_WINDOWS) -> dict[str, Def
 
 class DemoStack:
     def __init__(self, data_dir: Path, *, seed_restore_drill: bool = True) -> None:
+        self.shown_dir = Path(data_dir)  # as given, for what the console prints
         self.data_dir = Path(data_dir).resolve()
         self.seed_restore_drill = seed_restore_drill
         self.signing_secret = secrets.token_hex(16)
