@@ -6,8 +6,9 @@
   not spend Slack's rate limit), and the process is not stopping; else 503 with the reason.
 - `/metrics`: Prometheus text from the process's own registry (`bot.observability.BotMetrics`).
 
-`add_ops_routes` mounts them on the Slack app's aiohttp application (HTTP mode); in Socket Mode
-`start_ops_server` serves the same routes alone on the configured port.
+`add_ops_routes` mounts them on the Slack app's aiohttp application (`bot.app.build_web_app`),
+which serve runs on its port in both modes (in Socket Mode without `/slack/events`).
+`build_ops_app` and `start_ops_server` serve the routes alone (tests, a separate metrics port).
 """
 
 from __future__ import annotations
