@@ -133,11 +133,11 @@ class Feed:
         thread = str(args.get("thread_ts") or "")
         where = Where("message", channel, ts)
         if thread and thread != ts:
-            heading = (f"{self.style.bold(self.names.channel(channel))} · ↳ in the thread of "
+            heading = (f"{self.style.bold(self._place(channel))} · ↳ in the thread of "
                        f"{self._title((channel, thread))}")
             self.screen.show(heading, lines, where, indent="  │ ")
         else:
-            self.screen.show(self.style.bold(self.names.channel(channel)) + " · new message",
+            self.screen.show(self.style.bold(self._place(channel)) + " · new message",
                              lines, where)
 
     def _updated(self, channel: str, ts: str, args: dict[str, Any]) -> None:
@@ -160,14 +160,14 @@ class Feed:
                     changed.append(Line(self.style.dim("- (no buttons any more)")))
         if not changed:
             return
-        heading = (f"{self.style.bold(self.names.channel(channel))} · ↻ updated "
+        heading = (f"{self.style.bold(self._place(channel))} · ↻ updated "
                    f"{self._title((channel, ts))}")
         self.screen.show(heading, changed, Where("message", channel, ts))
 
     def _ephemeral(self, channel: str, user: str, text: str, blocks: Any, ts: str) -> None:
         lines = self._render(text, blocks)
         where = Where("ephemeral", channel or None, ts or None, user)
-        place = self.names.channel(channel) if channel else "a direct message"
+        place = self._place(channel) if channel else "a direct message"
         heading = f"{self.style.bold(place)} · only {self.names.user(user)} sees this"
         self.screen.show(heading, lines, where)
 
@@ -189,6 +189,12 @@ class Feed:
                          Where("home", user=user))
 
     # --- looking things up -------------------------------------------------------------------
+
+    def _place(self, channel: str) -> str:
+        """``#ops``, or the direct message with someone (a user id used as the channel)."""
+        if channel[:1] in {"U", "W"}:
+            return f"direct message to {self.names.user(channel)}"
+        return self.names.channel(channel)
 
     def _title(self, key: tuple[str, str]) -> str:
         """How a message is named in headings: its header (and run id), else its first line."""
