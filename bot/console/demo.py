@@ -21,11 +21,12 @@ from typing import TextIO
 import aiohttp
 
 from bot.config import ConfigError
+from bot.console.errors import ScriptError, ScriptFailed
 from bot.console.feed import Feed
 from bot.console.render import Names, Style
 from bot.console.repl import run_repl
 from bot.console.screen import Screen
-from bot.console.script import ScriptError, ScriptFailed, Step, load_script, run_script
+from bot.console.script import Step, load_script, run_script
 from bot.console.session import Session
 from bot.console.slackside import SlackSide
 from bot.console.stack import (

@@ -12,9 +12,10 @@ import contextlib
 import queue
 import threading
 
+from bot.console.errors import ConsoleError
 from bot.console.feed import PendingModal
 from bot.console.screen import Screen
-from bot.console.session import HELP, ConsoleError, PressOutcome, Session
+from bot.console.session import HELP, PressOutcome, Session
 
 __all__ = ["LineReader", "run_repl"]
 

@@ -18,12 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.console.errors import ConsoleError, ScriptError, ScriptFailed
 from bot.console.screen import Screen
-from bot.console.session import ConsoleError, Session
+from bot.console.session import Session
 from bot.console.users import find_user
 from workflows.model import RunStatus
 
-__all__ = ["ScriptError", "ScriptFailed", "Step", "parse_script", "run_script"]
+__all__ = ["Step", "load_script", "parse_script", "run_script"]
 
 _DURATION = r"(\d+(?:\.\d+)?)(ms|s|m)?"
 _TARGET = r"(?:(card|status)\s+)?"
@@ -34,18 +35,6 @@ _SLEEP = re.compile(rf"^sleep\s+{_DURATION}$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 MODAL_WAIT = 10.0  # seconds a `submit` waits for the form to open
 MAX_WAIT = 600.0
-
-
-class ScriptError(Exception):
-    """The script file itself is wrong (read before anything starts)."""
-
-    code = "script_invalid"
-
-
-class ScriptFailed(Exception):
-    """A check failed or a command could not be done while running."""
-
-    code = "script_failed"
 
 
 @dataclass(frozen=True)

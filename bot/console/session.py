@@ -12,19 +12,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.console.devnetcontrol import devnet_command
+from bot.console.errors import ConsoleError
 from bot.console.feed import Feed, PendingModal
 from bot.console.render import Button, Line, Style, inputs_of, render_blocks, render_message
 from bot.console.screen import Choice, Screen, Where
 from bot.console.slackside import Reply, SlackSide
 from bot.console.stack import OPS_CHANNEL, OPS_CHANNEL_NAME, DemoStack
 from bot.console.users import DEMO_USERS, DemoUser, find_user
-from bot.devnet import DevnetError, DevnetNode, NodeFaults
 from bot.slack.errors import BadPayload
 from bot.slack.ids import ActionId
 from bot.slack.payloads import ButtonValue
 from workflows.errors import WorkflowError
 
-__all__ = ["HELP", "ConsoleError", "Field", "PressOutcome", "Session"]
+__all__ = ["HELP", "Field", "PressOutcome", "Session"]
 
 HELP = """\
 Console commands (everything else you type goes nowhere):
@@ -44,17 +45,6 @@ A form (modal) asks for its fields one by one; an empty answer leaves an optiona
 '.cancel' closes the form."""
 
 _STARTED = re.compile(r"Started .*? as `([A-Za-z0-9][A-Za-z0-9._-]*)`")
-_TRUE = {"on", "true", "yes"}
-_FALSE = {"off", "false", "no", "none"}
-#: what "on" means for knobs that are not plain switches
-_ON_VALUES: dict[str, object] = {"latency": 1.0, "peers": 0}
-_NODE_ACTIONS = {"stop", "start", "restart", "reset"}
-
-
-class ConsoleError(Exception):
-    """Something typed at the console could not be done; the text says why."""
-
-    code = "console"
 
 
 @dataclass(frozen=True)
@@ -396,83 +386,11 @@ class Session:
         if reply.status != 200:
             raise ConsoleError(f"the bot answered HTTP {reply.status}")
 
-    # --- the devnet --------------------------------------------------------------------------
+    # --- the devnet ----------------------------------------------------------------------------
 
     async def devnet(self, args: list[str]) -> None:
-        if not args:
-            self._devnet_table()
-            return
-        node = self.stack.node(args[0])
-        if node is None:
-            names = [n.name for d in self.stack.devnets.values() for n in d.nodes]
-            raise ConsoleError(f"no node {args[0]!r}; nodes: {', '.join(names)}")
-        if len(args) == 1:
-            self._devnet_table([node])
-            return
-        action = args[1].lower()
-        if len(args) == 2 and action in _NODE_ACTIONS:
-            await self._node_action(node, action)
-            return
-        if len(args) != 3:
-            raise ConsoleError("give /devnet <node> <fault> on|off|<value>, or "
-                               "/devnet <node> stop|start|restart|reset")
-        knob = args[1]
-        if knob not in NodeFaults.knob_names():
-            raise ConsoleError(f"no fault {knob!r}; one of {', '.join(NodeFaults.knob_names())}")
-        value = _fault_value(knob, args[2])
-        try:
-            node.faults.update({knob: value})
-        except DevnetError as exc:
-            raise ConsoleError(str(exc)) from None
-        state = "off" if value == _default_of(knob) else f"on ({value!r})"
-        self.screen.note(f"🔧 {node.name}: {knob} {state}")
-
-    async def _node_action(self, node: DevnetNode, action: str) -> None:
-        if action == "reset":
-            node.faults.reset()
-            self.screen.note(f"🔧 {node.name}: every fault off")
-            return
-        if action in {"stop", "restart"}:
-            await node.stop_process()
-        if action in {"start", "restart"}:
-            await node.start_process()
-        self.screen.note(f"🔧 {node.name}: {action}ed" if action != "stop"
-                         else f"🔧 {node.name}: stopped")
-
-    def _devnet_table(self, nodes: list[DevnetNode] | None = None) -> None:
-        rows = [f"{'node':<9} {'network':<8} {'role':<10} {'canary':<6} {'up':<3} "
-                f"{'version':<8} {'height':>6}  faults"]
-        for devnet in self.stack.devnets.values():
-            for node in devnet.nodes:
-                if nodes is not None and node not in nodes:
-                    continue
-                faults = {k: v for k, v in node.faults.to_dict().items() if v != _default_of(k)}
-                on = ", ".join(f"{k}={v}" for k, v in faults.items()) or "-"
-                canary, up = "yes" if node.canary else "", "yes" if node.running else "NO"
-                rows.append(f"{node.name:<9} {devnet.network:<8} {node.role:<10} {canary:<6} "
-                            f"{up:<3} {node.version:<8} {node.height:>6}  {on}")
-        self.screen.write(rows)
+        await devnet_command(self.stack, self.screen, args)
 
 
 def _label_key(label: str) -> str:
     return " ".join(label.lower().replace("…", "").replace("...", "").split())
-
-
-def _default_of(knob: str) -> object:
-    return getattr(NodeFaults(), knob)
-
-
-def _fault_value(knob: str, raw: str) -> object:
-    word = raw.lower()
-    if word in _FALSE:
-        return _default_of(knob)
-    if word in _TRUE:
-        return _ON_VALUES.get(knob, True)
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        return float(raw)
-    except ValueError:
-        return raw

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.console.script import ScriptError, parse_script
+from bot.console.errors import ScriptError
+from bot.console.script import parse_script
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.demo"))
 
