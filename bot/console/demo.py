@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -69,6 +70,8 @@ def run_demo(argv: Sequence[str]) -> int:
             print(f"parthenon-bot demo: {exc}", file=sys.stderr)
             return EXIT_USAGE
     out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and (out.encoding or "").lower() not in {"utf-8", "utf8"}:
+        out.reconfigure(errors="replace")  # a terminal without UTF-8 gets ? for the emoji
     color = not args.no_color and out.isatty() and "NO_COLOR" not in os.environ
     try:
         return asyncio.run(_demo(Path(args.data_dir), steps, str(args.script or ""), out, color))

@@ -203,7 +203,7 @@ class _Runner:
         choice = self.session.resolve(step.arg)
         if choice.button.confirm is not None:
             title, question, yes = choice.button.confirm
-            self.screen.note(self.screen.style.dim(f"  {title} {question} → {yes}"))
+            self.screen.note(self.screen.style.dim(f"  {title} {question} → {yes}"), record=False)
         self._acted(step)
         await self.session.press(choice)
 
