@@ -9,6 +9,8 @@ WorkflowError                 every error here; ``code`` is stable, ``str()`` is
  +-- PromotionFrozen          a promotion freeze is on
  +-- VersionConflict          the run changed under us; re-read and apply again
  +-- LeaseLost                this worker no longer holds the run's lease (fencing)
+ +-- OutcomeUnknown           a side-effecting call may or may not have happened (raised by an
+                              executor: the engine verifies the step, else it is in doubt)
  +-- RedisUrlError            a Redis URL the bot cannot use (never echoes the URL: passwords)
 """
 
@@ -20,6 +22,7 @@ __all__ = [
     "InvalidParameters",
     "LeaseLost",
     "NotAuthorized",
+    "OutcomeUnknown",
     "PromotionFrozen",
     "RedisUrlError",
     "RunNotFound",
@@ -68,6 +71,10 @@ class VersionConflict(WorkflowError):
 
 class LeaseLost(WorkflowError):
     code = "lease_lost"
+
+
+class OutcomeUnknown(WorkflowError):
+    code = "outcome_unknown"
 
 
 class RedisUrlError(WorkflowError):

@@ -14,7 +14,16 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import EnvironmentConfig, NodeConfig
-from bot.nodes import READ_METHODS, NodeError, NodeTransientError, NodeUnreachable, StopOutcome
+from bot.nodes import (
+    READ_METHODS,
+    NodeAuthError,
+    NodeError,
+    NodeMethodError,
+    NodeRateLimited,
+    NodeTransientError,
+    NodeUnreachable,
+    StopOutcome,
+)
 from workflows.definition import Effect, parse_duration
 from workflows.steps._nodes import NodeAccess
 from workflows.steps.base import StepContext
@@ -30,6 +39,7 @@ from workflows.steps.checks import (
 
 __all__ = [
     "ACTIONS",
+    "HARMLESS_METHODS",
     "READ_ACTIONS",
     "ActionInput",
     "ActionOutput",
@@ -38,6 +48,8 @@ __all__ = [
 ]
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+#: Methods whose repetition does no harm: the reads, and a new (unused) wallet address.
+HARMLESS_METHODS = READ_METHODS | {"getnewaddress"}
 DEFAULT_STOP_ORDER = ("miner", "validator", "rpc-edge")
 
 
@@ -62,6 +74,8 @@ class ActionOutput:
     extra: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
     failed: str | None = None  # a whole-step failure beyond per-node problems
+    # Nodes whose call with side effects may have happened: sent, and no definite answer back.
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 def describe_error(exc: NodeError) -> str:
@@ -69,6 +83,13 @@ def describe_error(exc: NodeError) -> str:
 
 
 Probe = Callable[[NodeConfig], Awaitable[tuple[Any, str | None]]]
+
+
+def _outcome_unknown(error: NodeError) -> bool:
+    """The node may have acted on a call with side effects: it was sent and no definite answer
+    came back (a 429 or a JSON-RPC/auth error is definite: the node did not act)."""
+    definite = isinstance(error, NodeRateLimited | NodeMethodError | NodeAuthError)
+    return error.sent and not definite and error.method not in HARMLESS_METHODS
 
 
 async def fan_out(inp: ActionInput, nodes: list[NodeConfig], probe: Probe) -> ActionOutput:
@@ -79,6 +100,8 @@ async def fan_out(inp: ActionInput, nodes: list[NodeConfig], probe: Probe) -> Ac
     for result in results:
         if result.error is not None:
             out.problems[result.node] = describe_error(result.error)
+            if _outcome_unknown(result.error):
+                out.unknown[result.node] = describe_error(result.error)
             transient = transient and isinstance(result.error, NodeTransientError)
             continue
         value, problem = result.value if result.value is not None else (None, "no answer")

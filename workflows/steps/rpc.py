@@ -25,7 +25,8 @@ from dataclasses import replace
 from typing import Any
 
 from bot.nodes import READ_METHODS
-from workflows.definition import StepKind
+from workflows.definition import Effect, StepKind
+from workflows.errors import OutcomeUnknown
 from workflows.machine import resolve_path
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
@@ -97,6 +98,13 @@ class RpcExecutor:
             out = await action(inp)
         except ValueError as exc:
             return OutcomeFailed(error=f"step {ctx.step.id}: {exc}")
+        if out.unknown and ctx.step.effect is Effect.WRITE:
+            # Not a failure: a retry could pay or stop twice. The engine verifies, or the run is
+            # blocked in doubt for a human to look.
+            raise OutcomeUnknown(
+                "no definite answer to a call with side effects: "
+                + "; ".join(f"{node}: {why}" for node, why in out.unknown.items())
+            )
         if report.unverified:
             out.extra.setdefault("unreachable", {}).update(report.unverified)
         return self._outcome(ctx, name, inp, out)

@@ -26,6 +26,7 @@ import aiohttp
 
 from bot.config import BotConfig, ConfigError, EnvironmentConfig, WebhookConfig
 from workflows.definition import StepKind
+from workflows.errors import OutcomeUnknown
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
 from workflows.steps.base import StepContext
@@ -122,6 +123,7 @@ class WebhookExecutor:
         secret = hook.secret.get_secret_value()
         timeout = aiohttp.ClientTimeout(total=hook.timeout)
         last_error = "no attempt made"
+        reached = False  # some try may have reached the deploy system (not just refused)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for attempt in range(_TRIES):
                 if attempt:
@@ -139,12 +141,20 @@ class WebhookExecutor:
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    reached = reached or not isinstance(exc, aiohttp.ClientConnectorError)
                     continue
                 reply = _decode(raw)
                 if status >= 500:
                     last_error = f"HTTP {status}: {_short(reply)}"
+                    reached = True
                     continue
                 return self._answer(ctx, status, reply)
+        if reached:
+            # It may have acted: a Retry (a new attempt, a new Idempotency-Key) could act twice.
+            # The engine verifies with this attempt's key, else the run is blocked in doubt.
+            raise OutcomeUnknown(
+                f"the deploy endpoint gave no definite answer ({last_error}) after {_TRIES} tries"
+            )
         return OutcomeFailed(
             error=f"the deploy endpoint did not answer ({last_error}) after {_TRIES} tries",
             transient=True,
