@@ -30,9 +30,11 @@ from bot.runtime import DEFINITIONS_DIR
 from bot.serve import serve
 from bot.settings import load_settings
 from bot.slack.standin import SlackStandIn
+from workflows.connection import connect
 from workflows.definition import Definition, load_definitions
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
+from workflows.store import RunStore
 
 __all__ = [
     "BLOCK_INTERVAL",
@@ -135,6 +137,8 @@ class DemoStack:
             if not started.done():
                 started.set_result((port, bot))
 
+        if self.seed_restore_drill:  # before the bot's drill scheduler first looks
+            self.seeded = await self._seed_restore_drill()
         self._serve = asyncio.create_task(serve(
             settings, self.config, host="127.0.0.1", port=0, definitions=demo_definitions(),
             stop=self.stop_event, on_started=on_started,
@@ -146,8 +150,6 @@ class DemoStack:
             raise DemoStartError(f"the bot did not start (see {self.log_path})")
         self.port, self.bot = started.result()
         self._serve.add_done_callback(lambda _: self.stop_event.set())  # the bot ended: so do we
-        if self.seed_restore_drill:
-            self.seeded = await self._seed_restore_drill()
 
     def _write_config(self) -> tuple[Path, dict[str, str]]:
         """The devnets' environments plus the demo's groups, permissions and channel."""
@@ -177,19 +179,23 @@ class DemoStack:
     async def _seed_restore_drill(self) -> bool:
         """A fresh data dir gets a restore drill passed 10 days ago, so the promotion gate
         (runbook §6) is met; a real one (examples/restore-drill.demo) replaces it."""
-        if self.bot is None:
+        if self.redis is None:
             return False
-        store = self.bot.runtime.store
-        book = DrillBook(store)
-        if await book.record_of(DrillKind.RESTORE) is not None:
-            return False
-        await book.record(DrillRecord(
-            kind=DrillKind.RESTORE, run_id=SEEDED_DRILL,
-            completed_at=store.now() - timedelta(days=10),
-            details={"seeded_by": "parthenon-bot demo", "rto_seconds": 900.0,
-                     "rpo_seconds": 3600.0},
-        ))
-        return True
+        client = connect(self.redis.url)
+        try:
+            store = RunStore(client)
+            book = DrillBook(store)
+            if await book.record_of(DrillKind.RESTORE) is not None:
+                return False
+            await book.record(DrillRecord(
+                kind=DrillKind.RESTORE, run_id=SEEDED_DRILL,
+                completed_at=store.now() - timedelta(days=10),
+                details={"seeded_by": "parthenon-bot demo", "rto_seconds": 900.0,
+                         "rpo_seconds": 3600.0},
+            ))
+            return True
+        finally:
+            await client.aclose()
 
     def _start_logging(self) -> None:
         """The bot's logs go to a file in the data dir, not over the console."""
