@@ -97,6 +97,7 @@ async def serve(
         metrics.watch_store(runtime.store)
         metrics.watch_engine(runtime.engine)
         metrics.watch_notifier(bot.notifier)
+        bot.notifier.observer = metrics
         readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
         web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,

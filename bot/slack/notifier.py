@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -119,6 +119,7 @@ class Notifier:
         self.min_interval = min_interval
         self.poll = poll
         self.stats = NotifierStats()
+        self.observer: SlackCallObserver | None = None  # per-method counts for /metrics
         self._clock = clock
         self._slots = asyncio.Semaphore(concurrency)
         self._cards: dict[str, _CardState] = {}
@@ -375,16 +376,35 @@ class Notifier:
                 retry_after = _retry_after(exc.response.headers)
                 self._not_before[method] = self._clock() + retry_after
                 log.info("%s rate limited; waiting %.1fs", method, retry_after)
+                self._observe_retry(method, "rate_limited")
                 raise SlackRateLimited(f"{method} answered 429", retry_after) from None
             if status >= 500:
+                self._observe_retry(method, "server_error")
                 raise SlackUnavailable(f"{method} answered {status}") from None
             data = exc.response.data
             error = str(data.get("error", "unknown")) if isinstance(data, dict) else "unknown"
+            if self.observer is not None:
+                self.observer.slack_api_error(method, error)
             raise SlackCallFailed(method, error) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._observe_retry(method, "unreachable")
             raise SlackUnavailable(f"{method}: {type(exc).__name__}") from None
         data = response.data
         return data if isinstance(data, dict) else {}
+
+
+    def _observe_retry(self, method: str, reason: str) -> None:
+        """The call will be made again later (the card catches up): count it per method."""
+        if self.observer is not None:
+            self.observer.slack_api_retry(method, reason)
+
+
+class SlackCallObserver(Protocol):
+    """Told about every Web API call that failed (``bot.observability.BotMetrics`` is one)."""
+
+    def slack_api_error(self, method: str, error: str) -> None: ...
+
+    def slack_api_retry(self, method: str, reason: str) -> None: ...
 
 
 def _digest(message: Message) -> str:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.observability import BotMetrics
 from tests.scenarios.harness import (
     OPS,
     Harness,
@@ -44,6 +45,8 @@ async def test_a_429_on_chat_update_is_waited_out_and_the_final_card_is_right(
     """chat.update answered 429 with Retry-After: 1 is not called again for a second; the card
     that then lands shows the latest state, both approvals included."""
     h = slow_harness
+    metrics = BotMetrics(cache_seconds=0)
+    h.bot.notifier.observer = metrics
     run_id = await at_approval(h)
     h.standin.fail("chat.update", status=429, retry_after=1)
     card = await h.card(run_id)
@@ -58,6 +61,8 @@ async def test_a_429_on_chat_update_is_waited_out_and_the_final_card_is_right(
     assert after[0] - limited[0].at >= 0.95  # Retry-After: 1, with clock granularity
     assert "approved by <@URM0002>, <@URM0003>" in str(final.blocks)
     assert h.bot.notifier.stats.rate_limited >= 1
+    retries = metrics.slack_api_retries.labels("chat.update", "rate_limited")._value.get()
+    assert retries >= 1  # counted per method for /metrics
 
 
 async def test_card_updates_are_coalesced_to_one_per_second(slow_harness: Harness) -> None:
