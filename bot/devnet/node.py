@@ -460,15 +460,29 @@ class DevnetNode:
         await response.write_eof()
         return response
 
+    def _halt_if_running(self) -> None:
+        if self._running:
+            self._halt()
+            self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
+
     async def _stop(
         self, request: web.BaseRequest, request_id: str, close_after: bool
     ) -> web.StreamResponse:
         """`stop`: answer "Node stopping" (maybe after a long hang), then go away."""
         hang = self._faults.hang_seconds()
         if hang > 0:
+            # The daemon has the request: it goes down after the hang even if the client hangs
+            # up meanwhile, so a halt is also scheduled apart from this request's handler (a
+            # moment later, so that a client still waiting gets its answer first).
             stopped = self._stopped
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopped.wait(), hang)
+            loop = asyncio.get_running_loop()
+            halt_later = loop.call_later(hang + 0.5, self._halt_if_running)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stopped.wait()), hang)
+            except asyncio.CancelledError:
+                raise  # the client went away; the scheduled halt still happens
+            halt_later.cancel()
         body = dialect.result_body(request_id, "Node stopping")
         response = web.Response(body=body, content_type=_JSON)
         self._decorate(response, close_after)

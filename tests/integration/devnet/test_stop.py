@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import aiohttp
@@ -76,4 +77,18 @@ async def test_slow_stop_eventually_answers_and_stops(
     node.faults.hanging_stop = 0.2
     reply = await rpc(session, node, "stop")
     assert reply.json["result"] == "Node stopping"
+    assert not node.running
+
+
+async def test_a_hanging_stop_still_stops_the_node_when_the_client_gives_up(
+    session: aiohttp.ClientSession, node: DevnetNode
+) -> None:
+    """Like the daemon, a node that received stop goes down even if the caller timed out."""
+    node.faults.hanging_stop = 0.3
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(rpc(session, node, "stop"), 0.05)
+    for _ in range(100):
+        if not node.running:
+            break
+        await asyncio.sleep(0.02)
     assert not node.running
