@@ -31,6 +31,7 @@ __all__ = [
     "CommitOutcome",
     "CommitStatus",
     "LedgerWrite",
+    "Queued",
     "RunStore",
     "from_ms",
     "to_ms",
@@ -101,6 +102,18 @@ redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
 return items
 """
 
+# KEYS: outbox   ARGV: the items posted, oldest first (pop each only while it is still the head,
+# so an acknowledgement that comes late, after another notifier trimmed, removes nothing else)
+_ACK = """
+local n = 0
+for i = 1, #ARGV do
+  if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[i] then break end
+  redis.call('LPOP', KEYS[1])
+  n = n + 1
+end
+return n
+"""
+
 # KEYS: lease   ARGV: token, ttl ms (0 = release)
 _LEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -146,6 +159,14 @@ class LedgerWrite:
         return f"{self.step_id}#{self.attempt}"
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A notification still in the run's outbox: ``raw`` is how it is stored (for the ack)."""
+
+    raw: str
+    notify: Notify
+
+
 class AuditEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -169,6 +190,7 @@ class RunStore:
         self._lease = redis.register_script(_LEASE)
         self._card_done = redis.register_script(_CARD_DONE)
         self._take = redis.register_script(_TAKE)
+        self._ack = redis.register_script(_ACK)
         self._plans: dict[tuple[str, str], list[PlannedStep]] = {}
         # One server: indexes change in the same script as the run. Cluster: around it.
         self._single_slot_indexes = not isinstance(redis, RedisCluster)
@@ -549,6 +571,21 @@ class RunStore:
         """Pop up to ``limit`` queued notifications, oldest first, atomically."""
         items = await self._take(keys=[keys.RunKeys(run_id).outbox], args=[limit])
         return [Notify.model_validate_json(item) for item in items]
+
+    async def peek_outbox(self, run_id: str, limit: int = 50) -> list[Queued]:
+        """Up to ``limit`` queued notifications, oldest first, left in place: the notifier posts
+        each and then acknowledges it, so a crash in between posts it again (at least once)."""
+        key = keys.RunKeys(run_id).outbox
+        raw = await cast("Awaitable[list[bytes]]", self.redis.lrange(key, 0, limit - 1))
+        return [Queued(_text(item), Notify.model_validate_json(item)) for item in raw]
+
+    async def ack_outbox(self, run_id: str, items: list[Queued]) -> int:
+        """Remove ``items`` (as peeked, oldest first) from the head of the outbox; returns how
+        many were still there. Items queued meanwhile are never touched."""
+        if not items:
+            return 0
+        args = [item.raw for item in items]
+        return int(await self._ack(keys=[keys.RunKeys(run_id).outbox], args=args))
 
     async def dirty_cards_with_scores(self, limit: int = 100) -> list[tuple[str, float]]:
         found = await self.redis.zrange(keys.CARDS, 0, limit - 1, withscores=True)

@@ -16,8 +16,10 @@ taken), the configured responders and the initiator invited, the card posted and
 the channel cannot be created (a missing scope), the card goes to the run's channel and the thread
 says why.
 
-Notifications are taken from Redis before they are posted; one that could not be posted yet is
-kept in memory and retried, so only a crash in between loses it (the card still shows the state).
+Notifications stay in the run's outbox in Redis until they are posted: each is peeked, posted,
+then acknowledged (trimmed), under the card's lock. One that could not be posted yet is tried again
+on the next pass, by this replica or another; a crash between the post and the ack posts it again
+(at least once), never loses it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -56,6 +58,7 @@ _CHANNEL_GONE = {"channel_not_found", "not_in_channel", "is_archived", "channel_
 _PERMANENT_LIMIT = 5  # attempts before a card that Slack keeps refusing is given up
 _NAME_CLEAN = re.compile(r"[^a-z0-9-]+")
 _LOCK_MS = 30_000  # a replica that dies holding a card's lock frees it after this
+_OUTBOX_BATCH = 50  # notifications read from the outbox at a time
 
 # KEYS: the card's lock   ARGV: holder   (delete it only if we still hold it)
 _UNLOCK = """
@@ -94,7 +97,6 @@ class _CardState:
     last_update: float = float("-inf")
     retry_at: float = float("-inf")
     failures: int = 0
-    pending: list[Notify] = field(default_factory=list)
 
 
 class Notifier:
@@ -197,7 +199,8 @@ class Notifier:
             self._back_off(state, str(exc), run_id)
             if state.failures >= _PERMANENT_LIMIT:
                 log.error("giving up on the card of %s: %s", run_id, exc)
-                state.pending.clear()
+                dropped = await self.store.peek_outbox(run_id, 1000)
+                await self.store.ack_outbox(run_id, dropped)
                 await self.store.card_done(run_id, score)
 
     def _back_off(self, state: _CardState, why: str, run_id: str) -> None:
@@ -240,19 +243,25 @@ class Notifier:
             self.stats.cards_updated += 1
             state.digest = digest
             state.last_update = self._clock()
-        state.pending += await self.store.take_outbox(run_id)
-        if state.pending:
-            latest = await self.store.load(run_id) or run
-            while state.pending:
-                note = state.pending[0]
-                members = self._members(note)
-                message = thread_message(latest, note, members, self._people)
+        await self._post_outbox(run, where)
+        if await self.store.card_done(run_id, score) and run.terminal:
+            self._cards.pop(run_id, None)
+
+    async def _post_outbox(self, run: Run, where: tuple[str, str]) -> None:
+        """Post the run's queued notifications in its thread, oldest first; each is removed from
+        the outbox only once Slack took it (a failure leaves it, and the rest, for later)."""
+        latest: Run | None = None
+        while queued := await self.store.peek_outbox(run.id, _OUTBOX_BATCH):
+            latest = latest or await self.store.load(run.id) or run
+            for item in queued:
+                note = item.notify
+                message = thread_message(latest, note, self._members(note), self._people)
                 await self._call("chat.postMessage", channel=where[0], thread_ts=where[1],
                                  text=message.text, blocks=message.blocks)
                 self.stats.thread_posts += 1
-                state.pending.pop(0)
-        if await self.store.card_done(run_id, score) and run.terminal:
-            self._cards.pop(run_id, None)
+                await self.store.ack_outbox(run.id, [item])
+            if len(queued) < _OUTBOX_BATCH:
+                return
 
     def _members(self, note: Notify) -> set[str]:
         found = set(note.users)

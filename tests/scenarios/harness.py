@@ -105,6 +105,7 @@ class Harness:
     http: aiohttp.ClientSession
     responses: int = 0
     sent: list[str] = field(default_factory=list)  # every body we signed and posted
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # engine, notifier
 
     # --- raw signed requests ---------------------------------------------------------------
 
@@ -340,17 +341,18 @@ async def running_bot(
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = int(runner.addresses[0][1])
-    tasks = [asyncio.create_task(runtime.engine.run_forever()),
-             asyncio.create_task(bot.notifier.run_forever())]
+    tasks = {"engine": asyncio.create_task(runtime.engine.run_forever()),
+             "notifier": asyncio.create_task(bot.notifier.run_forever())}
     http = aiohttp.ClientSession()
+    harness = Harness(slack, bot, runtime, f"http://127.0.0.1:{port}", http, tasks=tasks)
     try:
-        yield Harness(slack, bot, runtime, f"http://127.0.0.1:{port}", http)
+        yield harness
     finally:
         await http.close()
         await runner.cleanup()
         await runtime.engine.stop(2)
         bot.notifier.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*harness.tasks.values(), return_exceptions=True)
         await bot.aclose()
         await runtime.aclose()
         if own_standin:
