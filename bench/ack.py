@@ -7,13 +7,17 @@ engine and notifier running on an embedded redis-server; a bare ``AsyncApp`` wit
 settings that only acks; the same bare app with ``process_before_response=True``, the setting the
 bot uses), a second one stands in for Slack's Web API (the notifier posts and updates cards there
 while we measure), and a third one sends the requests, each signed as Slack signs them, and
-times each from send to response.
+times each from send to response. The third one also serves the ``response_url`` of every
+request, so an answer the bot gives after its ack is timed too (send to arrival).
 
 Two requests: ``/parthenon status`` (reads the active runs from Redis and answers with them) and
 an Approve click (records the vote in Redis through the workflow service before the 200). Each
-at concurrency 1 and 50; the targets are measured in interleaved rounds. Every Approve click is a
-real vote on a run waiting for approvals, and the votes are counted afterwards: the command was
-durable before its 200.
+at concurrency 1 and 50; the targets are measured in interleaved rounds, one round at a time:
+before each, the bot is let settle (no after-ack work, no card left to update), so that no
+round pays for the work of the one before it; the CPU this process spends during a round is
+reported per request, and for the bot, how long it took to settle after the round. Every
+Approve click is a real vote on a run waiting for approvals, and the votes are counted
+afterwards: the command was durable before its 200.
 
 Last line: ``ack_p99_vs_bare=<worst p99 of the bot / p99 of the bare app, same request and
 concurrency>``; the line before it compares with the bare app using the bot's setting.
@@ -47,10 +51,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_web_app, create_bot
+from bot.app import SlackBot, build_web_app, create_bot
 from bot.config import parse_config
 from bot.redisserver import RedisServer
-from bot.runtime import build_runtime
+from bot.runtime import Runtime, build_runtime
 from bot.settings import load_settings
 from bot.slack.views import button_value
 from workflows.definition import parse_definition
@@ -104,40 +108,107 @@ def _sign(body: str, ts: int) -> str:
                             hashlib.sha256).hexdigest()
 
 
-async def _load(spec: dict[str, Any]) -> list[list[float]]:
-    results: list[list[float]] = []
+class _Answers:
+    """The response_url side of the load generator: when each deferred answer arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+
+    async def respond(self, request: web.Request) -> web.Response:
+        now = time.perf_counter()
+        await request.read()
+        key = request.match_info["key"]
+        self.arrived[key] = now
+        waiter = self.waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
+        return web.Response(text="ok")
+
+    async def wait(self, key: str, within: float) -> float | None:
+        if key in self.arrived:
+            return self.arrived.pop(key)
+        waiter = self.waiters[key] = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(waiter, within)
+        except TimeoutError:
+            return None
+        finally:
+            self.waiters.pop(key, None)
+            self.arrived.pop(key, None)
+
+
+async def _round(http: aiohttp.ClientSession, answers: _Answers,
+                 spec: dict[str, Any]) -> dict[str, Any]:
+    """Send one round's bodies at its concurrency; ack latencies, and for requests that carry
+    an answer key, the time until the answer (in the ack, or posted to the response_url)."""
+    url, conc, content_type = spec["url"], spec["concurrency"], spec["content_type"]
+    queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+    for body, key in zip(spec["bodies"], spec["keys"], strict=True):
+        queue.put_nowait((body, key))
+    acks: list[float] = []
+    answer_waits: list[asyncio.Task[float | None]] = []
+
+    async def until_answer(key: str, started: float) -> float | None:
+        arrived = await answers.wait(key, 30.0)
+        return None if arrived is None else (arrived - started) * 1000
+
+    async def worker() -> None:
+        while not queue.empty():
+            body, key = queue.get_nowait()
+            ts = int(time.time())
+            headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
+                       "X-Slack-Signature": _sign(body, ts)}
+            started = time.perf_counter()
+            async with http.post(url, data=body.encode(), headers=headers) as response:
+                payload = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url} answered {response.status}")
+            acked = (time.perf_counter() - started) * 1000
+            acks.append(acked)
+            if key is not None:
+                if payload:  # answered in the ack itself
+                    answer_waits.append(asyncio.create_task(_value(acked)))
+                else:
+                    answer_waits.append(asyncio.create_task(until_answer(key, started)))
+
+    started = time.time()
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    ended = time.time()
+    answered = [a for a in await asyncio.gather(*answer_waits) if a is not None]
+    return {"acks": acks, "answers": answered, "missing": len(answer_waits) - len(answered),
+            "started": started, "ended": ended}
+
+
+async def _value(value: float) -> float:
+    return value
+
+
+async def _client() -> None:
+    """Serve the response_url and print its base; then read the spec's path from stdin and run
+    the rounds named there, one index a line, answering each with a line of results."""
+    answers = _Answers()
+    app = web.Application()
+    app.router.add_post("/respond/{key}", answers.respond)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(f"http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    spec_path = Path((await reader.readline()).decode().strip())
+    spec = json.loads(await asyncio.to_thread(spec_path.read_text))
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
-        for round_ in spec["rounds"]:
-            url, bodies, conc = round_["url"], list(round_["bodies"]), round_["concurrency"]
-            latencies: list[float] = []
-            queue: asyncio.Queue[str] = asyncio.Queue()
-            for body in bodies:
-                queue.put_nowait(body)
-
-            async def worker(url: str = url, queue: asyncio.Queue[str] = queue,
-                             latencies: list[float] = latencies,
-                             content_type: str = round_["content_type"]) -> None:
-                while not queue.empty():
-                    body = queue.get_nowait()
-                    ts = int(time.time())
-                    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
-                               "X-Slack-Signature": _sign(body, ts)}
-                    started = time.perf_counter()
-                    async with http.post(url, data=body.encode(), headers=headers) as response:
-                        await response.read()
-                        if response.status != 200:
-                            raise RuntimeError(f"{url} answered {response.status}")
-                    latencies.append((time.perf_counter() - started) * 1000)
-
-            await asyncio.gather(*(worker() for _ in range(conc)))
-            results.append(latencies)
-    return results
+        while line := (await reader.readline()).strip():
+            result = await _round(http, answers, spec["rounds"][int(line)])
+            print(json.dumps(result), flush=True)
+    await runner.cleanup()
 
 
-def _client_main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    print(json.dumps(asyncio.run(_load(spec))))
+def _client_main() -> None:
+    asyncio.run(_client())
 
 
 # --- the stand-in Slack (its own process) ------------------------------------------------------
@@ -193,20 +264,20 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
 
 
-def _command_body(user: str, text: str) -> str:
+def _command_body(user: str, text: str, respond: str) -> str:
     return urlencode({
         "team_id": "T0BENCH", "channel_id": CHANNEL, "user_id": user, "command": "/parthenon",
-        "text": text, "response_url": "http://127.0.0.1:9/respond", "api_app_id": "A0BENCH",
+        "text": text, "response_url": respond, "api_app_id": "A0BENCH",
         "trigger_id": uuid.uuid4().hex,
     })
 
 
-def _click_body(user: str, value: str) -> str:
+def _click_body(user: str, value: str, respond: str) -> str:
     payload = {
         "type": "block_actions", "user": {"id": user}, "team": {"id": "T0BENCH"},
         "api_app_id": "A0BENCH", "trigger_id": uuid.uuid4().hex,
         "container": {"type": "message", "message_ts": "1.000100", "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL}, "response_url": "http://127.0.0.1:9/respond",
+        "channel": {"id": CHANNEL}, "response_url": respond,
         "actions": [{"type": "button", "action_id": "run.approve", "block_id": "card.actions",
                      "value": value, "action_ts": f"{time.time():.6f}"}],
     }
@@ -218,6 +289,25 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def _settle(bot: SlackBot, runtime: Runtime, within: float = 60.0) -> float:
+    """Wait until the bot has no after-ack work and no card left to update (so that no round
+    pays for the one before it); returns how long that took."""
+    started = time.perf_counter()
+    deadline = started + within
+    while time.perf_counter() < deadline:
+        if not bot.deferred.pending and not await runtime.store.dirty_cards(1):
+            break
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - started
+
+
+async def _line(stream: asyncio.StreamReader, within: float = 600.0) -> str:
+    line = (await asyncio.wait_for(stream.readline(), within)).decode().strip()
+    if not line:
+        raise RuntimeError("the load generator exited")
+    return line
+
+
 async def bench(n1: int, n50: int, rounds: int) -> float:
     logging.disable(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="bench-ack-"))
@@ -226,8 +316,14 @@ async def bench(n1: int, n50: int, rounds: int) -> float:
     standin = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.ack", "--standin",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.ack", "--client",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     assert standin.stdout is not None
-    api_url = (await standin.stdout.readline()).decode().strip()
+    assert client.stdout is not None
+    assert client.stdin is not None
+    api_url = await _line(standin.stdout, 60)
+    respond_base = await _line(client.stdout, 60)
     config = parse_config(CONFIG, env={"BENCH_RPC_PASSWORD": "x"})
     defn = parse_definition(yaml.safe_load(DEFINITION), "bench.yaml", DEFINITION)
     runtime = await build_runtime(config, redis.url, definitions={"promote": defn},
@@ -237,6 +333,7 @@ async def bench(n1: int, n50: int, rounds: int) -> float:
                               "SLACK_API_URL": api_url, "REDIS_URL": redis.url})
     bot = await create_bot(settings, runtime, bot_user_id="U0BENCHBOT")
     runners = []
+    tasks: list[asyncio.Task[None]] = []
     try:
         runner, bot_url = await _serve(build_web_app(bot))
         runners.append(runner)
@@ -267,14 +364,26 @@ async def bench(n1: int, n50: int, rounds: int) -> float:
         for run in runs:
             assert run.current is not None
             values.append(button_value(run, *run.current))
-        clicks = [_click_body(APPROVERS[vote], values[r])
-                  for vote in range(VOTES_PER_RUN) for r in range(run_count)][:clicks_needed]
-        await asyncio.sleep(2)  # first cards posted; the notifier settles
+        keys = iter(range(10**9))
 
-        plan: list[tuple[str, int, str, str, list[str]]] = []  # kind, conc, target, url, bodies
-        form = "application/x-www-form-urlencoded"
+        def respond() -> tuple[str, str]:
+            key = f"k{next(keys)}"
+            return key, f"{respond_base}/respond/{key}"
+
+        def status_request() -> tuple[str, str]:
+            key, url = respond()
+            return _command_body("UOPBENCH", "status", url), key
+
+        def click_request(vote: int, r: int) -> tuple[str, None]:
+            return _click_body(APPROVERS[vote], values[r], respond()[1]), None
+
+        clicks = [click_request(vote, r)
+                  for vote in range(VOTES_PER_RUN) for r in range(run_count)][:clicks_needed]
+
+        # (kind, conc, target, url, requests); the targets take turns within each round.
+        plan: list[tuple[str, int, str, str, list[tuple[str, str | None]]]] = []
         for conc, n, votes in ((1, n1, clicks[:n1]), (50, n50, clicks[n1:])):
-            status = [_command_body("UOPBENCH", "status") for _ in range(n)]
+            status = [status_request() for _ in range(n)]
             for r in range(rounds):
                 part = slice(r * n // rounds, (r + 1) * n // rounds)
                 for target, url in (("bare", bare_url), ("parthenon", bot_url),
@@ -283,56 +392,90 @@ async def bench(n1: int, n50: int, rounds: int) -> float:
                 for target, url in (("bare", bare_url), ("parthenon", bot_url),
                                     ("bare_pbr", pbr_url)):
                     plan.append(("approve", conc, target, url, votes[part]))
-        warm = [_command_body("UOPBENCH", "status") for _ in range(30)]
-        spec = {"rounds": [{"url": u, "bodies": warm, "concurrency": 1, "content_type": form}
-                           for u in (bare_url, bot_url, pbr_url)]
-                + [{"url": url, "bodies": bodies, "concurrency": conc, "content_type": form}
-                   for _, conc, _, url, bodies in plan]}
+        form = "application/x-www-form-urlencoded"
+        warm = [("warm", conc, target, url, [status_request() for _ in range(30)])
+                for conc in (1, 50) for target, url in (("bare", bare_url),
+                                                         ("parthenon", bot_url),
+                                                         ("bare_pbr", pbr_url))]
+        everything = warm + plan
+        spec = {"rounds": [{"url": url, "concurrency": conc, "content_type": form,
+                            "bodies": [body for body, _ in requests],
+                            "keys": [key if target == "parthenon" else None
+                                     for _, key in requests]}
+                           for _, conc, target, url, requests in everything]}
         spec_path = tmp / "spec.json"
         spec_path.write_text(json.dumps(spec))
-        client = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.ack", "--client", str(spec_path),
-            stdout=asyncio.subprocess.PIPE)
-        out, _ = await client.communicate()
-        if client.returncode != 0:
-            raise RuntimeError("the load generator failed")
-        latencies = json.loads(out)[3:]
+        client.stdin.write(f"{spec_path}\n".encode())
+        await _settle(bot, runtime)
 
-        merged: dict[tuple[str, int, str], list[float]] = {}
-        for (kind, conc, target, _, _), values_ms in zip(plan, latencies, strict=True):
-            merged.setdefault((kind, conc, target), []).extend(values_ms)
+        merged: dict[tuple[str, int, str], dict[str, list[float]]] = {}
+        for index, (kind, conc, target, _, requests) in enumerate(everything):
+            await _settle(bot, runtime)
+            cpu = time.process_time()
+            client.stdin.write(f"{index}\n".encode())
+            result = json.loads(await _line(client.stdout))
+            cpu = time.process_time() - cpu
+            catch_up = await _settle(bot, runtime) if target == "parthenon" else 0.0
+            if kind == "warm":
+                continue
+            row = merged.setdefault((kind, conc, target), {
+                "acks": [], "answers": [], "cpu": [], "catch_up": [], "missing": []})
+            row["acks"] += result["acks"]
+            row["answers"] += result["answers"]
+            row["missing"].append(result["missing"])
+            row["cpu"].append(cpu * 1000 / len(requests))
+            row["catch_up"].append(catch_up)
 
         runs = await runtime.store.load_many(ids)
         votes_recorded = sum(len(r.current[1].approval.votes) for r in runs
                              if r.current and r.current[1].approval)
+    finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
         for runner in runners:
             await runner.cleanup()
         await runtime.engine.stop(2)
         await bot.aclose()
         await runtime.aclose()
-        if standin.stdin is not None:
-            standin.stdin.close()
-        with contextlib.suppress(ProcessLookupError):
-            await asyncio.wait_for(standin.wait(), 10)
+        for proc in (standin, client):
+            if proc.stdin is not None:
+                proc.stdin.close()
+            with contextlib.suppress(ProcessLookupError, TimeoutError):
+                await asyncio.wait_for(proc.wait(), 10)
         redis.stop()
 
     print(f"ack latency, ms (client-side, send to response); {os.cpu_count()} cores; "
-          f"{run_count} runs waiting; notifier and engine running")
-    print(f"{'request':<9}{'conc':>5}  {'target':<10}{'n':>6}{'p50':>9}{'p99':>9}")
+          f"{run_count} runs waiting; notifier and engine running; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print("server cpu: ms of this process's CPU per request during the round (all three apps,"
+          " the engine and the notifier share the process; each round starts settled)")
+    print(f"{'request':<9}{'conc':>5}  {'target':<10}{'n':>6}{'p50':>9}{'p99':>9}"
+          f"{'cpu/req':>9}")
     worst = worst_pbr = 0.0
     for kind in ("status", "approve"):
         for conc in (1, 50):
             row = {t: merged[(kind, conc, t)] for t in ("bare", "parthenon", "bare_pbr")}
-            for target, values_ms in row.items():
-                print(f"{kind:<9}{conc:>5}  {target:<10}{len(values_ms):>6}"
-                      f"{statistics.median(values_ms):>9.2f}{_pct(values_ms, 0.99):>9.2f}")
-            ours = _pct(row["parthenon"], 0.99)
-            worst = max(worst, ours / _pct(row["bare"], 0.99))
-            worst_pbr = max(worst_pbr, ours / _pct(row["bare_pbr"], 0.99))
+            for target, figures in row.items():
+                acks = figures["acks"]
+                print(f"{kind:<9}{conc:>5}  {target:<10}{len(acks):>6}"
+                      f"{statistics.median(acks):>9.2f}{_pct(acks, 0.99):>9.2f}"
+                      f"{statistics.median(figures['cpu']):>9.2f}")
+            ours = _pct(row["parthenon"]["acks"], 0.99)
+            worst = max(worst, ours / _pct(row["bare"]["acks"], 0.99))
+            worst_pbr = max(worst_pbr, ours / _pct(row["bare_pbr"]["acks"], 0.99))
+    print("the bot, beyond the ack:")
+    for kind in ("status", "approve"):
+        for conc in (1, 50):
+            figures = merged[(kind, conc, "parthenon")]
+            answers = figures["answers"]
+            shown = (f"answer seen p50 {statistics.median(answers):.2f} p99 "
+                     f"{_pct(answers, 0.99):.2f} ms; " if answers else "")
+            missing = sum(figures["missing"])
+            print(f"  {kind:<8} conc {conc:>2}: {shown}"
+                  f"{'missing answers: ' + str(missing) + '; ' if missing else ''}"
+                  f"settled after the round in {statistics.median(figures['catch_up']):.2f} s "
+                  "(median; after-ack work and card updates)")
     print(f"approve clicks sent to the bot: {clicks_needed}; votes recorded in Redis: "
           f"{votes_recorded}")
     if votes_recorded != clicks_needed:
@@ -347,11 +490,11 @@ def main() -> None:
     parser.add_argument("--n1", type=int, default=300, help="requests per target at concurrency 1")
     parser.add_argument("--n50", type=int, default=1500, help="requests per target at 50")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--standin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        _client_main(args.client)
+        _client_main()
     elif args.standin:
         _standin_main()
     else:
