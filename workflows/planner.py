@@ -107,10 +107,9 @@ def plan_run(
             plan.append(_planned(item, environment, inventory, item.id, None, None, set(), top_ids))
     _drop_dangling_gotos(plan)
     plan_hash = compute_plan_hash(defn.name, defn.version, clean, environment, plan)
-    title = defn.title
-    if clean:
-        shown = (clean[p.name] for p in defn.parameters if p.name in clean)
-        title = f"{defn.title}: " + " ".join(shown)
+    # The title shows what the person typed, not the defaults they left alone or empty values.
+    shown = [clean[p.name] for p in defn.parameters if p.name in params and clean.get(p.name)]
+    title = f"{defn.title}: " + " ".join(shown) if shown else defn.title
     return Run(
         id=run_id,
         workflow=defn.name,

@@ -239,8 +239,13 @@ def _step_line(step: PlannedStep, state: StepState, people: frozenset[str], curr
         extra.append(f"waiting for {need} more approval{'s' if need != 1 else ''}")
     elif state.status is StepStatus.WAITING and state.waiting_for == "confirmation":
         extra.append("waiting for a confirmation")
-    elif state.status is StepStatus.SUCCEEDED and state.result and "approvers" in state.result:
-        approvers = [str(u) for u in state.result.get("approvers", [])]
+    elif (
+        step.kind is StepKind.APPROVAL
+        and state.status is StepStatus.SUCCEEDED
+        and state.result
+        and isinstance(state.result.get("approvers"), list)
+    ):
+        approvers = [str(u) for u in state.result["approvers"]]
         extra.append("approved by " + ", ".join(mention(u) for u in approvers))
     elif state.status is StepStatus.SUCCEEDED and state.confirmed_by:
         extra.append(f"confirmed by {mention(state.confirmed_by)}")

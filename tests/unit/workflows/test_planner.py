@@ -221,7 +221,8 @@ def test_bad_parameters_refuse_planning() -> None:
 
 
 def test_new_run_is_pending_with_one_state_per_planned_step() -> None:
-    """A planned run is pending, at no step, version 0, with its parameters in the title."""
+    """A planned run is pending, at no step, version 0, with the typed parameters (not the
+    defaults) in its title."""
     run = plan(channel="C1", parent_run_id="r0")
     assert run.status is RunStatus.PENDING
     assert run.cursor is None
@@ -231,7 +232,7 @@ def test_new_run_is_pending_with_one_state_per_planned_step() -> None:
     assert run.parent_run_id == "r0"
     assert run.environment == "production"
     assert run.definition_version == PROMOTE.version
-    assert run.title == "Promote: v1.4.2 production gradual"
+    assert run.title == "Promote: v1.4.2 production"
     assert [s.id for s in run.steps] == [p.id for p in run.plan]
     assert all(s.status is StepStatus.PENDING for s in run.steps)
     assert run.created_at == run.updated_at == NOW
