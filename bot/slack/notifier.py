@@ -20,6 +20,10 @@ Notifications stay in the run's outbox in Redis until they are posted: each is p
 then acknowledged (trimmed), under the card's lock. One that could not be posted yet is tried again
 on the next pass, by this replica or another; a crash between the post and the ack posts it again
 (at least once), never loses it.
+
+Approval, skip and confirmation requests posted in a thread are remembered (next to the card's
+keys); once the run settles one (approved, rejected, expired, skipped, confirmed, the run ended),
+the next card sync updates it: its buttons go, and it says what happened.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -43,14 +47,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import BotConfig
 from bot.slack.errors import SlackCallFailed, SlackRateLimited, SlackUnavailable
 from bot.slack.escape import code, inline
-from bot.slack.views import Message, drill_reminder, notice, run_card, thread_message
+from bot.slack.views import (
+    Message,
+    OpenRequest,
+    drill_reminder,
+    notice,
+    posted_request,
+    request_outcome,
+    resolved_request,
+    run_card,
+    thread_message,
+)
 from workflows import keys
 from workflows.drillscheduler import DrillReminder, DrillScheduler
 from workflows.machine import Notify
 from workflows.model import Run
 from workflows.store import RunStore
 
-__all__ = ["Notifier", "NotifierStats", "card_lock_key", "incident_channel_name"]
+__all__ = ["Notifier", "NotifierStats", "card_lock_key", "incident_channel_name", "requests_key"]
 
 log = logging.getLogger("parthenon.notifier")
 
@@ -72,6 +86,11 @@ def card_lock_key(run_id: str) -> str:
     return f"{keys.RunKeys(run_id).card}:lock"
 
 
+def requests_key(run_id: str) -> str:
+    """Hash: the request messages with buttons posted in the run's thread and not yet settled."""
+    return f"{keys.RunKeys(run_id).card}:requests"
+
+
 def incident_channel_name(run: Run, n: int) -> str:
     kind = _NAME_CLEAN.sub("-", run.workflow.removeprefix("incident-").lower()).strip("-")
     return f"inc-{run.created_at:%Y%m%d}-{kind or 'incident'}-{n}"[:80]
@@ -89,6 +108,7 @@ class NotifierStats:
     failed: int = 0
     coalesced: int = 0
     held_elsewhere: int = 0  # another replica was working on the card
+    requests_closed: int = 0  # request messages updated once settled
 
 
 @dataclass
@@ -243,25 +263,58 @@ class Notifier:
             self.stats.cards_updated += 1
             state.digest = digest
             state.last_update = self._clock()
-        await self._post_outbox(run, where)
+        latest = await self._post_outbox(run, where)
+        await self._close_requests(latest)
         if await self.store.card_done(run_id, score) and run.terminal:
             self._cards.pop(run_id, None)
 
-    async def _post_outbox(self, run: Run, where: tuple[str, str]) -> None:
+    async def _post_outbox(self, run: Run, where: tuple[str, str]) -> Run:
         """Post the run's queued notifications in its thread, oldest first; each is removed from
-        the outbox only once Slack took it (a failure leaves it, and the rest, for later)."""
+        the outbox only once Slack took it (a failure leaves it, and the rest, for later).
+        Returns the run as last read (requests are rendered from the latest state)."""
         latest: Run | None = None
         while queued := await self.store.peek_outbox(run.id, _OUTBOX_BATCH):
             latest = latest or await self.store.load(run.id) or run
             for item in queued:
                 note = item.notify
                 message = thread_message(latest, note, self._members(note), self._people)
-                await self._call("chat.postMessage", channel=where[0], thread_ts=where[1],
-                                 text=message.text, blocks=message.blocks)
+                posted = await self._call("chat.postMessage", channel=where[0],
+                                          thread_ts=where[1], text=message.text,
+                                          blocks=message.blocks)
                 self.stats.thread_posts += 1
+                request = posted_request(latest, note, message, where[0], str(posted.get("ts")))
+                if request is not None and posted.get("ts"):
+                    await self._requests_hset(run.id, request)
                 await self.store.ack_outbox(run.id, [item])
             if len(queued) < _OUTBOX_BATCH:
-                return
+                break
+        return latest or run
+
+    async def _requests_hset(self, run_id: str, request: OpenRequest) -> None:
+        key = requests_key(run_id)
+        await cast("Awaitable[int]", self.store.redis.hset(key, request.field, request.dump()))
+
+    async def _close_requests(self, run: Run) -> None:
+        """Settled requests in the thread lose their buttons and say what happened. One read per
+        card sync (syncs are coalesced); an update only when a request was settled."""
+        key = requests_key(run.id)
+        raw = await cast("Awaitable[dict[bytes, bytes]]", self.store.redis.hgetall(key))
+        for field, value in raw.items():
+            request = OpenRequest.load(value)
+            outcome = request_outcome(run, request, self._people) if request else None
+            if request is not None and outcome is None:
+                continue
+            if request is not None and outcome is not None:
+                message = resolved_request(run, request, outcome)
+                try:
+                    await self._call("chat.update", channel=request.channel, ts=request.ts,
+                                     text=message.text, blocks=message.blocks)
+                except SlackCallFailed as exc:
+                    if exc.error != "message_not_found" and exc.error not in _CHANNEL_GONE:
+                        raise
+                self.stats.requests_closed += 1
+            name = field.decode() if isinstance(field, bytes) else str(field)
+            await cast("Awaitable[int]", self.store.redis.hdel(key, name))
 
     def _members(self, note: Notify) -> set[str]:
         found = set(note.users)

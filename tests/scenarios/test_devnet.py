@@ -81,8 +81,12 @@ async def test_full_promotion_to_testnet_with_approvers_clicking(
     assert ":x:" not in json.dumps(final.blocks)
     assert ":no_entry:" not in json.dumps(final.blocks)
     requests = [r for r in h.standin.replies(final.channel, final.ts)
-                if "Approval needed" in r.text]
+                if "Approval needed" in (r.edits[0]["text"] if r.edits else r.text)]
     assert len(requests) == 4
+    settled = await h.standin.wait_for(lambda: all(
+        "run.approve" not in json.dumps(r.blocks) for r in requests))
+    assert settled
+    assert all("Approved by <@" in json.dumps(r.blocks) for r in requests)
 
 
 async def test_health_shows_each_nodes_figures(

@@ -27,6 +27,13 @@ from bot.slack.views.requests import (
     notification,
     thread_message,
 )
+from bot.slack.views.resolved import (
+    OpenRequest,
+    is_request,
+    posted_request,
+    request_outcome,
+    resolved_request,
+)
 
 __all__ = [
     "RUN_EMOJI",
@@ -36,6 +43,7 @@ __all__ = [
     "HomeItem",
     "Message",
     "NodeRow",
+    "OpenRequest",
     "Viewer",
     "approval_request",
     "button_value",
@@ -48,10 +56,14 @@ __all__ = [
     "help_message",
     "home_view",
     "input_block_id",
+    "is_request",
     "notice",
     "notification",
     "participants",
+    "posted_request",
     "reason_modal",
+    "request_outcome",
+    "resolved_request",
     "run_card",
     "run_line",
     "section",
