@@ -87,6 +87,15 @@ async def test_full_promotion_to_testnet_with_approvers_clicking(
         "run.approve" not in json.dumps(r.blocks) for r in requests))
     assert settled
     assert all("Approved by <@" in json.dumps(r.blocks) for r in requests)
+    [end] = await h.standin.wait_for(lambda: [
+        r for r in h.standin.replies(final.channel, final.ts) if "Release metadata" in
+        json.dumps(r.blocks)])
+    posted = json.dumps(end.blocks)
+    assert "`release:v1.4.2`" in posted
+    assert f"Release v1.4.2 ({SHA[:12]}) to testnet" in posted
+    assert "approved by <@URM2>, <@USEC>" in posted
+    record = await h.runtime.store.get_record("release:v1.4.2")
+    assert record["git_sha"] == SHA
 
 
 async def test_health_shows_each_nodes_figures(

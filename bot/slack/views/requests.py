@@ -10,7 +10,7 @@ from bot.slack.ids import ActionId, BlockId
 from bot.slack.views._blocks import Block, Message, actions, button, context, date, section
 from bot.slack.views.card import button_value, participants
 from workflows.machine import Notify
-from workflows.model import Run, StepStatus
+from workflows.model import Run, RunStatus, StepStatus
 
 __all__ = ["approval_request", "confirmation_request", "notification", "thread_message"]
 
@@ -123,7 +123,23 @@ def notification(
     body = trusted_mentions(notify.text, trusted, 2500)
     who = mentions(members)
     line = f"{emoji} {body}" + (f"\n{who}" if who else "")
-    return Message(text=body, blocks=[section(line)])
+    blocks = [section(line)]
+    release = _release_summary(run, notify, trusted)
+    if release is not None:
+        blocks.append(section(release))
+    return Message(text=body, blocks=blocks)
+
+
+def _release_summary(run: Run, notify: Notify, trusted: Collection[str]) -> str | None:
+    """A finished promotion's end carries the release metadata its last step recorded."""
+    summary = run.values.get("release_summary")
+    if notify.kind != "run_finished" or run.status is not RunStatus.SUCCEEDED:
+        return None
+    if not isinstance(summary, str) or not summary.strip():
+        return None
+    version = run.params.get("version")
+    kept = f" (kept as {code('release:' + version, 80)})" if version else ""
+    return f":package: *Release metadata*{kept}\n{trusted_mentions(summary, trusted, 2500)}"
 
 
 def thread_message(

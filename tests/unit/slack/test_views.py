@@ -346,3 +346,23 @@ def test_very_long_checklists_stay_within_block_limits(steps: int) -> None:
     states = [run.steps[0].model_copy(update={"id": f"s{i}"}) for i in range(steps)]
     big = run.model_copy(update={"plan": plan, "steps": states})
     check_blocks(run_card(big).blocks)
+
+
+def test_a_finished_promotion_posts_its_release_metadata() -> None:
+    """The end of a promotion that recorded its release metadata carries the summary; a run
+    without one, or one that did not succeed, does not."""
+    run = promote()
+    done = run.model_copy(update={
+        "status": RunStatus.SUCCEEDED,
+        "values": {"release_summary": "Release v1.4.2 (abc1234) to testnet: approved by "
+                                      "<@URM0002>; config checksum none"},
+    })
+    end = Notify(kind="run_finished", text="all steps done")
+    message = notification(done, end, set(), {"URM0002"})
+    check_blocks(message.blocks)
+    body = dumped(message.blocks)
+    assert ":package: *Release metadata* (kept as `release:v1.4.2`)" in body
+    assert "approved by <@URM0002>" in body
+    assert "Release metadata" not in dumped(notification(run, end, set()).blocks)
+    failed = done.model_copy(update={"status": RunStatus.FAILED})
+    assert "Release metadata" not in dumped(notification(failed, end, set()).blocks)
