@@ -23,6 +23,7 @@ from bot.slack.views import (
     Message,
     NodeRow,
     context,
+    drill_line,
     health_table,
     help_message,
     notice,
@@ -172,7 +173,12 @@ async def _runs(ctx: HandlerContext) -> Message:
     recent = [r for r in await ctx.service.recent_runs(15) if r.terminal]
     lines = [f"*Active* ({len(active)})", *([run_line(r) for r in active] or ["none"])]
     lines += [f"*Recent* ({len(recent)})", *([run_line(r) for r in recent] or ["none"])]
-    return Message(text="Runs", blocks=[section("\n".join(lines))])
+    blocks = [section("\n".join(lines))]
+    if ctx.drills is not None:  # the drills and when each is next due, as App Home shows them
+        drills = await ctx.drills.schedule(ctx.service.store.now())
+        shown = [drill_line(d) for d in drills] or ["No drills are defined."]
+        blocks.append(section("\n".join(["*Drills*", *shown])))
+    return Message(text="Runs", blocks=blocks)
 
 
 def _health(ctx: HandlerContext, p: CommandPayload, environment: str) -> Message:

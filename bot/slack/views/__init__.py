@@ -19,7 +19,7 @@ from bot.slack.views.card import (
 )
 from bot.slack.views.health import NodeRow, health_table
 from bot.slack.views.help import HelpEntry, help_message
-from bot.slack.views.home import HomeItem, drill_reminder, home_view
+from bot.slack.views.home import HomeItem, drill_line, drill_reminder, home_view
 from bot.slack.views.modals import confirm_modal, input_block_id, reason_modal
 from bot.slack.views.requests import (
     approval_request,
@@ -51,6 +51,7 @@ __all__ = [
     "confirm_modal",
     "confirmation_request",
     "context",
+    "drill_line",
     "drill_reminder",
     "health_table",
     "help_message",

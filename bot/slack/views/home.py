@@ -15,7 +15,7 @@ from bot.slack.views.card import Viewer, button_value, run_line
 from workflows.drills import DrillDue
 from workflows.model import PlannedStep, Run
 
-__all__ = ["HomeItem", "drill_reminder", "home_view"]
+__all__ = ["HomeItem", "drill_line", "drill_reminder", "home_view"]
 
 _HOME_BLOCKS = 100
 
@@ -84,14 +84,7 @@ def home_view(
     blocks.append(divider())
     blocks.append(section("*Drills*"))
     for drill in drills[:10]:
-        last = date(drill.last_run_at) if drill.last_run_at else "never"
-        if drill.is_due:
-            state = f":warning: due since {date(drill.due_at, '{date_short_pretty}')}"
-        else:
-            state = f":calendar: next {date(drill.due_at, '{date_short_pretty}')}"
-        line = (f"{state} · *{inline(drill.title, 150)}* ({code(drill.workflow, 60)}) · "
-                f"last passed {last}")
-        block = section(line)
+        block = section(drill_line(drill))
         if drill.is_due and drill.workflow in viewer.startable:
             block["accessory"] = button(ActionId.START_WORKFLOW, "Start drill",
                                         ButtonValue(w=drill.workflow).dump())
@@ -99,6 +92,17 @@ def home_view(
     if not drills:
         blocks.append(context("No drills are defined."))
     return {"type": "home", "blocks": blocks[:_HOME_BLOCKS]}
+
+
+def drill_line(drill: DrillDue) -> str:
+    """One drill with its next due date (or since when it is due) and its last pass."""
+    last = date(drill.last_run_at) if drill.last_run_at else "never"
+    if drill.is_due:
+        state = f":warning: due since {date(drill.due_at, '{date_short_pretty}')}"
+    else:
+        state = f":calendar: next due {date(drill.due_at, '{date_short_pretty}')}"
+    return (f"{state} · *{inline(drill.title, 150)}* ({code(drill.workflow, 60)}) · "
+            f"last passed {last}")
 
 
 def drill_reminder(workflow: str, title: str, text: str, startable: bool) -> list[Block]:
