@@ -18,6 +18,7 @@ from bot.slack.ids import ActionId, CallbackId
 from bot.slack.payloads import ModalMetadata
 from bot.slack.views import confirm_modal, notice, reason_modal
 from handlers.context import HandlerContext
+from handlers.export import check_may_export, post_incident_log
 from handlers.home import publish_home
 from handlers.payloads import ActionPayload
 from handlers.replies import open_modal, tell
@@ -45,6 +46,16 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         return
     if action is ActionId.START_WORKFLOW:
         await _start(ctx, ack, p)
+        return
+    if action is ActionId.EXPORT_LOG:
+        run_id = value.run_id()
+        check_may_export(ctx, user)
+        await ack()
+        ctx.deferred.spawn(
+            post_incident_log(ctx, run_id, user=user, dedup=f"button:v{value.v}:{user}",
+                              channel=p.channel_id, response_url=p.response_url),
+            f"export:{run_id}",
+        )
         return
     run_id = value.run_id()
     if action is ActionId.APPROVE:

@@ -33,9 +33,11 @@ from bot.slack.views import (
 )
 from bot.slack.views import reason_modal as reason_view
 from handlers.context import HandlerContext
+from handlers.export import check_may_export, post_incident_log
 from handlers.grammar import (
     AbortRun,
     Command,
+    ExportRun,
     FreezePromotions,
     ListRuns,
     PauseRun,
@@ -88,6 +90,8 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
                             known_workflows=ctx.service.definitions)
         case ListRuns():
             return await _runs(ctx)
+        case ExportRun(run_id=run_id):
+            return await _export(ctx, p, run_id)
         case ShowHealth(environment=environment):
             return _health(ctx, p, environment)
         case PauseRun(run_id=run_id, reason=reason):
@@ -179,6 +183,15 @@ async def _runs(ctx: HandlerContext) -> Message:
         shown = [drill_line(d) for d in drills] or ["No drills are defined."]
         blocks.append(section("\n".join(["*Drills*", *shown])))
     return Message(text="Runs", blocks=blocks)
+
+
+async def _export(ctx: HandlerContext, p: CommandPayload, run_id: str) -> Message:
+    check_may_export(ctx, p.user_id)
+    run = await ctx.service.get(run_id)  # an unknown run is answered in the ack
+    work = post_incident_log(ctx, run.id, user=p.user_id, dedup=f"slash:{p.trigger_id}",
+                             channel=p.channel_id, response_url=p.response_url)
+    ctx.deferred.spawn(work, f"export:{run.id}")
+    return _said(f":scroll: Posting the incident log of {code(run.id, 40)} in its thread.")
 
 
 def _health(ctx: HandlerContext, p: CommandPayload, environment: str) -> Message:

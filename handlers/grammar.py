@@ -27,6 +27,7 @@ __all__ = [
     "AbortRun",
     "Catalog",
     "Command",
+    "ExportRun",
     "FreezePromotions",
     "ListRuns",
     "ParamForm",
@@ -82,6 +83,11 @@ class ListRuns(_Cmd):
     kind: Literal["runs"] = "runs"
 
 
+class ExportRun(_Cmd):
+    kind: Literal["export"] = "export"
+    run_id: str
+
+
 class ShowHealth(_Cmd):
     kind: Literal["health"] = "health"
     environment: str
@@ -114,8 +120,8 @@ class UnfreezePromotions(_Cmd):
 
 
 Command = (
-    ShowHelp | StartRun | ShowStatus | ListRuns | ShowHealth | PauseRun | ResumeRun | AbortRun
-    | FreezePromotions | UnfreezePromotions
+    ShowHelp | StartRun | ShowStatus | ListRuns | ExportRun | ShowHealth | PauseRun | ResumeRun
+    | AbortRun | FreezePromotions | UnfreezePromotions
 )
 
 
@@ -204,7 +210,12 @@ _DIRECT = ("promote", "rollback", "maintenance", "backup", "startup-check")
 _STATIC_HELP: dict[str, tuple[str, str]] = {
     "help": ("help [command]", "All commands, or one command's own help."),
     "status": ("status [run-id]", "The active runs, or one run's card (only you see it)."),
-    "runs": ("runs", "Active and recent runs."),
+    "runs": ("runs", "Active and recent runs, and the drills with their next due dates."),
+    "export": (
+        "export <run-id>",
+        "Post the run's incident log (Markdown: timeline in UTC with who did what, severity, "
+        "root cause, remediation, follow-ups) in its thread.",
+    ),
     "health": (
         "health <environment>",
         "Each node's height, tip hash, peers, syncing and version, from /health and RPC.",
@@ -217,8 +228,8 @@ _STATIC_HELP: dict[str, tuple[str, str]] = {
 }
 
 COMMANDS = (
-    "help", *_DIRECT, "incident", "drill", "status", "runs", "health", "pause", "resume", "abort",
-    "freeze", "unfreeze",
+    "help", *_DIRECT, "incident", "drill", "status", "runs", "export", "health", "pause", "resume",
+    "abort", "freeze", "unfreeze",
 )
 
 
@@ -336,6 +347,10 @@ def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
         if not _NAME.match(args[0].value):
             raise GrammarError(f"{args[0].value!r} is not an environment name", form)
         return ShowHealth(environment=args[0].value)
+    if name == "export":
+        if len(args) != 1:
+            raise GrammarError("export needs exactly one run id", form)
+        return ExportRun(run_id=_run_id(args[0].value, form))
     if not args:
         raise GrammarError(f"{name} needs a run id", form)
     run_id = _run_id(args[0].value, form)

@@ -22,6 +22,7 @@ class ActionId(StrEnum):
     RETRY = "run.retry"
     SKIP = "run.skip"  # opens the skip-reason modal
     START_WORKFLOW = "workflow.start"  # an offered follow-up (rollback) or a due drill
+    EXPORT_LOG = "run.export"  # posts the run's incident log in its thread
     REFRESH_HOME = "home.refresh"
 
 

@@ -36,4 +36,5 @@ async def test_runs_lists_every_drill_with_its_next_due_date(harness: Harness) -
     for spec in DRILLS.values():
         assert spec.workflow in body
     others = [line for line in body.split("\\n") if "Semi-annual incident simulation" in line]
-    assert others and ":warning: due since" in others[0]
+    assert others
+    assert ":warning: due since" in others[0]

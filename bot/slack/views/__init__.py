@@ -17,6 +17,7 @@ from bot.slack.views.card import (
     run_line,
     viewer_may,
 )
+from bot.slack.views.export import incident_log_messages
 from bot.slack.views.health import NodeRow, health_table
 from bot.slack.views.help import HelpEntry, help_message
 from bot.slack.views.home import HomeItem, drill_line, drill_reminder, home_view
@@ -56,6 +57,7 @@ __all__ = [
     "health_table",
     "help_message",
     "home_view",
+    "incident_log_messages",
     "input_block_id",
     "is_request",
     "notice",

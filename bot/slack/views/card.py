@@ -107,10 +107,12 @@ def button_value(run: Run, step: PlannedStep | None = None, state: StepState | N
 
 
 def card_actions(run: Run, known_workflows: Collection[str] = ()) -> list[ActionId]:
-    """The buttons that make sense in the run's state, whoever looks."""
+    """The buttons that make sense in the run's state, whoever looks. An incident's card can
+    always export its incident log."""
+    export = [ActionId.EXPORT_LOG] if run.category == "incident" else []
     if run.terminal:
         offer = run.offer is not None and run.offer in known_workflows
-        return [ActionId.START_WORKFLOW] if offer else []
+        return ([ActionId.START_WORKFLOW] if offer else []) + export
     found: list[ActionId] = []
     current = run.current
     if run.status is RunStatus.PAUSED:
@@ -135,7 +137,7 @@ def card_actions(run: Run, known_workflows: Collection[str] = ()) -> list[Action
         found += [ActionId.PAUSE, ActionId.ABORT]
     if run.offer is not None and run.offer in known_workflows:
         found.append(ActionId.START_WORKFLOW)
-    return found
+    return found + export
 
 
 def viewer_may(run: Run, action: ActionId, viewer: Viewer) -> bool:
@@ -144,6 +146,8 @@ def viewer_may(run: Run, action: ActionId, viewer: Viewer) -> bool:
     operator = run.workflow in viewer.operable
     if action is ActionId.START_WORKFLOW:
         return run.offer is not None and run.offer in viewer.startable
+    if action is ActionId.EXPORT_LOG:
+        return bool(viewer.groups)  # anyone in a configured group
     if action in {ActionId.PAUSE, ActionId.ABORT}:
         return operator or viewer.user == run.initiator
     if action in {ActionId.RESUME, ActionId.RETRY, ActionId.SKIP}:
@@ -179,6 +183,7 @@ _LABELS: dict[ActionId, tuple[str, str | None]] = {
     ActionId.ABORT: ("Abort…", "danger"),
     ActionId.RETRY: ("Retry step", "primary"),
     ActionId.SKIP: ("Skip step…", None),
+    ActionId.EXPORT_LOG: ("Export incident log", None),
 }
 
 

@@ -13,6 +13,7 @@ from bot.slack.errors import GrammarError
 from handlers.grammar import (
     AbortRun,
     Catalog,
+    ExportRun,
     FreezePromotions,
     ListRuns,
     PauseRun,
@@ -92,6 +93,8 @@ GOOD = [
     ("status", ShowStatus()),
     ("status r20240501-a1b2c3", ShowStatus(run_id="r20240501-a1b2c3")),
     ("runs", ListRuns()),
+    ("export r20240501-a1b2c3", ExportRun(run_id="r20240501-a1b2c3")),
+    ("EXPORT r1", ExportRun(run_id="r1")),
     ("health testnet", ShowHealth(environment="testnet")),
     ("pause r1", PauseRun(run_id="r1")),
     ("pause r1 waiting for the vendor", PauseRun(run_id="r1", reason="waiting for the vendor")),
@@ -132,6 +135,10 @@ BAD = [
     ("status a b", "status takes at most one run id", "status [run-id]"),
     ("status <@U1>", "'<@U1>' is not a run id (like r20240501-a1b2c3)", "status [run-id]"),
     ("runs all", "runs takes no arguments", "runs"),
+    ("export", "export needs exactly one run id", "export <run-id>"),
+    ("export r1 r2", "export needs exactly one run id", "export <run-id>"),
+    ("export <!channel>", "'<!channel>' is not a run id (like r20240501-a1b2c3)",
+     "export <run-id>"),
     ("health", "health needs exactly one environment", "health <environment>"),
     ("health test net", "health needs exactly one environment", "health <environment>"),
     ("pause", "pause needs a run id", "pause <run-id> [reason]"),
@@ -189,8 +196,8 @@ def test_any_text_parses_or_raises_the_grammar_error(text: str) -> None:
 
 WORDS = st.sampled_from(
     ["promote", "incident", "release", "drill", "restore", "status", "abort", "pause", "resume",
-     "help", "freeze", "health", "runs", "rollback", "testnet", "v1.4.2", "abc1234", "r1", '"',
-     "version=v1", "summary=x", "=", "&lt;", "\u201c", "x" * 300]
+     "help", "freeze", "health", "runs", "export", "rollback", "testnet", "v1.4.2", "abc1234",
+     "r1", '"', "version=v1", "summary=x", "=", "&lt;", "\u201c", "x" * 300]
 )
 
 

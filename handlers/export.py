@@ -1,0 +1,74 @@
+"""A run's incident log posted into its Slack thread, after the ack.
+
+`/parthenon export <run-id>` and the card's "Export incident log" button both end here. Who may
+(anyone in a configured group) is checked before the ack; reading the audit, rendering the
+Markdown (``workflows.export``) and posting it happen after. A redelivered command or a double
+click posts the log once: a short mark in Redis, in the run's hash slot, taken before posting.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.errors import NotPermitted
+from bot.slack.escape import code
+from bot.slack.views import incident_log_messages, notice
+from handlers.context import HandlerContext
+from handlers.replies import tell
+from workflows import keys
+from workflows.export import render_incident_log
+
+__all__ = ["EXPORT_MARK_SECONDS", "check_may_export", "export_mark_key", "post_incident_log"]
+
+EXPORT_MARK_SECONDS = 600  # a redelivery or a second click within this posts nothing new
+
+
+def export_mark_key(run_id: str, dedup: str) -> str:
+    """Set (NX) when an export request was taken; next to the run's card keys."""
+    return f"{keys.RunKeys(run_id).card}:export:{dedup}"
+
+
+def check_may_export(ctx: HandlerContext, user: str) -> None:
+    if not ctx.service.authority.groups_of(user):
+        raise NotPermitted("only members of a configured group may export an incident log")
+
+
+async def post_incident_log(
+    ctx: HandlerContext,
+    run_id: str,
+    *,
+    user: str,
+    dedup: str,
+    channel: str | None = None,
+    response_url: str | None = None,
+) -> None:
+    """Post the log in the run's thread, split into code-block messages; say so when it cannot."""
+    redis = ctx.service.store.redis
+    mark = export_mark_key(run_id, dedup)
+    if not await redis.set(mark, user, nx=True, ex=EXPORT_MARK_SECONDS):
+        return  # this request was taken before (Slack's retry, a double click)
+    run = await ctx.service.get(run_id)
+    where = await ctx.service.store.get_card(run_id)
+    if where is None or not where[1]:
+        await redis.delete(mark)
+        text = (f"The card of {code(run.id, 40)} is not posted yet, so it has no thread for the "
+                "log; try again in a moment.")
+        await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
+        return
+    markdown = render_incident_log(run, await ctx.service.audit(run_id))
+    messages = incident_log_messages(run.id, markdown)
+    try:
+        for message in messages:
+            await ctx.client.chat_postMessage(channel=where[0], thread_ts=where[1],
+                                              text=message.text, blocks=message.blocks)
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        await redis.delete(mark)
+        why = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else (
+            type(exc).__name__)
+        ctx.log.warning("incident log of %s not posted: %s", run.id, why)
+        text = (f":warning: The incident log of {code(run.id, 40)} could not be posted "
+                f"({code(why, 60)}); try again, or use `parthenon-bot runs export {run.id}`.")
+        await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
+        return
+    ctx.log.info("incident log of %s posted in %d part(s) for %s", run.id, len(messages), user)
