@@ -137,7 +137,14 @@ def _own(run: Run, index: int) -> StepState:
         state = run.steps[index]
         run.steps[index] = state.model_copy(
             update={
-                "approval": state.approval.model_copy(deep=True) if state.approval else None,
+                # The machine only appends votes and sets the request's own fields; votes and
+                # the policy are never changed in place, so they are shared (a deep copy of a
+                # request with a few votes cost ~0.15 ms per click).
+                "approval": (
+                    state.approval.model_copy(update={"votes": list(state.approval.votes)})
+                    if state.approval
+                    else None
+                ),
                 "data": dict(state.data),
                 "inputs": dict(state.inputs),
             }

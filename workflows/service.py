@@ -150,7 +150,9 @@ class WorkflowService:
         command = command.model_copy(update={"groups": groups})
         try:
             self._check_may(run, command)
-            outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
+            # The run just read is the one to apply to (one read less before Slack's ack); if
+            # it changed meanwhile, the commit conflicts and apply reads it again.
+            outcome = await self.store.apply(run_id, command, dedup_key=dedup_key, known=run)
         except (InvalidCommand, NotAuthorized) as exc:
             if dedup_key is not None and await self.store.delivered(run_id, dedup_key):
                 # A redelivery (Slack's retry, a double click) of a command applied before: the

@@ -441,6 +441,19 @@ def test_duplicate_approval_is_refused() -> None:
     assert len(state(run).approval.votes) == 1  # type: ignore[union-attr]
 
 
+def test_votes_and_reminders_leave_the_run_they_were_applied_to_unchanged() -> None:
+    """A vote or a reminder changes the new run only: the request it was applied to keeps its
+    votes and its next reminder (the request is copied, its votes list with it)."""
+    run = waiting_approval()
+    before = run.model_dump()
+    voted, _ = apply(run, approve(run, "U1"))
+    reminded, _ = apply(voted, Tick(), at(minutes=20))
+    assert run.model_dump() == before
+    assert [v.user for v in state(voted).approval.votes] == ["U1"]  # type: ignore[union-attr]
+    assert state(voted).approval.remind_at == at(minutes=20)  # type: ignore[union-attr]
+    assert state(reminded).approval.remind_at == at(minutes=40)  # type: ignore[union-attr]
+
+
 def test_approval_after_expiry_is_refused_even_before_the_tick() -> None:
     """An approval arriving after the request expired does not count."""
     run = waiting_approval()
