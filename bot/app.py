@@ -151,6 +151,7 @@ async def create_bot(
         drills=drills.book,
         wake_notifier=notifier.wake,
         log=log,
+        describe_error=describe_error,
     )
     register_handlers(app, ctx)
     app.error(_error_handler(ctx))
@@ -240,9 +241,10 @@ def _error_block(body: dict[str, Any], message: str) -> str | None:
 
 async def _events(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
-    bolt_request = await to_bolt_request(request)
-    bolt_response = await bot.app.async_dispatch(bolt_request)
-    return await to_aiohttp_response(bolt_response)
+    with bot.context.pressure.serving():  # work that can wait gives way meanwhile
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await bot.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
 
 
 def build_web_app(

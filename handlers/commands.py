@@ -1,9 +1,12 @@
 """`/parthenon ...`: parse, check, record through the service, ack with the answer.
 
 Everything the answer needs comes from Redis (runs, the freeze) and goes back in the ack itself,
-as an ephemeral message: no Web API call. Starting a run records it (de-duplicated by the
-command's trigger id, so a redelivery starts nothing new); the notifier posts its card. `health`
-acks at once and asks the nodes afterwards; `abort` without a reason acks and opens a modal.
+as an ephemeral message: no Web API call. Under a burst (other Slack requests being served at
+the same moment), `status` and `runs` ack at once and answer through the response_url when the
+burst has been served, so that the acks Slack waits for come first. Starting a run records it
+(de-duplicated by the command's trigger id, so a redelivery starts nothing new); the notifier
+posts its card. `health` acks at once and asks the nodes afterwards; `abort` without a reason
+acks and opens a modal.
 """
 
 from __future__ import annotations
@@ -68,6 +71,13 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
 async def handle_command(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
     payload = CommandPayload.from_body(body)
     command = parse(payload.text, ctx.catalog)
+    if (isinstance(command, ShowStatus | ListRuns) and payload.response_url
+            and ctx.pressure.in_flight > 1):
+        # Read-only, answered from Redis, and other requests are waiting for their acks: ack
+        # now, answer through the response_url once the burst has been served.
+        await ack()
+        ctx.deferred.spawn(_answer_later(ctx, payload, command), f"answer:{payload.trigger_id}")
+        return
     message = await _answer(ctx, payload, command)
     if message is None:
         await ack()
@@ -125,6 +135,21 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
             return _said(":sunny: The promotion freeze is lifted." if cleared
                          else "There was no promotion freeze.")
     return None  # pragma: no cover (the match is exhaustive over the grammar's commands)
+
+
+async def _answer_later(ctx: HandlerContext, p: CommandPayload, command: Command) -> None:
+    """A read-only command's answer, after the ack: the reading and rendering give way to
+    requests being served; a refusal says what the error handler would have said."""
+    async with ctx.pressure.background():
+        try:
+            message = await _answer(ctx, p, command)
+        except Exception as exc:
+            if ctx.describe_error is None:
+                raise
+            message = notice(ctx.describe_error(exc, ctx.people)[0])
+    if message is not None:
+        await tell(ctx.client, message, user=p.user_id, channel=p.channel_id,
+                   response_url=p.response_url)
 
 
 def _said(text: str) -> Message:

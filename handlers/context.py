@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import BotConfig
 from bot.nodes import NodeClient
 from bot.slack.deferred import Deferred
+from bot.slack.pressure import RequestPressure
 from bot.slack.views import Viewer
 from handlers.grammar import Catalog
 from workflows.drillscheduler import DrillBook
@@ -35,6 +36,9 @@ class HandlerContext:
     drills: DrillBook | None = None
     wake_notifier: Callable[[], None] = _nothing
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))
+    pressure: RequestPressure = field(default_factory=RequestPressure)
+    # (text shown, code logged) for an error raised after the ack (bot.app.describe_error)
+    describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
 
     @property
     def people(self) -> frozenset[str]:

@@ -32,7 +32,8 @@ async def tell(
 ) -> None:
     try:
         if response_url:
-            webhook = AsyncWebhookClient(response_url, timeout=10)
+            # The bot's pooled session: no new connection (and TLS handshake) per answer.
+            webhook = AsyncWebhookClient(response_url, timeout=10, session=client.session)
             response = await webhook.send(
                 text=message.text,
                 blocks=message.blocks,
