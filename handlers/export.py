@@ -56,8 +56,9 @@ async def post_incident_log(
                 "log; try again in a moment.")
         await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
         return
-    markdown = render_incident_log(run, await ctx.service.audit(run_id))
-    messages = incident_log_messages(run.id, markdown)
+    async with ctx.pressure.background():  # reading and rendering give way to acks
+        markdown = render_incident_log(run, await ctx.service.audit(run_id))
+        messages = incident_log_messages(run.id, markdown)
     try:
         for message in messages:
             await ctx.client.chat_postMessage(channel=where[0], thread_ts=where[1],
