@@ -15,14 +15,16 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot.slack.errors import BadPayload
 from bot.slack.escape import code, inline
 from bot.slack.ids import ActionId, CallbackId
-from bot.slack.payloads import ModalMetadata
-from bot.slack.views import confirm_modal, notice, reason_modal
+from bot.slack.payloads import ButtonValue, ModalMetadata
+from bot.slack.views import confirm_modal, notice, reason_modal, start_modal
 from handlers.context import HandlerContext
 from handlers.export import check_may_export, post_incident_log
 from handlers.home import publish_home
 from handlers.payloads import ActionPayload
 from handlers.replies import open_modal, tell
-from workflows.model import Approve, Confirm, Pause, Resume, Retry
+from workflows.errors import NotAuthorized
+from workflows.model import Approve, Confirm, Pause, Resume, Retry, Run
+from workflows.offer import asks_first, failed_step, offer_params
 
 __all__ = ["handle_action", "register"]
 
@@ -113,24 +115,31 @@ def _action(action_id: str) -> ActionId:
 
 
 async def _start(ctx: HandlerContext, ack: AsyncAck, p: ActionPayload) -> None:
-    """An offered follow-up (rollback after a halted promotion) or a due drill."""
+    """An offered follow-up (rollback after a halted run) or a due drill. An offer opens the
+    start form, prefilled with what the halted run tells (workflows/offer.py); a drill starts at
+    once unless a required parameter is unknown, then it opens the form too."""
     workflow = p.value.w
     if workflow is None:
         raise BadPayload("this button does not say which workflow to start")
-    params: dict[str, str] = {}
-    channel = p.channel_id
-    parent = None
+    defn = ctx.service.definition(workflow)
+    if not ctx.service.authority.may_start(p.user_id, workflow):
+        raise NotAuthorized(f"you are not allowed to start {workflow} runs")
     if p.value.r is not None:
-        parent_run = await ctx.service.get(p.value.r)
-        parent = parent_run.id
-        channel = parent_run.channel or channel
-        accepted = {spec.name for spec in ctx.service.definition(workflow).parameters}
-        params = {k: v for k, v in parent_run.params.items() if k in accepted}
-        key = f"offer:{parent}:{workflow}"
-    else:
-        key = f"button:{workflow}:{p.user_id}:{p.trigger_id or p.message_ts}"
-    run = await ctx.service.start(workflow, params, actor=p.user_id, channel=channel,
-                                  dedup_key=key, parent_run_id=parent)
+        parent = await ctx.service.get(p.value.r)
+        if parent.offer != workflow:
+            raise BadPayload(f"run {parent.id} offers no {workflow} run")
+        await ack()
+        meta = ModalMetadata(b=ButtonValue(r=parent.id, w=workflow), c=p.channel_id)
+        _modal(ctx, p, start_modal(defn, offer_params(parent, defn), meta, _halted(parent)))
+        return
+    if asks_first(defn, {}, offered=False):
+        await ack()
+        _modal(ctx, p, start_modal(defn, {}, ModalMetadata(b=ButtonValue(w=workflow),
+                                                           c=p.channel_id)))
+        return
+    key = f"button:{workflow}:{p.user_id}:{p.trigger_id or p.message_ts}"
+    run = await ctx.service.start(workflow, {}, actor=p.user_id, channel=p.channel_id,
+                                  dedup_key=key)
     await ack()
     ctx.wake_notifier()
     text = f":rocket: Started *{inline(run.title, 150)}* as {code(run.id, 40)}."
@@ -139,6 +148,16 @@ async def _start(ctx: HandlerContext, ack: AsyncAck, p: ActionPayload) -> None:
              channel=p.channel_id, response_url=p.response_url),
         f"started:{run.id}",
     )
+
+
+def _halted(run: Run) -> str:
+    """Where the offer comes from, for the start form."""
+    about = f"Offered by *{inline(run.title, 150)}* {code(run.id, 40)}"
+    step = failed_step(run)
+    if step is not None:
+        where = f" on {code(step.environment, 40)}" if step.environment else ""
+        about += f", halted at *{inline(step.title, 200)}*{where}"
+    return about + "."
 
 
 def _modal(ctx: HandlerContext, p: ActionPayload, view: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
-"""Modal submissions: a reason for a rejection, a skip or an abort; a manual step's inputs.
+"""Modal submissions: a reason for a rejection, a skip or an abort; a manual step's inputs; the
+parameters of a workflow to start (an offered rollback, a drill).
 
 The command is recorded through the service before the ack (which closes the modal). A refusal
-raises and the one error handler shows it inside the modal, on the field it is about.
+raises and the one error handler shows it inside the modal, on the field it is about; a bad
+parameter is shown on its own field here, and nothing starts.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.slack.errors import BadPayload
+from bot.slack.escape import code, inline
 from bot.slack.ids import REASON_INPUT, BlockId, CallbackId
-from bot.slack.views import input_block_id
+from bot.slack.views import input_block_id, notice, param_block_id
 from handlers.context import HandlerContext
 from handlers.payloads import ViewPayload
+from handlers.replies import tell
+from workflows.errors import InvalidParameters
 from workflows.model import Abort, Confirm, Reject, Skip
 
 __all__ = ["handle_submission", "register"]
@@ -33,12 +38,15 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
 
 async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
     p = ViewPayload.from_body(body)
-    value = p.meta.b
-    run_id, user = value.run_id(), p.user_id
     try:
         callback = CallbackId(p.callback_id)
     except ValueError:
         raise BadPayload(f"unknown form {p.callback_id!r}") from None
+    if callback is CallbackId.START:
+        await _start(ctx, ack, p)
+        return
+    value = p.meta.b
+    run_id, user = value.run_id(), p.user_id
     if callback is CallbackId.CONFIRM:
         run = await ctx.service.get(run_id)
         index = run.index_of(value.step_id())
@@ -75,3 +83,35 @@ async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, 
                                       dedup_key=f"abort:v{value.v}:{user}")
     await ack()
     ctx.wake_notifier()
+
+
+async def _start(ctx: HandlerContext, ack: AsyncAck, p: ViewPayload) -> None:
+    """Start the workflow with the form's parameters; an offer's run is linked to the halted
+    run and goes to its channel. One run per offer (or per form), however often it is sent."""
+    workflow, parent_id = p.meta.b.w, p.meta.b.r
+    if workflow is None:
+        raise BadPayload("this form does not say which workflow to start")
+    defn = ctx.service.definition(workflow)
+    given = {s.name: p.value(param_block_id(s.name), s.name) for s in defn.parameters}
+    params = {k: v for k, v in given.items() if v}
+    channel = p.meta.c
+    if parent_id is not None:
+        parent = await ctx.service.get(parent_id)
+        channel = parent.channel or channel
+        key = f"offer:{parent.id}:{workflow}"
+    else:
+        key = f"form:{workflow}:{p.user_id}:{p.view_id or p.meta.dump()}"
+    try:
+        run = await ctx.service.start(workflow, params, actor=p.user_id, channel=channel,
+                                      dedup_key=key, parent_run_id=parent_id)
+    except InvalidParameters as exc:
+        if exc.parameter is None or defn.parameter(exc.parameter) is None:
+            raise
+        await ack(response_action="errors",
+                  errors={param_block_id(exc.parameter): exc.problem[:1000]})
+        return
+    await ack()
+    ctx.wake_notifier()
+    text = f":rocket: Started *{inline(run.title, 150)}* as {code(run.id, 40)}."
+    ctx.deferred.spawn(tell(ctx.client, notice(text), user=p.user_id, channel=p.meta.c),
+                       f"started:{run.id}")

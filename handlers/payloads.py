@@ -65,6 +65,7 @@ class ActionPayload(_Payload):
 class ViewPayload(_Payload):
     user_id: str = Field(pattern=_USER)
     callback_id: str
+    view_id: str | None = None
     meta: ModalMetadata
     values: dict[str, dict[str, str | None]]
 
@@ -74,12 +75,13 @@ class ViewPayload(_Payload):
             view = body.get("view") or {}
             raw = (view.get("state") or {}).get("values") or {}
             values = {
-                block: {action: (v or {}).get("value") for action, v in actions.items()}
+                block: {action: _typed(v) for action, v in actions.items()}
                 for block, actions in raw.items()
             }
             return cls(
                 user_id=(body.get("user") or {}).get("id", ""),
                 callback_id=str(view.get("callback_id", "")),
+                view_id=view.get("id"),
                 meta=ModalMetadata.parse(view.get("private_metadata")),
                 values=values,
             )
@@ -88,3 +90,11 @@ class ViewPayload(_Payload):
 
     def value(self, block_id: str, action_id: str) -> str:
         return (self.values.get(block_id, {}).get(action_id) or "").strip()
+
+
+def _typed(state: dict[str, Any] | None) -> str | None:
+    """What an input holds: a text input's value, a select's chosen option."""
+    state = state or {}
+    if "selected_option" in state:
+        return (state.get("selected_option") or {}).get("value")
+    return state.get("value")

@@ -259,6 +259,9 @@ class Definition(_Model):
     parameters: list[ParameterSpec] = Field(default_factory=list)
     environment_param: str | None = "environment"
     fixed_environment: str | None = None  # e.g. a drill that always runs on one environment
+    # Parameters an offer to start this workflow (a halted run's "Start rollback") copies from
+    # the halted run when it has one of that name: only names that mean the same in both.
+    offer_carries: list[str] = Field(default_factory=list)
     # Tagged by the 'group' key, so an error inside a group is reported once, where it is.
     steps: list[
         Annotated[
@@ -280,6 +283,13 @@ class Definition(_Model):
 
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    @model_validator(mode="after")
+    def _check_offer_carries(self) -> Definition:
+        unknown = sorted(set(self.offer_carries) - {p.name for p in self.parameters})
+        if unknown:
+            raise ValueError(f"offer_carries names no parameter: {', '.join(unknown)}")
+        return self
 
 
 def _check_semantics(defn: Definition, source: str) -> None:

@@ -46,7 +46,16 @@ class DefinitionError(WorkflowError):
 
 
 class InvalidParameters(WorkflowError):
+    """``parameter`` names the one at fault, when one is (a form shows the error on its field);
+    ``problem`` is the message without the command's usage line."""
+
     code = "invalid_parameters"
+
+    def __init__(self, message: str, *, parameter: str | None = None,
+                 usage: str | None = None) -> None:
+        super().__init__(f"{message}. Usage: {usage}" if usage else message)
+        self.parameter = parameter
+        self.problem = message
 
 
 class InvalidCommand(WorkflowError):

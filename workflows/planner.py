@@ -48,7 +48,7 @@ def check_params(defn: Definition, given: dict[str, str]) -> dict[str, str]:
     form = usage(defn)
     unknown = sorted(set(given) - {p.name for p in defn.parameters})
     if unknown:
-        raise InvalidParameters(f"unknown parameter {', '.join(unknown)}. Usage: {form}")
+        raise InvalidParameters(f"unknown parameter {', '.join(unknown)}", usage=form)
     clean: dict[str, str] = {}
     for spec in defn.parameters:
         value = given.get(spec.name)
@@ -57,7 +57,7 @@ def check_params(defn: Definition, given: dict[str, str]) -> dict[str, str]:
                 clean[spec.name] = spec.default
                 continue
             if spec.required:
-                raise InvalidParameters(f"missing {spec.name}. Usage: {form}")
+                raise InvalidParameters(f"missing {spec.name}", parameter=spec.name, usage=form)
             continue
         _check_value(spec, value, form)
         clean[spec.name] = value
@@ -67,15 +67,18 @@ def check_params(defn: Definition, given: dict[str, str]) -> dict[str, str]:
 def _check_value(spec: ParameterSpec, value: str, form: str) -> None:
     if len(value) > spec.max_length:
         raise InvalidParameters(
-            f"{spec.name} is longer than {spec.max_length} characters. Usage: {form}"
+            f"{spec.name} is longer than {spec.max_length} characters",
+            parameter=spec.name, usage=form,
         )
     if spec.choices and value not in spec.choices:
         raise InvalidParameters(
-            f"{spec.name} must be one of {', '.join(spec.choices)}, not {value!r}. Usage: {form}"
+            f"{spec.name} must be one of {', '.join(spec.choices)}, not {value!r}",
+            parameter=spec.name, usage=form,
         )
     if spec.pattern and not re.fullmatch(spec.pattern, value):
         hint = f" ({spec.help})" if spec.help else ""
-        raise InvalidParameters(f"{spec.name} {value!r} is not valid{hint}. Usage: {form}")
+        raise InvalidParameters(f"{spec.name} {value!r} is not valid{hint}", parameter=spec.name,
+                                usage=form)
 
 
 def plan_run(
@@ -96,7 +99,9 @@ def plan_run(
         environment = clean.get(defn.environment_param)
     if environment is not None and not inventory.has_environment(environment):
         raise InvalidParameters(
-            f"environment {environment!r} is not in the configuration. Usage: {usage(defn)}"
+            f"environment {environment!r} is not in the configuration",
+            parameter=None if defn.fixed_environment else defn.environment_param,
+            usage=usage(defn),
         )
     plan: list[PlannedStep] = []
     top_ids = {item.id for item in defn.steps if isinstance(item, StepDef)}

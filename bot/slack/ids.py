@@ -21,7 +21,9 @@ class ActionId(StrEnum):
     ABORT = "run.abort"  # opens the abort-reason modal
     RETRY = "run.retry"
     SKIP = "run.skip"  # opens the skip-reason modal
-    START_WORKFLOW = "workflow.start"  # an offered follow-up (rollback) or a due drill
+    # an offered follow-up (rollback; opens the start modal) or a due drill (starts it, or opens
+    # the start modal when a required parameter is unknown)
+    START_WORKFLOW = "workflow.start"
     EXPORT_LOG = "run.export"  # posts the run's incident log in its thread
     REFRESH_HOME = "home.refresh"
 
@@ -36,6 +38,7 @@ class BlockId(StrEnum):
     REQUEST_ACTIONS = "request.actions"
     REASON = "modal.reason"
     CONFIRM_INPUT = "modal.input"  # followed by ":<input name>"
+    START_PARAM = "modal.param"  # followed by ":<parameter name>"
     HOME_ACTIONS = "home.actions"
 
 
@@ -46,6 +49,7 @@ class CallbackId(StrEnum):
     CONFIRM = "modal.confirm"
     SKIP = "modal.skip"
     ABORT = "modal.abort"
+    START = "modal.start"  # a workflow's parameters, to start it (an offer, a drill)
 
 
 # Inside a modal the reason input has one action id; it is not a button, so not an ActionId.

@@ -188,14 +188,16 @@ class Harness:
         return await self.post(self.click_body(user, button, message), **kw)
 
     async def submit(self, user: str, view: OpenedView, values: dict[str, str]) -> Reply:
-        """Submit a modal the bot opened, typing ``values`` into its inputs (by block id)."""
+        """Submit a modal the bot opened, typing ``values`` into its inputs (by block id); an
+        input not in ``values`` keeps what the bot prefilled, as in Slack."""
         state: dict[str, Any] = {}
         for block in view.view.get("blocks", []):
             if block.get("type") != "input":
                 continue
-            action = block["element"]["action_id"]
-            value = values.get(block["block_id"])
-            state[block["block_id"]] = {action: {"type": "plain_text_input", "value": value}}
+            element = block["element"]
+            state[block["block_id"]] = {
+                element["action_id"]: input_state(element, values.get(block["block_id"]))
+            }
         payload = {
             "type": "view_submission",
             "team": {"id": self.standin.team_id, "domain": "parthenon"},
@@ -273,6 +275,18 @@ class Harness:
         text = json.dumps(reply.json)
         marker = text.index("`r")
         return text[marker + 1 : text.index("`", marker + 1)]
+
+
+def input_state(element: dict[str, Any], typed: str | None) -> dict[str, Any]:
+    """What Slack sends for one input: the typed value, else the prefilled one."""
+    if element["type"] == "static_select":
+        chosen = element.get("initial_option")
+        if typed is not None:
+            chosen = next((o for o in element["options"] if o["value"] == typed), None)
+            assert chosen is not None, f"{typed!r} is not one of the select's options"
+        return {"type": "static_select", "selected_option": chosen}
+    value = typed if typed is not None else element.get("initial_value")
+    return {"type": element["type"], "value": value}
 
 
 def action_ids(blocks: list[dict[str, Any]]) -> list[str]:

@@ -21,7 +21,13 @@ from bot.slack.views.export import incident_log_messages
 from bot.slack.views.health import NodeRow, health_table
 from bot.slack.views.help import HelpEntry, help_message
 from bot.slack.views.home import HomeItem, drill_line, drill_reminder, home_view
-from bot.slack.views.modals import confirm_modal, input_block_id, reason_modal
+from bot.slack.views.modals import (
+    confirm_modal,
+    input_block_id,
+    param_block_id,
+    reason_modal,
+    start_modal,
+)
 from bot.slack.views.requests import (
     approval_request,
     confirmation_request,
@@ -62,6 +68,7 @@ __all__ = [
     "is_request",
     "notice",
     "notification",
+    "param_block_id",
     "participants",
     "posted_request",
     "reason_modal",
@@ -70,6 +77,7 @@ __all__ = [
     "run_card",
     "run_line",
     "section",
+    "start_modal",
     "thread_message",
     "viewer_may",
 ]

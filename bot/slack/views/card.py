@@ -194,20 +194,9 @@ def _buttons(run: Run, wanted: list[ActionId]) -> list[Block]:
     elements: list[Block] = []
     for action in wanted:
         if action is ActionId.START_WORKFLOW and run.offer:
+            # Opens a form with the follow-up's parameters (the form is the "are you sure").
             offer_value = ButtonValue(r=run.id, w=run.offer, v=run.version).dump()
-            elements.append(
-                button(
-                    action,
-                    f"Start {run.offer}",
-                    offer_value,
-                    style="danger",
-                    confirm=(
-                        f"Start {run.offer}?",
-                        f"This starts a new *{code(run.offer)}* run for {code(run.id)}.",
-                        "Start",
-                    ),
-                )
-            )
+            elements.append(button(action, f"Start {run.offer}…", offer_value, style="danger"))
             continue
         label, style = _LABELS[action]
         if action is ActionId.APPROVE and step is not None:

@@ -36,6 +36,7 @@ def check_blocks(blocks: list[dict[str, Any]], limit: int = 50) -> None:
         if kind == "input":
             assert len(block["label"]["text"]) <= 2000
             assert block["element"]["action_id"]
+            _check_input(block["element"])
 
 
 def _check_button(element: dict[str, Any]) -> None:
@@ -43,3 +44,17 @@ def _check_button(element: dict[str, Any]) -> None:
     assert 0 < len(element["text"]["text"]) <= 75
     assert len(element["value"]) <= 2000
     assert len(element["action_id"]) <= 255
+
+
+def _check_input(element: dict[str, Any]) -> None:
+    if element["type"] == "static_select":
+        options = element["options"]
+        assert 0 < len(options) <= 100
+        for option in options:
+            assert 0 < len(option["text"]["text"]) <= 75
+            assert 0 < len(option["value"]) <= 150
+        if "initial_option" in element:
+            assert element["initial_option"] in options, "the initial option must be an option"
+    else:
+        assert element["type"] == "plain_text_input"
+        assert len(element.get("initial_value", "")) <= element.get("max_length", 3000) <= 3000

@@ -23,9 +23,11 @@ from bot.slack.views import (
     notification,
     reason_modal,
     run_card,
+    start_modal,
     thread_message,
 )
 from tests.unit.slack.blockkit import check_blocks
+from tests.unit.slack.definitions import definition
 from tests.unit.slack.runs import (
     INITIATOR,
     NOW,
@@ -50,6 +52,20 @@ from workflows.model import (
 )
 
 RM = frozenset({"release-managers"})
+
+# Shaped like the shipped rollback: an environment to choose, the fixed build, two defaults.
+ROLLBACK_FORM = """
+name: rollback
+title: Roll back
+category: recovery
+parameters:
+  - {name: environment, choices: [mainnet, testnet]}
+  - {name: version, pattern: 'v\\d+\\.\\d+\\.\\d+', help: the fixed build to deploy}
+  - {name: disabled_flags, required: false, default: none}
+  - {name: wave_window, default: 10m}
+steps:
+  - {id: ok, title: Operators agree, kind: manual}
+"""
 
 
 def actions_of(blocks: list[dict]) -> list[str]:
@@ -178,6 +194,8 @@ def test_finished_run_with_an_offer_has_the_start_button_only() -> None:
     assert card_actions(run, {"rollback"}) == [ActionId.START_WORKFLOW]
     button = next(e for b in card.blocks if b["type"] == "actions" for e in b["elements"])
     assert ButtonValue.parse(button["value"]).w == "rollback"
+    assert button["text"]["text"] == "Start rollback…"  # it opens a form, the form confirms
+    assert "confirm" not in button
     body = dumped(card.blocks)
     assert "aborted by <@UOP0001>" in body
     assert "<@U999>" not in body
@@ -283,6 +301,45 @@ def test_confirm_modal_has_one_input_per_required_value() -> None:
     assert [b["block_id"] for b in inputs] == ["modal.input:checksum"]
     assert inputs[0]["optional"] is False
     assert "[0-9a-f]{64}" in inputs[0]["hint"]["text"]
+
+
+def test_start_modal_asks_for_each_parameter_prefilled_and_with_choices_as_a_select() -> None:
+    """The start form has one input per parameter: choices as a select with the prefilled
+    option, text prefilled (or the default), no value where nothing is known; only parameters
+    without a default are required; each parameter's help is its hint."""
+    defn = definition(ROLLBACK_FORM)
+    meta = ModalMetadata(b=ButtonValue(r="r20250301-abc123", w="rollback"), c="C0OPS")
+    view = start_modal(defn, {"environment": "testnet", "wave_window": "3m"}, meta,
+                       "Offered by *Promote* `r20250301-abc123`.")
+    check_blocks(view["blocks"])
+    assert view["callback_id"] == CallbackId.START
+    assert view["title"]["text"] == "Start rollback"
+    assert ModalMetadata.parse(view["private_metadata"]) == meta
+    assert "Offered by *Promote*" in view["blocks"][0]["text"]["text"]
+    inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert list(inputs) == ["modal.param:environment", "modal.param:version",
+                            "modal.param:disabled_flags", "modal.param:wave_window"]
+    environment = inputs["modal.param:environment"]["element"]
+    assert environment["type"] == "static_select"
+    assert [o["value"] for o in environment["options"]] == ["mainnet", "testnet"]
+    assert environment["initial_option"]["value"] == "testnet"
+    version = inputs["modal.param:version"]
+    assert "initial_value" not in version["element"]
+    assert version["hint"]["text"] == "the fixed build to deploy"
+    assert inputs["modal.param:disabled_flags"]["element"]["initial_value"] == "none"
+    assert inputs["modal.param:wave_window"]["element"]["initial_value"] == "3m"
+    assert {k: b["optional"] for k, b in inputs.items()} == {
+        "modal.param:environment": False, "modal.param:version": False,
+        "modal.param:disabled_flags": True, "modal.param:wave_window": True,
+    }
+
+
+def test_start_modal_leaves_a_select_empty_when_the_prefill_is_no_option() -> None:
+    """Slack refuses a select whose initial option is not one of its options."""
+    view = start_modal(definition(ROLLBACK_FORM), {"environment": "regtest"},
+                       ModalMetadata(b=ButtonValue(w="rollback")))
+    [environment] = [b for b in view["blocks"] if b.get("block_id") == "modal.param:environment"]
+    assert "initial_option" not in environment["element"]
 
 
 def test_help_message_lists_forms_in_code() -> None:
