@@ -42,6 +42,7 @@ from bot.slack.escape import code, trusted_mentions
 from bot.slack.escape import text as free_text
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.notifier import Notifier
+from bot.slack.pressure import RequestPressure
 from bot.slack.views import notice
 from handlers.context import HandlerContext
 from handlers.grammar import Catalog
@@ -131,6 +132,7 @@ async def create_bot(
         logger=logging.getLogger("parthenon.bolt"),
     )
     deferred = Deferred(log)
+    pressure = RequestPressure()
     drills = DrillScheduler(DrillBook(runtime.store))
     notifier = Notifier(
         runtime.store,
@@ -140,6 +142,7 @@ async def create_bot(
         drills=drills,
         min_interval=notifier_interval,
         poll=notifier_poll,
+        turn=pressure.background,
     )
     ctx = HandlerContext(
         service=runtime.service,
@@ -152,6 +155,7 @@ async def create_bot(
         wake_notifier=notifier.wake,
         log=log,
         describe_error=describe_error,
+        pressure=pressure,
     )
     register_handlers(app, ctx)
     app.error(_error_handler(ctx))

@@ -21,6 +21,9 @@ then acknowledged (trimmed), under the card's lock. One that could not be posted
 on the next pass, by this replica or another; a crash between the post and the ack posts it again
 (at least once), never loses it.
 
+Card work yields to Slack requests being served (``turn``, the app's background lane): during a
+burst of clicks, cards are synced one at a time, and the acks come first.
+
 Approval, skip and confirmation requests posted in a thread are remembered (next to the card's
 keys); once the run settles one (approved, rejected, expired, skipped, confirmed, the run ended),
 the next card sync updates it: its buttons go, and it says what happened.
@@ -37,6 +40,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -132,6 +136,7 @@ class Notifier:
         poll: float = 0.25,
         concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -144,6 +149,7 @@ class Notifier:
         self.observer: SlackCallObserver | None = None  # per-method counts for /metrics
         self._clock = clock
         self._slots = asyncio.Semaphore(concurrency)
+        self._turn = turn or contextlib.nullcontext
         self._cards: dict[str, _CardState] = {}
         self._not_before: dict[str, float] = {}
         self._reminders: list[DrillReminder] = []
@@ -194,7 +200,7 @@ class Notifier:
         return len(due)
 
     async def _sync_guarded(self, run_id: str, score: float) -> None:
-        async with self._slots:
+        async with self._slots, self._turn():
             lock = card_lock_key(run_id)
             if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS):
                 self.stats.held_elsewhere += 1

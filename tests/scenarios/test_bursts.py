@@ -91,3 +91,18 @@ async def test_status_alone_answers_in_the_ack(harness: Harness) -> None:
     reply = await harness.command(OUTSIDER, "status")
     assert reply.json["response_type"] == "ephemeral"
     assert "Active runs" in json.dumps(reply.json["blocks"])
+
+
+async def test_cards_are_still_posted_one_at_a_time_while_requests_are_served(
+    harness: Harness,
+) -> None:
+    """Card work takes its turn while a request is in flight: every run's card is posted all
+    the same, each sync having waited for its turn in the background lane."""
+    h = harness
+    pressure = h.bot.context.pressure
+    with pressure.serving():
+        ids = [await h.started_run(await h.command("URM0001", f"promote v1.4.{n} abc1234 testnet"))
+               for n in range(3)]
+        cards = [await h.card(run_id) for run_id in ids]
+        assert pressure.waited >= len(ids)
+    assert len({(c.channel, c.ts) for c in cards}) == len(ids)
