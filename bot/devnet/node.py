@@ -105,6 +105,9 @@ class DevnetNode:
         self._listen_task: asyncio.Task[None] | None = None
         self._teardown_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        # One start or stop at a time: two deploy requests for the node may overlap, and a stop's
+        # teardown must not take the web server a concurrent start has just created.
+        self._lifecycle = asyncio.Lock()
         self._per_connection: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._faults = NodeFaults()
         self._faults.subscribe(self._on_fault)
@@ -215,6 +218,10 @@ class DevnetNode:
 
     async def start_process(self) -> None:
         """Start (or restart) the node: the chain is replayed, in-memory state starts empty."""
+        async with self._lifecycle:
+            await self._start()
+
+    async def _start(self) -> None:
         if self._teardown_task is not None:
             await self._teardown_task
         if self._running:
@@ -239,6 +246,10 @@ class DevnetNode:
 
     async def stop_process(self) -> None:
         """Stop the node process: the port refuses connections, in-flight requests are cut."""
+        async with self._lifecycle:
+            await self._stop_now()
+
+    async def _stop_now(self) -> None:
         if self._running:
             self._halt()
             await self._teardown()
