@@ -92,8 +92,9 @@ async def _start(ctx: HandlerContext, ack: AsyncAck, p: ViewPayload) -> None:
     if workflow is None:
         raise BadPayload("this form does not say which workflow to start")
     defn = ctx.service.definition(workflow)
-    given = {s.name: p.value(param_block_id(s.name), s.name) for s in defn.parameters}
-    params = {k: v for k, v in given.items() if v}
+    # A value left at its default is not passed (the title shows only what was chosen).
+    params = {s.name: v for s in defn.parameters
+              if (v := p.value(param_block_id(s.name), s.name)) and v != s.default}
     channel = p.meta.c
     if parent_id is not None:
         parent = await ctx.service.get(parent_id)

@@ -20,6 +20,8 @@ __all__ = [
     "Names",
     "Style",
     "comparable",
+    "input_choices",
+    "input_initial",
     "inputs_of",
     "mrkdwn",
     "render_blocks",
@@ -363,10 +365,30 @@ def _input(block: dict[str, Any], names: Names, style: Style) -> list[Line]:
     label = _plain_text(block.get("label"), names, Style())
     name = element.get("action_id", "")
     optional = " (optional)" if block.get("optional") else ""
-    out = [Line(f"✎ {style.bold(label)}{optional}  {style.dim(f'[field {name}]')}")]
+    prefilled = input_initial(element)
+    value = f" = {prefilled}" if prefilled else ""
+    out = [Line(f"✎ {style.bold(label)}{optional}{value}  {style.dim(f'[field {name}]')}")]
+    choices = input_choices(element)
+    if choices:
+        out.append(Line("  " + style.dim("one of: " + ", ".join(choices))))
     if block.get("hint"):
         out.append(Line("  " + style.dim(_plain_text(block["hint"], names, Style()))))
     return out
+
+
+def input_initial(element: dict[str, Any]) -> str:
+    """What an input of a modal is prefilled with: a text's value, a select's option."""
+    if element.get("type") == "static_select":
+        return str((element.get("initial_option") or {}).get("value") or "")
+    return str(element.get("initial_value") or "")
+
+
+def input_choices(element: dict[str, Any]) -> tuple[str, ...]:
+    """A select's option values (a text input has none)."""
+    if element.get("type") != "static_select":
+        return ()
+    return tuple(str(o.get("value", "")) for o in element.get("options") or []
+                 if isinstance(o, dict))
 
 
 def render_blocks(blocks: list[dict[str, Any]], names: Names | None = None,

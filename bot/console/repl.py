@@ -75,13 +75,18 @@ async def _fill(session: Session, reader: LineReader, stop: asyncio.Event,
         for field in todo:
             while True:
                 extra = " (optional)" if field.optional else ""
+                if field.choices:
+                    extra += f" ({' | '.join(field.choices)})"
+                if field.initial:
+                    extra += f" [{field.initial}]"
                 answer = await reader.ask(f"  {field.label}{extra}: ", stop)
                 if answer is None or answer.strip() == ".cancel":
                     session.cancel(modal)
                     return
-                problem = session.check_field(field, answer.strip())
+                typed = answer.strip() or field.initial
+                problem = session.check_field(field, typed)
                 if problem is None:
-                    values[field.name] = answer.strip()
+                    values[field.name] = typed
                     break
                 session.screen.note(f"  ✗ {problem}")
         errors = await session.submit(modal, values)

@@ -15,7 +15,16 @@ from typing import Any
 from bot.console.devnetcontrol import devnet_command
 from bot.console.errors import ConsoleError
 from bot.console.feed import Feed, PendingModal
-from bot.console.render import Button, Line, Style, inputs_of, render_blocks, render_message
+from bot.console.render import (
+    Button,
+    Line,
+    Style,
+    input_choices,
+    input_initial,
+    inputs_of,
+    render_blocks,
+    render_message,
+)
 from bot.console.screen import Choice, Screen, Where
 from bot.console.slackside import Reply, SlackSide
 from bot.console.stack import OPS_CHANNEL, OPS_CHANNEL_NAME, DemoStack
@@ -24,6 +33,7 @@ from bot.slack.errors import BadPayload
 from bot.slack.ids import ActionId
 from bot.slack.payloads import ButtonValue
 from workflows.errors import WorkflowError
+from workflows.offer import asks_first
 
 __all__ = ["HELP", "Field", "PressOutcome", "Session"]
 
@@ -41,15 +51,16 @@ Console commands (everything else you type goes nowhere):
   /devnet <node> stop|start|restart|reset the node process, or every fault off
   help                        this text
   quit                        stop everything and leave (Ctrl-C and Ctrl-D too)
-A form (modal) asks for its fields one by one; an empty answer leaves an optional field empty,
-'.cancel' closes the form."""
+A form (modal) asks for its fields one by one; an empty answer keeps what the bot prefilled
+(shown in brackets) or leaves an optional field empty, '.cancel' closes the form."""
 
 _STARTED = re.compile(r"Started .*? as `([A-Za-z0-9][A-Za-z0-9._-]*)`")
 
 
 @dataclass(frozen=True)
 class Field:
-    """One input of a form."""
+    """One input of a form: a text input, or a select when it has ``choices``; ``initial`` is
+    what the bot prefilled (Slack submits it unless the person changes it)."""
 
     block_id: str
     name: str
@@ -58,6 +69,8 @@ class Field:
     min_length: int
     max_length: int | None
     hint: str
+    initial: str = ""
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,14 +216,21 @@ class Session:
         return PressOutcome(trigger, reply, await self._expects_modal(button))
 
     async def _expects_modal(self, button: Button) -> bool:
-        """Reject, skip and abort ask for a reason; confirm asks only for a step's inputs."""
+        """Reject, skip and abort ask for a reason; confirm asks only for a step's inputs; an
+        offer asks for the parameters of what it starts, a drill only when one is unknown."""
         if button.action_id in {ActionId.REJECT, ActionId.SKIP, ActionId.ABORT}:
             return True
-        if button.action_id != ActionId.CONFIRM or self.stack.bot is None:
+        if button.action_id not in {ActionId.CONFIRM, ActionId.START_WORKFLOW}:
             return False
+        if self.stack.bot is None:
+            return False
+        service = self.stack.bot.runtime.service
         try:
             value = ButtonValue.parse(button.value)
-            run = await self.stack.bot.runtime.service.get(value.run_id())
+            if button.action_id == ActionId.START_WORKFLOW:
+                target = service.definition(value.w or "")
+                return asks_first(target, {}, offered=value.r is not None)
+            run = await service.get(value.run_id())
         except (BadPayload, WorkflowError):
             return False
         index = run.index_of(value.s or "")
@@ -226,6 +246,7 @@ class Session:
         found = []
         for block in inputs_of(modal.view):
             element = block.get("element") or {}
+            field_initial, choices = input_initial(element), input_choices(element)
             found.append(Field(
                 block_id=str(block.get("block_id", "")),
                 name=str(element.get("action_id", "")),
@@ -234,14 +255,19 @@ class Session:
                 min_length=int(element.get("min_length") or 0),
                 max_length=element.get("max_length"),
                 hint=str((block.get("hint") or {}).get("text", "")),
+                initial=field_initial,
+                choices=choices,
             ))
         return found
 
     @staticmethod
     def check_field(field: Field, value: str) -> str | None:
-        """What Slack's own client refuses before sending: empty required, too short or long."""
+        """What Slack's own client refuses before sending: empty required, too short or long,
+        not one of a select's options."""
         if not value:
             return None if field.optional else f"{field.label} is required"
+        if field.choices and value not in field.choices:
+            return f"{field.label} is one of {', '.join(field.choices)}"
         if len(value) < field.min_length:
             return f"{field.label} needs at least {field.min_length} characters"
         if field.max_length is not None and len(value) > int(field.max_length):
@@ -249,21 +275,20 @@ class Session:
         return None
 
     async def submit(self, modal: PendingModal, values: dict[str, str]) -> dict[str, str]:
-        """Submit the form with ``values`` by field name; returns the bot's errors by field
-        name (empty: the form closed)."""
+        """Submit the form with ``values`` by field name (a field not given keeps what the bot
+        prefilled); returns the bot's errors by field name (empty: the form closed)."""
         fields = self.fields(modal)
         names = {f.name for f in fields}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConsoleError(f"the form has no field {', '.join(unknown)} (its fields: "
                                + (", ".join(sorted(names)) or "none") + ")")
-        problems = [p for f in fields if (p := self.check_field(f, values.get(f.name, "")))]
+        sent = {f.name: values.get(f.name, f.initial) for f in fields}
+        problems = [p for f in fields if (p := self.check_field(f, sent[f.name]))]
         if problems:
             raise ConsoleError("; ".join(problems))
         self.screen.renumber()
-        by_block: dict[str, str | None] = {
-            f.block_id: (values.get(f.name) or None) for f in fields
-        }
+        by_block: dict[str, str | None] = {f.block_id: (sent[f.name] or None) for f in fields}
         reply = await self.side.submit(self.user.id, modal.view_id, modal.view, by_block)
         if reply.status != 200:
             raise ConsoleError(f"the bot answered HTTP {reply.status}: {reply.text[:200]}")

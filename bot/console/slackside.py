@@ -135,10 +135,10 @@ class SlackSide:
         for block in view.get("blocks", []):
             if not isinstance(block, dict) or block.get("type") != "input":
                 continue
-            action = block.get("element", {}).get("action_id", "")
+            element = block.get("element", {})
             value = values.get(str(block.get("block_id")))
             state[str(block.get("block_id"))] = {
-                action: {"type": "plain_text_input", "value": value}
+                element.get("action_id", ""): _input_state(element, value)
             }
         payload = {
             "type": "view_submission",
@@ -172,3 +172,12 @@ class SlackSide:
             "event_time": int(time.time()),
         })
         return await self.post(body, "application/json")
+
+
+def _input_state(element: dict[str, Any], value: str | None) -> dict[str, Any]:
+    """What Slack sends for one input: a text's value, or a select's chosen option."""
+    if element.get("type") == "static_select":
+        options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+        chosen = next((o for o in options if value is not None and o.get("value") == value), None)
+        return {"type": "static_select", "selected_option": chosen}
+    return {"type": "plain_text_input", "value": value}
