@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.console.feed import PendingModal
 from bot.console.render import (
     Line,
     Names,
@@ -17,6 +18,7 @@ from bot.console.render import (
     render_message,
     render_view,
 )
+from bot.console.session import Session
 from bot.slack.escape import code, inline, text
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.payloads import ButtonValue, ModalMetadata
@@ -35,7 +37,9 @@ from bot.slack.views import (
     notification,
     reason_modal,
     run_card,
+    start_modal,
 )
+from tests.unit.slack.definitions import definition
 from tests.unit.slack.runs import INITIATOR, NOW, at_approval, at_confirmation, go, promote
 from workflows.drills import DrillDue, DrillKind
 from workflows.machine import Notify
@@ -159,6 +163,31 @@ def test_modal_shows_its_inputs_with_names_optional_marks_and_hints() -> None:
     assert [b["element"]["action_id"] for b in inputs_of(view)] == ["checksum"]
     reason = reason_modal(CallbackId.REJECT, run, ModalMetadata(b=ButtonValue(r=run.id)))
     assert "✎ Why do you reject it?  [field reason]" in plain(render_view(reason, NAMES))
+
+
+def test_start_form_shows_prefilled_values_and_choices_and_keeps_them() -> None:
+    """The start form shows what the bot prefilled and a select's options; a field a script
+    does not name keeps its prefilled value, and a choice must be one of the options."""
+    defn = definition("""
+name: rollback
+title: Roll back
+parameters:
+  - {name: environment, choices: [mainnet, testnet]}
+  - {name: version, help: the fixed build}
+steps: [{id: ok, title: Agree, kind: manual}]
+""")
+    view = start_modal(defn, {"environment": "testnet"}, ModalMetadata(b=ButtonValue(w="x")))
+    shown = plain(render_view(view, NAMES))
+    assert "✎ environment = testnet  [field environment]" in shown
+    assert "one of: mainnet, testnet" in shown
+    assert "✎ version  [field version]" in shown
+    modal = PendingModal("trig", "V1", view, "U1")
+    environment, version = Session.fields(modal)
+    assert (environment.initial, environment.choices) == ("testnet", ("mainnet", "testnet"))
+    assert (version.initial, version.choices, version.optional) == ("", (), False)
+    assert Session.check_field(environment, "regtest") == "environment is one of mainnet, testnet"
+    assert Session.check_field(environment, "mainnet") is None
+    assert Session.check_field(version, "") == "version is required"
 
 
 def test_home_shows_dividers_sections_and_accessory_buttons() -> None:
