@@ -151,6 +151,7 @@ class Notifier:
         self._slots = asyncio.Semaphore(concurrency)
         self._turn = turn or contextlib.nullcontext
         self._cards: dict[str, _CardState] = {}
+        self._unstored: dict[str, tuple[str, str]] = {}  # cards posted, location not yet stored
         self._not_before: dict[str, float] = {}
         self._reminders: list[DrillReminder] = []
         self._wake = asyncio.Event()
@@ -202,7 +203,9 @@ class Notifier:
     async def _sync_guarded(self, run_id: str, score: float) -> None:
         async with self._slots, self._turn():
             lock = card_lock_key(run_id)
-            if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS):
+            if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS) and (
+                await self.store.redis.get(lock) != self._holder.encode()
+            ):  # (a lock of ours left behind when Redis went away is ours to use)
                 self.stats.held_elsewhere += 1
                 return
             try:
@@ -246,6 +249,12 @@ class Notifier:
         where = await self.store.get_card(run_id)
         card = run_card(run, people=self._people, known_workflows=self.known_workflows)
         digest = _digest(card)
+        if (where is None or not where[1]) and run_id in self._unstored:
+            # Posted by us, then Redis failed before the location was stored: store it now
+            # rather than post a second card.
+            where = self._unstored[run_id]
+            await self.store.set_card(run_id, *where)
+            del self._unstored[run_id]
         if where is None or not where[1]:
             where = await self._first_post(run, where[0] if where else None, card)
             if where is None:
@@ -350,7 +359,9 @@ class Notifier:
             posted = await self._call("chat.postMessage", channel=ops, text=card.text,
                                       blocks=card.blocks)
         where = (str(posted["channel"]), str(posted["ts"]))
+        self._unstored[run.id] = where
         await self.store.set_card(run.id, *where)
+        del self._unstored[run.id]
         self.stats.cards_posted += 1
         if incident and channel is not None:
             await self._after_incident_post(run, where)
