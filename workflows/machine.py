@@ -450,7 +450,6 @@ def _failed(
         return
     state.finished_at = now
     reason = f"step {step.id} failed: {outcome.error}"
-    effects.append(Notify(kind="step_failed", step_id=step.id, text=reason))
     if step.offer_on_failure:
         run.offer = step.offer_on_failure
     if step.on_failure == "abort":
@@ -463,6 +462,8 @@ def _failed(
             run.status = RunStatus.RUNNING
         _block(run, reason, effects, step.id)
     else:
+        # The run goes on elsewhere: say what failed (block and abort say it themselves).
+        effects.append(Notify(kind="step_failed", step_id=step.id, text=reason))
         state.status = StepStatus.FAILED
         run.reason = reason
         _set_running(run)

@@ -267,7 +267,7 @@ def test_failure_after_the_last_retry_blocks() -> None:
     assert run.status is RunStatus.BLOCKED
     assert run.reason == "step deploy failed: still refused"
     assert run.offer == "rollback"
-    assert kinds(effects) == ["step_failed", "run_blocked"]
+    assert kinds(effects) == ["run_blocked"]  # one message says what failed
     assert next_action(run, at(days=1)) is None
     assert wake_at(run, NOW) is None
 
@@ -279,7 +279,7 @@ def test_a_permanent_failure_is_not_retried() -> None:
     assert state(run).status is StepStatus.BLOCKED
     assert state(run).tries == 1
     assert run.reason == "step deploy failed: wrong network"
-    assert kinds(effects) == ["step_failed", "run_blocked"]
+    assert kinds(effects) == ["run_blocked"]  # one message says what failed
 
 
 def test_backoff_is_capped() -> None:
@@ -297,7 +297,7 @@ def test_failure_policy_abort_fails_the_run() -> None:
     assert run.status is RunStatus.FAILED
     assert state(run, "a").status is StepStatus.FAILED
     assert run.reason == "step a failed: boom"
-    assert kinds(effects) == ["step_failed", "run_finished"]
+    assert kinds(effects) == ["run_finished"]
 
 
 def test_failure_policy_goto_enters_the_target() -> None:
@@ -479,7 +479,7 @@ def test_tick_expires_the_approval_and_blocks() -> None:
     assert state(run).status is StepStatus.BLOCKED
     assert state(run).error == "approval expired"
     assert run.reason == "step gate failed: approval expired"
-    assert kinds(effects) == ["approval_expired", "step_failed", "run_blocked"]
+    assert kinds(effects) == ["approval_expired", "run_blocked"]
 
 
 def test_tick_sends_reminders() -> None:
