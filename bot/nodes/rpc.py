@@ -1,8 +1,10 @@
 """The node client: JSON-RPC over HTTP, `/health`, `/metrics`, a verified `stop`, and fan-out.
 
-One `NodeClient` per process. Reads share one pooled `aiohttp.ClientSession`; the node closes a
-connection after 5 requests or 5 s idle, so the pool keeps idle connections for less than that
-and an idempotent read that meets a connection closed under it is re-sent once at once. Calls
+One `NodeClient` per process. JSON-RPC reads share one pooled `aiohttp.ClientSession`; the node
+closes a connection after 5 requests or 5 s idle, so the pool keeps idle connections for less
+than that and an idempotent read that meets a connection closed under it is re-sent once at once.
+`GET /health` and `/metrics`, which the health sampler sends to every node often, go through a
+lean keep-alive GET client of their own (`bot.nodes._httpget`, same bounds, same errors). Calls
 with side effects (`stop`, `sendtoaddress`, ...) go out on a fresh connection each time and are
 repeated only when the node provably never got them (connect refused, 429), because a repeated
 `sendtoaddress` is a second payment. Every POST takes a slot in the shared POST budget first.
@@ -31,6 +33,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from bot.nodes._httpget import GetPool
 from bot.nodes.budget import NODE_RATE_WINDOW, PostBudget
 from bot.nodes.errors import (
     BudgetUnavailable,
@@ -158,6 +161,9 @@ class NodeClient:
         self._keepalive = keepalive
         self._pooled: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None
+        self._gets = GetPool(
+            max_body=max_body, connect_timeout=self.timeouts.connect, keepalive=keepalive
+        )
         self._backoff = wait_random_exponential(
             multiplier=self.retry.backoff_initial, max=self.retry.backoff_max
         )
@@ -175,6 +181,7 @@ class NodeClient:
             if session is not None:
                 await session.close()
         self._pooled = self._fresh = None
+        await self._gets.aclose()
 
     def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
         if self._pooled is None or self._fresh is None:
@@ -506,13 +513,7 @@ class NodeClient:
         return interpret_reply(node.name, method, request_id, status, raw, user=user)
 
     async def _get_once(self, node: NodeConfig, path: str, seconds: float) -> bytes:
-        pooled, _ = self._sessions()
-        try:
-            status, raw = await self._exchange(
-                pooled, "GET", node, node.rpc_url + path, seconds, f"GET {path}"
-            )
-        except _Stale as stale:  # aiohttp already re-sent the GET once on a new connection
-            raise stale.error from None
+        status, raw = await self._gets.get(node.name, node.rpc_url, path, seconds)
         if status >= 500:
             raise NodeServerError(node.name, status, method=f"GET {path}")
         if status != 200:
