@@ -1,7 +1,9 @@
 """One simulated ParthenonChain node: the daemon's HTTP dialect on its own loopback port.
 
 Cheap enough for a thousand per process: a low-level aiohttp server per node, no task per node,
-the tip computed from the shared `Chain` at request time. Faults (`NodeFaults`) change what the
+the tip computed from the shared `Chain` at request time; plain `GET /health` and `/metrics`
+are answered before aiohttp (`_getpath`), which takes over a connection at its first other
+request. Faults (`NodeFaults`) change what the
 node answers from its next request on; a few (a closed listening socket, a stall, a fork) take
 effect the moment they are set.
 """
@@ -22,6 +24,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.devnet import _dialect as dialect
+from bot.devnet._getpath import GetPath
 from bot.devnet._methods import METHODS, MethodError, call
 from bot.devnet.chain import Branch, Chain
 from bot.devnet.errors import DevnetError
@@ -109,6 +112,7 @@ class DevnetNode:
         # teardown must not take the web server a concurrent start has just created.
         self._lifecycle = asyncio.Lock()
         self._per_connection: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._fast_connections: set[GetPath] = set()
         self._faults = NodeFaults()
         self._faults.subscribe(self._on_fault)
 
@@ -269,6 +273,7 @@ class DevnetNode:
             await asyncio.gather(self._listen_task, return_exceptions=True)
             self._listen_task = None
         server, self._web = self._web, None
+        self._close_fast()
         if server is not None:
             for connection in server.connections:
                 connection.force_close()
@@ -301,7 +306,10 @@ class DevnetNode:
         if self._listening is not sock or self._web is None:
             return
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(self._web, sock=sock, start_serving=False)
+        web_server = self._web
+        server = await loop.create_server(
+            lambda: GetPath(self, web_server), sock=sock, start_serving=False
+        )
         if self._listening is not sock:
             server.close()
             return
@@ -323,6 +331,12 @@ class DevnetNode:
         if self._web is not None:
             for connection in self._web.connections:
                 connection.force_close()
+        self._close_fast()
+
+    def _close_fast(self) -> None:
+        for connection in list(self._fast_connections):
+            connection.close()
+        self._fast_connections.clear()
 
     # ---- faults ---------------------------------------------------------------------------
 
@@ -385,12 +399,26 @@ class DevnetNode:
 
     def _count_on_connection(self, request: web.BaseRequest) -> bool:
         """True when this request is the last one its connection may carry."""
-        transport = request.transport
+        return self._count_on(request.transport)
+
+    def _count_on(self, transport: Any) -> bool:
         if transport is None:
             return True
         count = self._per_connection.get(transport, 0) + 1
         self._per_connection[transport] = count
         return count >= self._keepalive_max
+
+    def _get_reply(self, path: str) -> tuple[bytes, bytes]:
+        """(body, content type) of GET /health or /metrics, as `_handle` answers them."""
+        if path == "/health":
+            return dialect.dumps(self.health()), b"application/json"
+        return self.metrics_text().encode(), b"text/plain; charset=utf-8"
+
+    def _log_get(self, path: str, status: int, remote: str | None) -> None:
+        self.request_log.append(
+            RequestRecord(time=time.time(), path=path, http_method="GET", method=None,
+                          status=status, remote=remote)
+        )
 
     def _decorate(self, response: web.StreamResponse, close_after: bool) -> None:
         response.headers["Keep-Alive"] = (
