@@ -116,30 +116,34 @@ def _action(action_id: str) -> ActionId:
 
 async def _start(ctx: HandlerContext, ack: AsyncAck, p: ActionPayload) -> None:
     """An offered follow-up (rollback after a halted run) or a due drill. An offer opens the
-    start form, prefilled with what the halted run tells (workflows/offer.py); a drill starts at
-    once unless a required parameter is unknown, then it opens the form too."""
+    start form, prefilled with what the halted run tells (workflows/offer.py), unless the
+    workflow has no parameters; a drill starts at once unless a required parameter is unknown,
+    then it opens the form too."""
     workflow = p.value.w
     if workflow is None:
         raise BadPayload("this button does not say which workflow to start")
     defn = ctx.service.definition(workflow)
     if not ctx.service.authority.may_start(p.user_id, workflow):
         raise NotAuthorized(f"you are not allowed to start {workflow} runs")
+    parent: Run | None = None
+    known: dict[str, str] = {}
     if p.value.r is not None:
         parent = await ctx.service.get(p.value.r)
         if parent.offer != workflow:
             raise BadPayload(f"run {parent.id} offers no {workflow} run")
+        known = offer_params(parent, defn)
+    if asks_first(defn, known, offered=parent is not None):
         await ack()
-        meta = ModalMetadata(b=ButtonValue(r=parent.id, w=workflow), c=p.channel_id)
-        _modal(ctx, p, start_modal(defn, offer_params(parent, defn), meta, _halted(parent)))
+        meta = ModalMetadata(b=ButtonValue(r=p.value.r, w=workflow), c=p.channel_id)
+        about = _halted(parent) if parent is not None else ""
+        _modal(ctx, p, start_modal(defn, known, meta, about))
         return
-    if asks_first(defn, {}, offered=False):
-        await ack()
-        _modal(ctx, p, start_modal(defn, {}, ModalMetadata(b=ButtonValue(w=workflow),
-                                                           c=p.channel_id)))
-        return
-    key = f"button:{workflow}:{p.user_id}:{p.trigger_id or p.message_ts}"
-    run = await ctx.service.start(workflow, {}, actor=p.user_id, channel=p.channel_id,
-                                  dedup_key=key)
+    if parent is not None:  # an offered workflow without parameters: nothing to check
+        channel, key = parent.channel or p.channel_id, f"offer:{parent.id}:{workflow}"
+    else:
+        channel, key = p.channel_id, f"button:{workflow}:{p.user_id}:{p.trigger_id or p.message_ts}"
+    run = await ctx.service.start(workflow, known, actor=p.user_id, channel=channel,
+                                  dedup_key=key, parent_run_id=p.value.r)
     await ack()
     ctx.wake_notifier()
     text = f":rocket: Started *{inline(run.title, 150)}* as {code(run.id, 40)}."

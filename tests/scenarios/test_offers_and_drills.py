@@ -204,6 +204,24 @@ async def test_a_form_submitted_by_an_outsider_starts_nothing(harness: Harness) 
     assert await runs_of(h, "rollback", within=0.3) == []
 
 
+async def test_an_offer_without_parameters_starts_at_once_and_once(redis_url: str) -> None:
+    """A follow-up with nothing to ask starts on the press, linked to the halted run; a double
+    press starts one run."""
+    no_params = "name: rollback\ntitle: Roll back\nenvironment_param: null\n" \
+        "steps: [{id: ok, title: Agree, kind: manual}]\n"
+    defs = {**definitions(), "promote": definition(HALTING), "rollback": definition(no_params)}
+    config = scenario_config(CONFIG.replace("groups:", MAINNET, 1))
+    async with running_bot(redis_url, defs, config=config) as h:
+        canary_id, card = await halted(h)
+        assert find_button(card.blocks, "workflow.start")["text"]["text"] == "Start rollback…"
+        for _ in range(2):
+            assert (await h.click(OPERATOR, card, "workflow.start")).status == 200
+        [rollback] = await runs_of(h, "rollback")
+        assert rollback.parent_run_id == canary_id
+        assert rollback.channel == OPS
+        assert h.standin.opened("modal.start") == []
+
+
 async def test_a_due_drill_is_reminded_in_the_ops_channel_with_a_start_button(
     harness: Harness,
 ) -> None:
