@@ -205,7 +205,10 @@ def _error_handler(ctx: HandlerContext) -> Any:
                      response_url=body.get("response_url")),
                 f"error-answer:{why}",
             )
-        return BoltResponse(status=200, body="")
+        # A refusal is handled (and audited): 200. Anything else was not: a 200 would tell Slack
+        # (and the chaos suite) that a click or an event was taken when it was lost; a 500 makes
+        # Slack show the click failed, and Slack redelivers events.
+        return BoltResponse(status=200 if isinstance(error, _KNOWN) else 500, body="")
 
     return on_error
 
