@@ -4,7 +4,12 @@ The nodes run in a separate OS process (a devnet with 20 ms of injected latency 
 so client and server do not share an event loop. With latency L, N nodes and concurrency C, no
 client can sweep faster than floor = L * N / C; the figure that matters is how close we get.
 
-    python -m bench.nodes [--nodes 1000] [--latency 0.02] [--rounds 5]
+    python -m bench.nodes [--nodes 1000] [--latency 0.02] [--rounds 5] [--concurrency N]
+
+The node closes a connection after 5 requests, so one sweep in five opens a new connection to
+every node; the rounds show which (`new connections`), and the mean is printed next to the
+median. `--concurrency` (default: the client's DEFAULT_CONCURRENCY) shows what the sweep time
+does at other limits (the floor moves with it).
 
 The last line of output is `fanout_vs_floor=<median sweep / floor>`.
 """
@@ -85,9 +90,11 @@ async def sweep(client: NodeClient, nodes: list[NodeConfig]) -> tuple[float, flo
     return elapsed, time.process_time() - cpu, sum(not result.ok for result in results)
 
 
-async def bare_sweep(session: aiohttp.ClientSession, nodes: list[NodeConfig]) -> float:
+async def bare_sweep(
+    session: aiohttp.ClientSession, nodes: list[NodeConfig], concurrency: int
+) -> float:
     """The same sweep with bare aiohttp GETs (no retries, parsing or errors): the baseline."""
-    semaphore = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+    semaphore = asyncio.Semaphore(concurrency)
 
     async def one(node: NodeConfig) -> bytes:
         async with semaphore, session.get(node.rpc_url + "/health") as response:
@@ -101,35 +108,39 @@ async def bare_sweep(session: aiohttp.ClientSession, nodes: list[NodeConfig]) ->
 async def run(args: argparse.Namespace) -> float:
     proc, nodes = await start_server(args.nodes, args.latency)
     try:
-        concurrency = DEFAULT_CONCURRENCY
+        concurrency = args.concurrency
         floor = args.latency * args.nodes / concurrency
         print(f"nodes={len(nodes)} latency={args.latency * 1000:.0f}ms concurrency={concurrency}")
         print(f"floor = latency * nodes / concurrency = {floor * 1000:.1f} ms")
         times: list[float] = []
         bare: list[float] = []
         client_cpu: list[float] = []
-        connector = aiohttp.TCPConnector(limit=2 * DEFAULT_CONCURRENCY, keepalive_timeout=4.0)
-        async with NodeClient() as client, aiohttp.ClientSession(connector=connector) as session:
-            await bare_sweep(session, nodes)
+        connector = aiohttp.TCPConnector(limit=2 * concurrency, keepalive_timeout=4.0)
+        async with NodeClient(concurrency=concurrency) as client, \
+                aiohttp.ClientSession(connector=connector) as session:
+            await bare_sweep(session, nodes, concurrency)
             cold, _, cold_errors = await sweep(client, nodes)
             print(f"round 0 (cold, new connections): {cold * 1000:.1f} ms, errors={cold_errors}")
             server_before = process_cpu(proc.pid)
             for index in range(1, args.rounds + 1):
+                opened = client.get_connections_opened
                 elapsed, cpu, errors = await sweep(client, nodes)
                 times.append(elapsed)
                 client_cpu.append(cpu)
                 rate = len(nodes) / elapsed
                 print(
                     f"round {index}: {elapsed * 1000:.1f} ms, {rate:.0f} req/s, "
-                    f"client cpu {cpu * 1000:.0f} ms, errors={errors}"
+                    f"client cpu {cpu * 1000:.0f} ms, "
+                    f"new connections {client.get_connections_opened - opened}, errors={errors}"
                 )
                 if errors:
                     raise RuntimeError(f"{errors} nodes failed in round {index}")
             server_after = process_cpu(proc.pid)
             for _ in range(args.rounds):
-                bare.append(await bare_sweep(session, nodes))
+                bare.append(await bare_sweep(session, nodes, concurrency))
         median = statistics.median(times)
-        print(f"median sweep: {median * 1000:.1f} ms, best: {min(times) * 1000:.1f} ms")
+        print(f"median sweep: {median * 1000:.1f} ms, mean {statistics.mean(times) * 1000:.1f} ms,"
+              f" best: {min(times) * 1000:.1f} ms")
         print(f"baseline, bare aiohttp GETs: median {statistics.median(bare) * 1000:.1f} ms")
         per_request = statistics.median(client_cpu) / len(nodes) * 1e6
         print(f"client cpu per request: {per_request:.0f} us (median round)")
@@ -149,6 +160,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -201,6 +201,11 @@ class NodeClient:
             )
         return self._pooled, self._fresh
 
+    @property
+    def get_connections_opened(self) -> int:
+        """Connections opened for GET /health and /metrics so far (the bench shows them)."""
+        return self._gets.opened
+
     # ------------------------------------------------------------------ JSON-RPC
 
     @overload
