@@ -368,7 +368,8 @@ class Engine:
             return OutcomeFailed(error=str(exc))
         self.stats.steps_executed += 1
         try:
-            return await asyncio.wait_for(executor.execute(ctx), step.timeout.total_seconds())
+            async with asyncio.timeout(step.timeout.total_seconds()):  # no extra task per step
+                return await executor.execute(ctx)
         except TimeoutError:
             return await self._timed_out(executor, run, attempt)
         except Exception as exc:
