@@ -1,0 +1,102 @@
+"""One bot replica for the chaos suite and the resume benchmark: ``parthenon-bot serve`` itself.
+
+    python -m bench._replica --config FILE [--lease 2] [--budget-window 1] [--slack-timeout 2]
+
+It runs ``bot.serve.serve`` (the production entry point: Slack app on HTTP, engine, notifier,
+drill scheduler, SIGTERM handling) with the settings from the environment, and only turns the
+knobs production leaves at their defaults, once the parts exist and before the engine's first
+look: the lease, the poll interval, the node POST budget's window (the devnet's rate-limit window
+is shortened to match, so a run takes seconds, not minutes), the notifier's pace and its Web API
+timeout. Prints ``ready <port>`` when it serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import SlackBot
+from bot.config import load_config
+from bot.nodes import PostBudget
+from bot.observability import setup_logging
+from bot.serve import serve
+from bot.settings import load_settings
+from workflows.engine import EngineSettings
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench._replica")
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--worker", default=None, help="engine worker id (default: host-pid-x)")
+    parser.add_argument("--lease", type=float, default=15.0, help="engine lease, seconds")
+    parser.add_argument("--poll", type=float, default=0.1, help="engine poll interval, seconds")
+    parser.add_argument("--budget-window", type=float, default=None,
+                        help="node POST budget window, seconds (default: the node's 60 s)")
+    parser.add_argument("--slack-timeout", type=int, default=None,
+                        help="the notifier's Web API timeout, seconds (default: the 30 s of the "
+                             "bot's HTTP session)")
+    parser.add_argument("--notifier-interval", type=float, default=None,
+                        help="least seconds between two updates of one card (default 1)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    config = load_config(args.config)
+    setup_logging(settings, config, level=args.log_level)
+    engine = EngineSettings(lease=timedelta(seconds=args.lease), poll_interval=args.poll)
+    if args.worker:
+        engine = EngineSettings(worker_id=args.worker, lease=engine.lease,
+                                poll_interval=args.poll)
+
+    def tune(port: int, bot: SlackBot) -> None:
+        # Called by serve() right after it created the engine's task, before that task ran.
+        runtime = bot.runtime
+        runtime.engine.settings = engine
+        if args.budget_window is not None:
+            runtime.nodes.budget = PostBudget(runtime.redis, window=args.budget_window,
+                                              margin=min(1.0, args.budget_window / 5))
+        if args.slack_timeout is not None:
+            # The bot's clients share one session whose timeout (30 s) wins over a client's own;
+            # the notifier gets a client of its own with the shorter timeout instead.
+            bot.notifier.client = AsyncWebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url, timeout=args.slack_timeout, retry_handlers=[])
+        if args.notifier_interval is not None:
+            bot.notifier.min_interval = args.notifier_interval
+            bot.notifier.poll = min(bot.notifier.poll, args.notifier_interval / 2)
+        print(f"ready {port}", flush=True)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        _stop_with_parent(stop, asyncio.get_running_loop())
+        return await serve(settings, config, host="127.0.0.1", port=0, stop=stop,
+                           on_started=tune)
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        return 130
+
+
+def _stop_with_parent(stop: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
+    """Stop gracefully when stdin closes: the driver that started us is gone (a replica must
+    not outlive a crashed chaos run). The driver starts replicas with stdin as a pipe."""
+
+    def watch() -> None:
+        sys.stdin.read()
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
