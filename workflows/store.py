@@ -197,6 +197,7 @@ class RunStore:
         self._single_slot_indexes = not isinstance(redis, RedisCluster)
         self._batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Future[None]] = set()
+        self._on_the_wire = False
 
     def now(self) -> datetime:
         return self._clock()
@@ -316,15 +317,26 @@ class RunStore:
             return await self._commit(keys=run_keys, args=args)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._batch.append((run_keys, args, future))
-        if len(self._batch) == 1:
+        if len(self._batch) == 1 and not self._on_the_wire:
             asyncio.get_running_loop().call_soon(self._flush_soon)
         return await future
 
     def _flush_soon(self) -> None:
+        """Send what has gathered. One batch is on the wire at a time: commits made while it
+        travels wait for it and go out together next (no delay when nothing is in flight)."""
+        if self._on_the_wire or not self._batch:
+            return
         batch, self._batch = self._batch, []
+        self._on_the_wire = True
         task = asyncio.ensure_future(self._flush(batch))
         self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Future[None]) -> None:
+        self._flushes.discard(task)
+        self._on_the_wire = False
+        if self._batch:
+            asyncio.get_running_loop().call_soon(self._flush_soon)
 
     async def _flush(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
         """One EVALSHA, or a pipeline of them. The script is not registered with the pipeline
