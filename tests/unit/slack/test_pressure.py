@@ -83,3 +83,59 @@ async def test_a_background_piece_lets_ready_requests_go_first() -> None:
     loop.call_soon(order.append, "request")
     await task
     assert order == ["request", "background"]
+
+
+async def test_when_the_last_request_is_answered_every_waiting_piece_goes() -> None:
+    """Pieces queued behind the lane during a burst all run together once it ends."""
+    pressure = RequestPressure()
+    release = asyncio.Event()
+    inside = 0
+    most = 0
+
+    async def piece() -> None:
+        nonlocal inside, most
+        async with pressure.background():
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    with pressure.serving():
+        tasks = [asyncio.create_task(piece()) for _ in range(4)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert inside == 1  # one at a time while the request is in flight
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert inside == 4  # the burst is over: the rest did not wait for the first
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == 4
+
+
+async def test_a_cancelled_waiting_piece_does_not_hold_up_the_others() -> None:
+    """A piece cancelled while waiting for its turn leaves the queue; the next one still runs."""
+    pressure = RequestPressure()
+    done: list[str] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def piece(name: str, hold: bool) -> None:
+        async with pressure.background():
+            if hold:
+                first_in.set()
+                await release.wait()
+            done.append(name)
+
+    with pressure.serving():
+        first = asyncio.create_task(piece("first", True))
+        await first_in.wait()
+        doomed = asyncio.create_task(piece("doomed", False))
+        last = asyncio.create_task(piece("last", False))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        doomed.cancel()
+        release.set()
+        await asyncio.gather(first, last)
+    assert done == ["first", "last"]
+    assert doomed.cancelled()
