@@ -1,0 +1,90 @@
+"""The security suite's fixtures, and the session-wide secret watch (``secretwatch``).
+
+When collection is done (every test module, and the constants that name the session's secrets,
+are loaded by then) the watch is registered as a plugin of its own, so its hooks see every test
+of the session, not only this directory's. It sets the root logger to DEBUG so that every record
+of every test is emitted and searched (the Web API calls the bot makes are in slack_sdk's DEBUG
+records, bodies included), searches the Slack stand-ins each test's fixtures hold after the test
+ran, and fails the session at its end if anything leaked. It is active whenever this directory is
+part of the run (``make test`` runs everything).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.slack.standin import SlackStandIn
+from tests.security.secretwatch import SecretWatch, discover_secrets, secret_pattern
+
+PLUGIN_NAME = "parthenon-secret-watch"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    manager = session.config.pluginmanager
+    if manager.get_plugin(PLUGIN_NAME) is None:
+        manager.register(WatchPlugin(SecretWatch(secret_pattern(discover_secrets()))),
+                         PLUGIN_NAME)
+
+
+def watch_of(config: pytest.Config) -> SecretWatch | None:
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return plugin.watch if isinstance(plugin, WatchPlugin) else None
+
+
+class WatchPlugin:
+    """Global hooks (a registered plugin, unlike a conftest, sees every test)."""
+
+    def __init__(self, watch: SecretWatch) -> None:
+        self.watch = watch
+        root = logging.getLogger()
+        self._level = root.level
+        root.addHandler(watch)
+        root.setLevel(logging.DEBUG)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[Any]:
+        self.watch.test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.watch.test = "(between tests)"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Iterator[Any]:
+        if isinstance(item, pytest.Function):  # before the fixtures are torn down
+            for standin in _standins(item.funcargs.values()):
+                self.watch.search_standin(standin)
+        return (yield)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self.watch)
+        root.setLevel(self._level)
+        if self.watch.leaks:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        watch = self.watch
+        if watch.leaks:
+            terminalreporter.section("SECRETS LEAKED", sep="!", red=True, bold=True)
+            for leak in watch.leaks[:50]:
+                terminalreporter.write_line(str(leak))
+            terminalreporter.write_line(f"{len(watch.leaks)} leak(s); the session fails.")
+        else:
+            terminalreporter.write_line(
+                f"secret watch: {watch.records} log records and {watch.calls} recorded Slack "
+                "calls searched, no secret found (records by logger: "
+                + ", ".join(f"{n} {c}" for n, c in watch.loggers.most_common(6)) + ")")
+
+
+def _standins(values: Any) -> list[SlackStandIn]:
+    """Stand-ins a test's fixtures hold: directly, or as an attribute (a harness)."""
+    found: list[SlackStandIn] = []
+    for value in values:
+        candidates = [value, *(getattr(value, "__dict__", {}) or {}).values()]
+        found += [c for c in candidates if isinstance(c, SlackStandIn) and c not in found]
+    return found
