@@ -247,6 +247,11 @@ def _error_block(body: dict[str, Any], message: str) -> str | None:
 
 
 async def _events(request: web.Request) -> web.Response:
+    timestamp = request.headers.get("X-Slack-Request-Timestamp")
+    if timestamp is not None and not timestamp.strip().isdigit():
+        # slack_sdk's verifier raises on a timestamp that is not a number (an unhandled error,
+        # answered 200): refuse it as the unsigned request it is.
+        return web.json_response({"error": "invalid request"}, status=401)
     bot = request.app[BOT_KEY]
     with bot.context.pressure.serving():  # work that can wait gives way meanwhile
         bolt_request = await to_bolt_request(request)

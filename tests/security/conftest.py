@@ -12,15 +12,25 @@ part of the run (``make test`` runs everything).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from bot.slack.standin import SlackStandIn
+from tests.scenarios.harness import Harness, running_bot
 from tests.security.secretwatch import SecretWatch, discover_secrets, secret_pattern
+from tests.unit.slack.definitions import definitions
 
 PLUGIN_NAME = "parthenon-secret-watch"
+
+
+@pytest.fixture
+async def harness(redis_url: str) -> AsyncIterator[Harness]:
+    """The whole bot served on loopback, driven with signed Slack requests (the scenarios'
+    harness, with the scenarios' small workflow definitions)."""
+    async with running_bot(redis_url, definitions()) as h:
+        yield h
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
