@@ -326,7 +326,8 @@ class GetPool:
         try:
             async with asyncio.timeout(seconds):
                 for retry in (False, True):
-                    conn = self._reuse(base_url)
+                    # The retry after a stale connection always opens a new one.
+                    conn = None if retry else self._reuse(base_url)
                     fresh = conn is None
                     if conn is None:
                         conn = await self._connect(node, base_url, target, what)
@@ -335,7 +336,10 @@ class GetPool:
                         reply = await conn.request(raw)
                     except _Dropped as dropped:
                         if not fresh and not dropped.got_bytes and not retry:
-                            continue  # the node had closed it: once more on a new connection
+                            # The node had closed it, and likely the other idle ones too
+                            # (a restart): drop them, and once more on a new connection.
+                            self._forget(base_url)
+                            continue
                         if dropped.got_bytes:
                             raise NodeUnreachable(node, "the reply was cut off",
                                                   method=what) from None
@@ -388,6 +392,10 @@ class GetPool:
                 continue
             return conn
         return None
+
+    def _forget(self, base_url: str) -> None:
+        for conn in self._idle.pop(base_url, []):
+            conn.close()
 
     def _release(self, base_url: str, conn: _Connection, reply: _Reply) -> None:
         if conn.closed or not reply.reusable:

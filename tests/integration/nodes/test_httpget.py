@@ -247,3 +247,24 @@ async def test_a_refused_port_is_unreachable_and_unsent() -> None:
             await client.health(fake_node_config(url), retry=False)
     assert caught.value.sent is False
     assert f"cannot connect to {url}" in str(caught.value)
+
+
+async def test_after_a_restart_all_kept_connections_are_dropped_and_one_new_one_used() -> None:
+    """Three kept connections to a node that restarts are all dead: the next GET finds one
+    closed, forgets the others, and succeeds on a single new connection; once the node is
+    stopped, a GET says the port refuses connections (nothing was sent)."""
+    async with Devnet("testnet", nodes=1, block_interval=0) as net:
+        node = net.nodes[0]
+        config = fake_node_config(node.url)
+        async with NodeClient(timeouts=FAST_TIMEOUTS) as client:
+            await asyncio.gather(*(client.health(config, retry=False) for _ in range(3)))
+            opened = client.get_connections_opened
+            assert opened == 3
+            await node.stop_process()
+            await node.start_process()
+            assert (await client.health(config, retry=False)).ok
+            assert client.get_connections_opened == opened + 1
+            await node.stop_process()
+            with pytest.raises(NodeUnreachable) as caught:
+                await client.health(config, retry=False)
+            assert caught.value.sent is False
