@@ -55,6 +55,7 @@ from bot.app import SlackBot, build_web_app, create_bot
 from bot.config import parse_config
 from bot.redisserver import RedisServer
 from bot.runtime import Runtime, build_runtime
+from bot.serve import freeze_startup_heap
 from bot.settings import load_settings
 from bot.slack.views import button_value
 from workflows.definition import parse_definition
@@ -343,6 +344,7 @@ async def bench(n1: int, n50: int, rounds: int) -> float:
         runners.append(runner)
         tasks = [asyncio.create_task(runtime.engine.run_forever()),
                  asyncio.create_task(bot.notifier.run_forever())]
+        freeze_startup_heap(0, bot)  # as `parthenon-bot serve` does once it is up
 
         # Runs waiting for approvals: each takes VOTES_PER_RUN votes and keeps waiting.
         clicks_needed = n1 + n50

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -62,9 +63,17 @@ def run_serve(argv: Sequence[str]) -> int:
         return 2
     setup_logging(settings, config, level=args.log_level)  # now every secret is known
     try:
-        return asyncio.run(serve(settings, config, host=args.host, port=args.port))
+        return asyncio.run(serve(settings, config, host=args.host, port=args.port,
+                                 on_started=freeze_startup_heap))
     except KeyboardInterrupt:
         return 130
+
+
+def freeze_startup_heap(port: int, bot: SlackBot) -> None:
+    """Keep what start-up built (modules, schemas, the app) out of the collector's full passes:
+    they are never garbage, and scanning them paused the loop for ~70 ms at a time (acks wait)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(
