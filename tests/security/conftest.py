@@ -2,10 +2,12 @@
 
 When collection is done (every test module, and the constants that name the session's secrets,
 are loaded by then) the watch is registered as a plugin of its own, so its hooks see every test
-of the session, not only this directory's. It sets the root logger to DEBUG so that every record
-of every test is emitted and searched (the Web API calls the bot makes are in slack_sdk's DEBUG
-records, bodies included), searches the Slack stand-ins each test's fixtures hold after the test
-ran, and fails the session at its end if anything leaked. It is active whenever this directory is
+of the session, not only this directory's. It lowers the root logger to INFO (production's
+default) so that every record of every test at that level is emitted and searched; slack_sdk's
+DEBUG records, which carry the body of every Web API call the bot makes and its answer, are
+searched too and then dropped (so failing tests do not print them). It searches the Slack
+stand-ins each test's fixtures hold after the test ran, and fails the session at its end if
+anything leaked. It is active whenever this directory is
 part of the run (``make test`` runs everything).
 """
 
@@ -45,6 +47,21 @@ def watch_of(config: pytest.Config) -> SecretWatch | None:
     return plugin.watch if isinstance(plugin, WatchPlugin) else None
 
 
+class _SearchThenDrop(logging.Filter):
+    """On slack_sdk's loggers: search every record (DEBUG ones carry each Web API call's body
+    and answer), then let through only what their level let through before."""
+
+    def __init__(self, watch: SecretWatch, own_level: int) -> None:
+        super().__init__()
+        self.watch = watch
+        self.own_level = own_level  # the logger's level before (0: it followed its parents)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.watch.emit(record)
+        level = self.own_level or logging.getLogger().getEffectiveLevel()
+        return record.levelno >= level
+
+
 class WatchPlugin:
     """Global hooks (a registered plugin, unlike a conftest, sees every test)."""
 
@@ -53,7 +70,15 @@ class WatchPlugin:
         root = logging.getLogger()
         self._level = root.level
         root.addHandler(watch)
-        root.setLevel(logging.DEBUG)
+        root.setLevel(min(root.level, logging.INFO))  # what production logs by default
+        self._tapped: list[tuple[logging.Logger, _SearchThenDrop, int]] = []
+        for name in list(logging.Logger.manager.loggerDict):
+            if name.startswith("slack_sdk"):
+                logger = logging.getLogger(name)
+                tap = _SearchThenDrop(watch, logger.level)
+                self._tapped.append((logger, tap, logger.level))
+                logger.addFilter(tap)
+                logger.setLevel(logging.DEBUG)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[Any]:
@@ -74,6 +99,9 @@ class WatchPlugin:
         root = logging.getLogger()
         root.removeHandler(self.watch)
         root.setLevel(self._level)
+        for logger, tap, level in self._tapped:
+            logger.removeFilter(tap)
+            logger.setLevel(level)
         if self.watch.leaks:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
