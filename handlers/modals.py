@@ -63,7 +63,10 @@ async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, 
         if not reason:
             # Slack's min_length normally stops this before it arrives.
             raise BadPayload("a reason is required")
-        reason = reason[:MAX_REASON]
+        if len(reason) > MAX_REASON:
+            # Slack's max_length normally stops this before it arrives; a forged form is refused
+            # (shown on the field), not cut short.
+            raise BadPayload(f"the reason is longer than {MAX_REASON} characters")
         if callback is CallbackId.REJECT:
             step_id = value.step_id()
             await ctx.service.command(
