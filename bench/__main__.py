@@ -136,6 +136,18 @@ NOTES = [
     "  job is a queue entry and a result.",
     "- The devnet in the fan-out benchmark is Python too and runs on the same two cores as the",
     "  client, so the floor (latency x nodes / concurrency) leaves out both processes' CPU.",
+    "  The client's /health path and the devnet's answer to it skip aiohttp (~0.13 ms and",
+    "  ~0.14 ms of CPU per request). The node closes a connection after 5 requests, so one",
+    "  sweep in five reconnects to every node: the median hides that sweep, the mean shows it.",
+    "  A higher concurrency sweeps faster here (256-512: 25-40% less time) but moves the floor",
+    "  further below what two shared cores can do.",
+    "- ack: the bot and two bare bolt apps share one process (the engine and the notifier",
+    "  run in it too); rounds run one at a time, each from a settled bot, so no round pays for",
+    "  the one before. An Approve click is durable before its 200: one read of the run and one",
+    "  commit script (~1 ms of CPU with the machine's checks), which the bare apps do not do;",
+    "  at concurrency 50 one event loop queues it. `status` answers in the ack when alone;",
+    "  under a burst it acks at once and answers through the response_url after the burst",
+    "  ('answer seen'), so its ack is fast and its answer late: the CPU it needs is the same.",
 ]
 
 
