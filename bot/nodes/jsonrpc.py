@@ -61,7 +61,7 @@ def interpret_reply(
         raise NodeProtocolError(name, "unexpected_status", f"HTTP {status}", method=method)
     try:
         reply = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # (nesting too deep to parse)
         raise NodeProtocolError(
             name, "not_json", f"the reply is not JSON ({len(raw)} bytes)", method=method
         ) from None
