@@ -254,7 +254,12 @@ async def _events(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid request"}, status=401)
     bot = request.app[BOT_KEY]
     with bot.context.pressure.serving():  # work that can wait gives way meanwhile
-        bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            # bolt reads the body before checking its signature and assumes a JSON object:
+            # anyone could make it raise (a 500 and a traceback per request) with "0" or "[]".
+            return web.json_response({"error": "invalid request"}, status=400)
         bolt_response = await bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

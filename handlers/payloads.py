@@ -58,7 +58,7 @@ class ActionPayload(_Payload):
                 message_ts=container.get("message_ts"),
                 response_url=body.get("response_url"),
             )
-        except (ValidationError, AttributeError, TypeError, IndexError):
+        except (ValidationError, AttributeError, TypeError, IndexError, KeyError):
             raise BadPayload("this click arrived without a user or a readable button") from None
 
 
