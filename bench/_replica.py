@@ -1,19 +1,25 @@
-"""One bot replica for the chaos suite and the resume benchmark: ``parthenon-bot serve`` itself.
+"""One bot replica for the chaos suite and the benchmarks: ``parthenon-bot serve`` itself.
 
     python -m bench._replica --config FILE [--lease 2] [--budget-window 1] [--slack-timeout 2]
+    python -m bench._replica --config FILE --engine-only [--definitions DIR] [--lease 2]
 
 It runs ``bot.serve.serve`` (the production entry point: Slack app on HTTP, engine, notifier,
 drill scheduler, SIGTERM handling) with the settings from the environment, and only turns the
 knobs production leaves at their defaults, once the parts exist and before the engine's first
 look: the lease, the poll interval, the node POST budget's window (the devnet's rate-limit window
 is shortened to match, so a run takes seconds, not minutes), the notifier's pace and its Web API
-timeout. Prints ``ready <port>`` when it serves.
+timeout. Prints ``ready <port>`` when it serves. ``--engine-only`` runs just the bot's runtime
+(``bot.runtime.build_runtime``) and its engine, without Slack (REDIS_URL from the environment;
+``ready 0``), stopped the same way serve stops it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 import threading
 from datetime import timedelta
@@ -22,11 +28,13 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot
-from bot.config import load_config
+from bot.config import BotConfig, load_config
 from bot.nodes import PostBudget
 from bot.observability import setup_logging
-from bot.serve import serve
+from bot.runtime import build_runtime
+from bot.serve import STOP_DEADLINE, serve
 from bot.settings import load_settings
+from workflows.definition import Definition, load_definitions
 from workflows.engine import EngineSettings
 
 
@@ -43,19 +51,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "bot's HTTP session)")
     parser.add_argument("--notifier-interval", type=float, default=None,
                         help="least seconds between two updates of one card (default 1)")
+    parser.add_argument("--definitions", type=Path, default=None,
+                        help="a directory of workflow definitions (default: the shipped ones)")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="the runtime and its engine only: no Slack app, no notifier")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    settings = load_settings()
     config = load_config(args.config)
-    setup_logging(settings, config, level=args.log_level)
     engine = EngineSettings(lease=timedelta(seconds=args.lease), poll_interval=args.poll)
     if args.worker:
         engine = EngineSettings(worker_id=args.worker, lease=engine.lease,
                                 poll_interval=args.poll)
+    definitions = load_definitions(args.definitions) if args.definitions else None
+    if args.engine_only:
+        setup_logging(config, level=args.log_level)
+        return asyncio.run(_engine_only(config, engine, definitions))
+    settings = load_settings()
+    setup_logging(settings, config, level=args.log_level)
 
     def tune(port: int, bot: SlackBot) -> None:
         # Called by serve() right after it created the engine's task, before that task ran.
@@ -79,12 +95,31 @@ def main(argv: list[str] | None = None) -> int:
         stop = asyncio.Event()
         _stop_with_parent(stop, asyncio.get_running_loop())
         return await serve(settings, config, host="127.0.0.1", port=0, stop=stop,
-                           on_started=tune)
+                           definitions=definitions, on_started=tune)
 
     try:
         return asyncio.run(run())
     except KeyboardInterrupt:
         return 130
+
+
+async def _engine_only(config: BotConfig, engine: EngineSettings,
+                       definitions: dict[str, Definition] | None) -> int:
+    runtime = await build_runtime(config, os.environ["REDIS_URL"], definitions=definitions,
+                                  engine_settings=engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    _stop_with_parent(stop, loop)
+    task = asyncio.create_task(runtime.engine.run_forever())
+    print("ready 0", flush=True)
+    await stop.wait()
+    await runtime.engine.stop(STOP_DEADLINE)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await runtime.aclose()
+    return 0
 
 
 def _stop_with_parent(stop: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:

@@ -1,0 +1,167 @@
+"""Redis memory per run, and the bot's resident memory idle and with 1,000 active runs.
+
+    python -m bench.memory [--runs 1000]
+
+One bot replica (``bench._replica``: ``parthenon-bot serve``, its Slack app, engine, notifier
+and drill scheduler) against our redis-server and the Slack stand-in. Its resident set (VmRSS)
+is read idle, then after ``--runs`` promotions to mainnet (the shipped definition: gates,
+regtest smoke, canary, three waves of approvals) were started and the engine and the notifier
+have brought each to its first wait (the security sign-off) with its card and approval request
+posted: the runs are active, loaded, rendered, and waiting for people. Redis memory per run is
+the growth of ``used_memory`` over those runs, divided by their number; one run's keys are
+listed with ``MEMORY USAGE``.
+
+Last line: ``redis_kb_per_run=<x> rss_idle_mb=<y> rss_active_mb=<z> runs=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench._chaosworld import BOT_TOKEN, SIGNING_SECRET, Replica
+from bot.config import load_config
+from bot.redisserver import RedisServer
+from bot.runtime import build_runtime
+from bot.slack.notifier import requests_key
+from bot.slack.standin import SlackStandIn
+from workflows import keys
+from workflows.drills import DrillKind, DrillRecord
+from workflows.drillscheduler import DrillBook
+from workflows.model import RunStatus
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+GROUPS = {"operators": ["UOPMEM01"], "release-managers": ["URMMEM01", "URMMEM02"],
+          "security": ["USECMEM1"]}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def config_text() -> str:
+    environments: dict[str, Any] = {}
+    port = 20000
+    for name, count in (("regtest", 2), ("testnet", 4), ("mainnet", 8)):
+        nodes = []
+        for i in range(1, count + 1):
+            port += 1
+            nodes.append({"name": f"{name[:4]}-{i}", "rpc_url": f"http://127.0.0.1:{port}",
+                          "role": "miner" if i == 1 else "validator", "canary": i == 1})
+        environments[name] = {"network": name, "nodes": nodes, "rpc_credentials": {
+            "user": "parthenon", "password_env": "MEM_RPC_PASSWORD"}}
+    return yaml.safe_dump({
+        "environments": environments,
+        "groups": GROUPS,
+        "permissions": {"default": {"start": ["operators", "release-managers"],
+                                    "operate": ["operators"]}},
+        "slack": {"ops_channel": "C0MEMORY"},
+    })
+
+
+async def used_memory(redis: Any) -> int:
+    info = await redis.info("memory")
+    return int(info["used_memory"])
+
+
+async def wait_all_waiting(store: Any, run_ids: list[str], within: float) -> float:
+    deadline = time.monotonic() + within
+    while True:
+        runs = await store.load_many(run_ids)
+        waiting = [r for r in runs if r.status is RunStatus.WAITING]
+        dirty = await store.dirty_cards(10)
+        if len(waiting) == len(run_ids) and not dirty:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(waiting)} of {len(run_ids)} runs waiting, "
+                               f"{len(dirty)}+ cards not posted yet")
+        await asyncio.sleep(0.5)
+
+
+async def main_async(count: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
+        workdir = Path(tmp)
+        redis_server = RedisServer(workdir / "redis")
+        redis_server.start()
+        slack = SlackStandIn(bot_token=BOT_TOKEN)
+        await slack.start()
+        config_path = workdir / "config.yaml"
+        config_path.write_text(config_text())
+        env = {"PATH": os.environ.get("PATH", ""), "MEM_RPC_PASSWORD": "memory-rpc-password",
+               "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": slack.api_url, "REDIS_URL": redis_server.url}
+        config = load_config(config_path, env=env)
+        runtime = await build_runtime(config, redis_server.url)
+        logdir = workdir / "logs"
+        logdir.mkdir()
+        replica = Replica("bot", ["--config", str(config_path), "--poll", "0.05",
+                                  "--notifier-interval", "0.05"], env, logdir)
+        try:
+            await DrillBook(runtime.store).record(DrillRecord(
+                kind=DrillKind.RESTORE, run_id="r-memory-seed",
+                completed_at=runtime.store.now() - timedelta(days=1)))
+            await replica.start()
+            assert replica.proc is not None
+            await asyncio.sleep(3.0)
+            idle = rss_mb(replica.proc.pid)
+            before = await used_memory(runtime.redis)
+            started = time.monotonic()
+            run_ids = []
+            for n in range(count):
+                run = await runtime.service.start(
+                    "promote", {"version": "v2.0.0", "git_sha": SHA, "environment": "mainnet"},
+                    actor="URMMEM01", channel="C0MEMORY", dedup_key=f"memory-{n}")
+                run_ids.append(run.id)
+            settled = await wait_all_waiting(runtime.store, run_ids, 600)
+            await asyncio.sleep(2.0)
+            active = rss_mb(replica.proc.pid)
+            after = await used_memory(runtime.redis)
+            sample = keys.RunKeys(run_ids[0])
+            usage = {}
+            for name in ("run", "audit", "ledger", "seen", "outbox", "card"):
+                key = getattr(sample, name)
+                usage[name] = await runtime.redis.memory_usage(key) or 0
+            usage["requests"] = await runtime.redis.memory_usage(requests_key(run_ids[0])) or 0
+            run = await runtime.store.get(run_ids[0])
+        finally:
+            await replica.terminate()
+            await runtime.aclose()
+            await slack.stop()
+            redis_server.stop()
+    per_run = (after - before) / count
+    print(f"{count} promotions to mainnet ({len(run.plan)} planned steps each) brought to "
+          f"their first wait in {settled - started:.1f} s, each with its card and approval "
+          f"request posted ({len(slack.calls)} Slack calls)")
+    print(f"bot resident memory: idle {idle:.1f} MiB, with {count} active runs {active:.1f} MiB "
+          f"(+{(active - idle) * 1024 / count:.1f} KiB per run)")
+    print(f"Redis used_memory: +{(after - before) / 1024 / 1024:.2f} MiB for {count} runs, "
+          f"{per_run / 1024:.1f} KiB per run")
+    print("one run's keys (MEMORY USAGE, bytes): "
+          + ", ".join(f"{k} {v}" for k, v in usage.items() if v))
+    print(f"redis_kb_per_run={per_run / 1024:.1f} rss_idle_mb={idle:.1f} "
+          f"rss_active_mb={active:.1f} runs={count}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    args = parser.parse_args(argv)
+    return asyncio.run(main_async(args.runs))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
