@@ -12,9 +12,10 @@ the due index (poll interval 0.1 s).
 
 The lease is safe when a live replica never loses it: renewals come every third of the lease,
 so the event loop may stall, or Redis be slow, for up to two thirds of it. For each lease the
-bench also runs 20 slow steps on both replicas while a third process keeps one of the two
-cores busy, and counts leases lost by live workers ("lease expired while in hand"); the fastest
-lease with none lost is reported as the fastest safe one (on this machine, under that load).
+bench also runs 50 slow steps on both replicas while other processes keep every core busy, and
+counts leases lost by live workers ("lease expired while in hand"); the fastest lease with none
+lost is reported as the fastest safe one (on this machine, under that load: a production host
+with longer stalls, a garbage collection of many runs, or a slow Redis needs more headroom).
 
 Last line: ``resume_default_s=<median at 15 s> resume_fastest_safe_s=<median> lease_s=<it>``.
 """
@@ -70,14 +71,18 @@ def _busy(stop_at: float) -> None:
 
 @contextlib.contextmanager
 def cpu_hog(seconds: float) -> Iterator[None]:
-    proc = multiprocessing.get_context("spawn").Process(
-        target=_busy, args=(time.monotonic() + seconds,), daemon=True)
-    proc.start()
+    """One busy process per core, for ``seconds``."""
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_busy, args=(time.monotonic() + seconds,), daemon=True)
+             for _ in range(os.cpu_count() or 1)]
+    for proc in procs:
+        proc.start()
     try:
         yield
     finally:
-        proc.terminate()
-        proc.join()
+        for proc in procs:
+            proc.terminate()
+            proc.join()
 
 
 class Bench:
@@ -185,9 +190,9 @@ async def _finished(service: WorkflowService, run_id: str) -> bool:
     return (await service.get(run_id)).status is RunStatus.SUCCEEDED
 
 
-async def lost_leases(bench: Bench, lease: float, runs: int = 20, step: float = 3.0) -> int:
+async def lost_leases(bench: Bench, lease: float, runs: int = 50, step: float = 3.0) -> int:
     """Leases lost by live replicas while ``runs`` steps of ``step`` seconds run on both, with
-    one core kept busy by another process."""
+    every core kept busy by other processes."""
     replicas = bench.replicas(lease)
     await asyncio.gather(*(r.start() for r in replicas))
     service, redis = await bench.service()
