@@ -9,8 +9,9 @@ through the workflow service and then plays everyone else at once:
 
 - approvers: each approval is given either through the service or as a signed Slack click on
   the card's Approve button, sent to a random live replica (sometimes twice, as Slack redelivers);
-- an operator: a run blocked by a failed read step (a health look that met a node being
-  restarted by another run's deploy) is retried; a run blocked in doubt is left for a human;
+- an operator: a run blocked by a failed step (a health look that met a node being restarted by
+  another run's deploy, a guard that could not reach a node) is retried; a failure is definite
+  (nothing was done, or the bot would have said in doubt); a run blocked in doubt is left alone;
 - the killer: SIGKILL to a random replica at random moments, restarted a moment later; the
   redis-server is restarted once (SIGTERM, AOF) half-way through;
 - Slack: chat.postMessage and chat.update answer some calls with 429 (Retry-After), 5xx, or
@@ -81,13 +82,13 @@ class ChaosPlan:
     canary_window: str = "1s"
     wave_window: str = "1s"
     start_spread: float = 5.0  # seconds over which the runs are started
-    kill_every: tuple[float, float] = (1.0, 4.0)  # seconds between two kills
+    kill_every: tuple[float, float] = (0.5, 2.5)  # seconds between two kills
     down_for: tuple[float, float] = (0.2, 2.0)  # seconds a killed replica stays down
     click_share: float = 0.5  # approvals given as signed clicks rather than service calls
     double_click: float = 0.15  # clicks delivered twice
     slack_faults: bool = True
     slack_fault_every: tuple[float, float] = (0.3, 1.2)
-    retries_per_run: int = 25  # operator retries of failed read steps before giving up
+    retries_per_run: int = 25  # operator retries of failed steps before giving up
     deadline: float = 900.0  # seconds for every run to settle
     settle_cards: float = 90.0  # seconds for the cards to catch up once the faults stop
 
@@ -116,7 +117,8 @@ class ChaosReport:
             f"seed {self.seed}, {self.seconds:.0f} s",
             f"  faults: {self.kills} SIGKILLs, {self.redis_restarts} Redis restart(s), Slack "
             + ", ".join(f"{k} x{v}" for k, v in sorted(self.slack_faults.items())),
-            f"  operator retries of failed read steps: {self.retries}",
+            f"  operator retries of failed steps (a failure is definite; in doubt is left): "
+            f"{self.retries}",
             f"  replicas' exit codes on the final SIGTERM: {self.exit_codes}",
         ]
         if self.errors:
