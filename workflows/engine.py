@@ -33,6 +33,7 @@ from workflows.model import (
     StepBegan,
     StepFinished,
     StepInDoubt,
+    StepStatus,
     Tick,
 )
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
@@ -267,17 +268,43 @@ class Engine:
         if step.effect is Effect.WRITE:
             ledger = LedgerWrite(
                 "intent", step.id, attempt,
-                {"worker": self.settings.worker_id, "at": self.store.now().isoformat()},
+                {"worker": self.settings.worker_id, "token": token,
+                 "at": self.store.now().isoformat()},
             )
         event = StepBegan(step_id=step.id, attempt=attempt, worker=self.settings.worker_id)
-        outcome = await self.store.apply(
-            run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None, known=run
-        )
+        try:
+            outcome = await self.store.apply(
+                run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None,
+                known=run,
+            )
+        except InvalidCommand:
+            # The connection dropped after our commit landed and the client sent it again (a
+            # Redis restart): if the stored beginning is ours, under this very lease, it stands.
+            mine = await self._own_beginning(run.id, step.id, attempt, token)
+            if mine is None:
+                raise
+            return CommitOutcome(CommitStatus.OK, mine)
         if outcome.status is CommitStatus.IN_DOUBT:
             # An intent for this very attempt exists already: never execute it a second time.
             self.stats.in_doubt += 1
             log.error("intent already recorded; not executing", extra={"run_id": run.id})
         return outcome
+
+    async def _own_beginning(
+        self, run_id: str, step_id: str, attempt: int, token: str
+    ) -> Run | None:
+        """The run, if its step ``attempt`` is running and its ledger intent carries our token."""
+        stored = await self.store.load(run_id)
+        index = stored.index_of(step_id) if stored is not None else None
+        if stored is None or index is None:
+            return None
+        state = stored.steps[index]
+        if state.status is not StepStatus.RUNNING or state.attempt != attempt:
+            return None
+        entry = await self.store.ledger_entry(run_id, step_id, attempt)
+        if entry is None or entry.get("token") != token or "outcome" in entry:
+            return None
+        return stored
 
     async def _finish(
         self, run: Run, token: str, attempt: int, outcome: Outcome

@@ -21,7 +21,7 @@ from workflows.engine import Engine
 from workflows.errors import InvalidCommand
 from workflows.model import Approve, RunStatus, StepStatus
 from workflows.service import WorkflowService
-from workflows.store import RunStore
+from workflows.store import CommitStatus, RunStore
 from workflows.testing import StaticAuthority, StaticInventory
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -248,3 +248,33 @@ async def test_a_redelivered_command_is_a_duplicate_not_a_refusal(
     types = [e.type for e in await store.read_audit(run.id)]
     assert types.count("approve") == 1
     assert not [t for t in types if t.startswith("refused")]
+
+
+async def test_a_beginning_sent_twice_by_the_redis_client_is_not_a_step_in_doubt(
+    store: RunStore,
+) -> None:
+    """If the client re-sends a 'step began' commit that had landed (a dropped connection), the
+    worker recognises its own beginning under its lease and goes on; another lease cannot."""
+    from workflows.engine import EngineSettings
+    from workflows.steps.base import ExecutorRegistry
+
+    service = durable_service(store)
+    engine = Engine(store, ExecutorRegistry([]), settings=EngineSettings(worker_id="w-a"))
+    run = await service.start("durable", {"label": "0"}, actor="U_OP")
+    # Walk the run to its write step by hand: 'prepare' is a read step.
+    token = await store.claim(run.id, "w-a", 10_000)
+    assert token is not None
+    run = await store.get(run.id)
+    from workflows.model import OutcomeSucceeded, StepFinished
+
+    run = (await store.apply(run.id, StepFinished(step_id="prepare", attempt=1,
+                                                  outcome=OutcomeSucceeded()),
+                             token=token)).run or run
+    first = await engine._begin(run, token, 1)
+    assert first.status is CommitStatus.OK
+    again = await engine._begin(run, token, 1)  # what a re-sent commit amounts to
+    assert again.status is CommitStatus.OK
+    assert again.run is not None
+    assert again.run.steps[1].status is StepStatus.RUNNING
+    other = await engine._begin(run, "someone-else:99", 1)
+    assert other.status is CommitStatus.LEASE_LOST
