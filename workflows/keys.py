@@ -63,9 +63,5 @@ class RunKeys:
         self.seen = f"{tag}:seen"  # hash: dedup key of a delivered command -> result
         self.outbox = f"{tag}:outbox"  # list: notifications for the run's thread
         self.card = f"{tag}:card"  # hash: channel, ts of the run's Slack message (its card)
-
-    def all(self) -> list[str]:
-        return [
-            self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox,
-            self.card,
-        ]
+        # The notifier and the export keep a few keys under ``card`` + a suffix (its lock,
+        # its open request messages, export marks): the same hash tag, so the same slot.
