@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from bot.observability import setup_logging
+from tests.integration.workflows.worker_main import append_execution
 from workflows.connection import connect
 from workflows.definition import Definition, StepKind, parse_definition
 from workflows.engine import Engine, EngineSettings
@@ -59,13 +60,7 @@ class LoggedExecutor:
         self.slow = slow
 
     def _append(self, ctx: StepContext, what: str) -> None:
-        line = json.dumps({"run": ctx.run.id, "step": ctx.step.id, "attempt": ctx.attempt,
-                           "pid": os.getpid(), "what": what, "key": ctx.idempotency_key})
-        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
+        append_execution(self.log, ctx, what)
 
     async def execute(self, ctx: StepContext) -> Outcome:
         self._append(ctx, "start")

@@ -45,6 +45,17 @@ def durable_definition() -> Definition:
     return parse_definition(yaml.safe_load(DURABLE), "durable.yaml", DURABLE)
 
 
+def append_execution(log: Path, ctx: StepContext, what: str) -> None:
+    """One line per execution event, appended atomically (O_APPEND) so processes can share it."""
+    line = json.dumps({"run": ctx.run.id, "step": ctx.step.id, "attempt": ctx.attempt,
+                       "pid": os.getpid(), "what": what, "key": ctx.idempotency_key})
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
 class FileRecordingExecutor:
     """Counts executions in a file; `label` numbers make a step slow (seconds to sleep)."""
 
@@ -55,13 +66,7 @@ class FileRecordingExecutor:
         self.verifiable = verifiable
 
     def _append(self, ctx: StepContext, what: str) -> None:
-        line = json.dumps({"run": ctx.run.id, "step": ctx.step.id, "attempt": ctx.attempt,
-                           "pid": os.getpid(), "what": what, "key": ctx.idempotency_key})
-        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
+        append_execution(self.log, ctx, what)
 
     async def execute(self, ctx: StepContext) -> Outcome:
         self._append(ctx, "start")
