@@ -32,6 +32,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from yarl import URL
 
+from bot.evidence import (
+    EvidenceConfig,
+    config_problems,
+    default_evidence,
+    environment_problems,
+)
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 
 __all__ = [
@@ -295,6 +301,19 @@ class EnvironmentConfig(BaseModel):
     deploy_webhook: WebhookConfig | None = None
     rpc_credentials: RpcCredentials | None = None
     nodes: tuple[NodeConfig, ...] = Field(min_length=1)
+    evidence: EvidenceConfig = EvidenceConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_evidence(cls, data: Any) -> Any:
+        """`evidence.release` defaults to deploy with a deploy webhook, else person."""
+        if not isinstance(data, dict):
+            return data
+        has_webhook = data.get("deploy_webhook") is not None
+        return {
+            **data,
+            "evidence": default_evidence(data.get("evidence"), has_deploy_webhook=has_webhook),
+        }
 
     @model_validator(mode="before")
     @classmethod
@@ -357,6 +376,15 @@ class EnvironmentConfig(BaseModel):
         if value[-1] != 100:
             raise _refuse("bad_waves", f"the last wave must be 100 (all nodes): {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _evidence_sources(self) -> EnvironmentConfig:
+        problems = environment_problems(
+            self.evidence, has_deploy_webhook=self.deploy_webhook is not None
+        )
+        if problems:
+            raise _refuse("bad_evidence", problems[0], field=f"environments.{self.name}.evidence")
+        return self
 
     @model_validator(mode="after")
     def _pinned_genesis(self) -> EnvironmentConfig:
@@ -428,6 +456,7 @@ class BotConfig(BaseModel):
     permissions: dict[str, WorkflowPermission] = Field(default_factory=dict)
     slack: SlackConfig = SlackConfig()
     drills: DrillsConfig = DrillsConfig()
+    prometheus_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -469,6 +498,11 @@ class BotConfig(BaseModel):
                         field=f"groups.{group}",
                     )
         return value
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url(cls, value: str | None) -> str | None:
+        return None if value is None else str(_parse_http_url(value))
 
     @field_validator("permissions")
     @classmethod
@@ -530,6 +564,14 @@ class BotConfig(BaseModel):
                     f"group {group} is not defined under groups",
                     field="slack.incident_responders",
                 )
+        for env_key, env in self.environments.items():
+            problems = config_problems(
+                env.evidence, prometheus_url=self.prometheus_url, groups=set(self.groups)
+            )
+            if problems:
+                where, message = problems[0]
+                code = "unknown_group" if where.endswith("confirmers") else "bad_evidence"
+                raise _refuse(code, message, field=f"environments.{env_key}.evidence.{where}")
         return self
 
     # ----------------------------------------------------------------- look-ups
@@ -713,6 +755,7 @@ def _config_error(exc: ValidationError, data: dict[str, Any], source: str) -> Co
 
 _OWN_CODES = frozenset(
     {
+        "bad_evidence",
         "bad_genesis",
         "bad_name",
         "bad_url",
