@@ -4,8 +4,13 @@ An aiohttp app on a port of its own (0 = any free one) that answers the Web API 
 uses with bodies shaped like Slack's, keeps what was posted (messages by channel and ts with their
 blocks and edits, thread replies, ephemeral messages, modals, App Home views, channels with their
 members and pins, posts to response URLs), and can be told to misbehave: answer 429 with a
-Retry-After, 5xx, an error such as ``name_taken`` or ``missing_scope``, or hold a call until
-released. Socket Mode: ``apps.connections.open`` hands out a ws:// URL on the same server, which
+Retry-After, 5xx, an error such as ``name_taken`` or ``missing_scope``, answer late (after doing
+the call, as when Slack stored a message but its answer never reached the bot), or hold a call
+until released. Messages keep their ``metadata`` (``event_type``, ``event_payload``), which
+``conversations.history`` and ``conversations.replies`` return with ``include_all_metadata``, paged
+by ``limit`` and ``cursor`` within ``oldest``/``latest`` as Slack pages them.
+
+Socket Mode: ``apps.connections.open`` hands out a ws:// URL on the same server, which
 greets with ``hello``, sends envelopes and collects their acks.
 
 Tokens are checked, never kept: a recorded call holds its arguments without any token.
@@ -14,6 +19,7 @@ Tokens are checked, never kept: a recorded call holds its arguments without any 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -70,6 +76,7 @@ class PostedMessage:
     user: str = ""
     edits: list[dict[str, Any]] = field(default_factory=list)  # earlier versions, oldest first
     pinned: bool = False
+    metadata: dict[str, Any] | None = None  # {"event_type": ..., "event_payload": {...}}
 
     @property
     def is_reply(self) -> bool:
@@ -114,6 +121,7 @@ class Fault:
     times: int = 1
     channel: str | None = None
     delay: float = 0.0
+    late: bool = False  # the call is done, and its answer comes only after ``delay``
 
 
 class SlackStandIn:
@@ -153,6 +161,7 @@ class SlackStandIn:
         self._ts = itertools.count(100)
         self._ids = itertools.count(1)
         self._epoch = int(time.time())
+        self._second = self._epoch
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
@@ -230,6 +239,15 @@ class SlackStandIn:
             error = "ratelimited"
         self._faults.setdefault(method, []).append(
             Fault(status, error, retry_after, times, channel, delay)
+        )
+
+    def answer_late(
+        self, method: str, delay: float, *, times: int = 1, channel: str | None = None
+    ) -> None:
+        """The next ``times`` calls of ``method`` are done at once (a message is stored) but
+        answered only ``delay`` seconds later: longer than the bot's timeout, the answer is lost."""
+        self._faults.setdefault(method, []).append(
+            Fault(times=times, channel=channel, delay=delay, late=True)
         )
 
     def clear_faults(self) -> None:
@@ -380,6 +398,13 @@ class SlackStandIn:
         fault = self._fault_for(method, args)
         authorized = self._authorized(method, token)
         status, body, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
+        if fault is not None and fault.late:
+            body = self._do(method, args) if authorized else body
+            call = Call(next(self._seq), method, args, time.monotonic(), status, body, authorized)
+            self.calls.append(call)
+            await self._notify(call)
+            await asyncio.sleep(fault.delay)
+            return web.json_response(body, status=status)
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
@@ -389,8 +414,7 @@ class SlackStandIn:
                 headers["Retry-After"] = str(int(fault.retry_after)) if float(
                     fault.retry_after).is_integer() else str(fault.retry_after)
         elif authorized:
-            handler = _METHODS.get(method)
-            body = handler(self, args) if handler else {"ok": False, "error": "unknown_method"}
+            body = self._do(method, args)
         elif method == "apps.connections.open":
             body = {"ok": False, "error": "not_allowed_token_type"}
         call = Call(next(self._seq), method, args, time.monotonic(), status, body, authorized)
@@ -399,6 +423,10 @@ class SlackStandIn:
         if status >= 500:
             return web.Response(status=status, text="upstream error", headers=headers)
         return web.json_response(body, status=status, headers=headers)
+
+    def _do(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        handler = _METHODS.get(method)
+        return handler(self, args) if handler else {"ok": False, "error": "unknown_method"}
 
     def _fault_for(self, method: str, args: dict[str, Any]) -> Fault | None:
         queue = self._faults.get(method)
@@ -421,7 +449,9 @@ class SlackStandIn:
     # --- method bodies -----------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"{self._epoch}.{next(self._ts):06d}"
+        """Like Slack's: the wall-clock second, unique and increasing within the workspace."""
+        self._second = max(self._second, int(time.time()))
+        return f"{self._second}.{next(self._ts):06d}"
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}"
@@ -434,7 +464,9 @@ class SlackStandIn:
             self.channels[channel_id] = channel
         return channel
 
-    def _message_body(self, message: PostedMessage) -> dict[str, Any]:
+    def _message_body(
+        self, message: PostedMessage, *, metadata: bool = True
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "message",
             "user": self.bot_user_id,
@@ -446,6 +478,14 @@ class SlackStandIn:
         }
         if message.thread_ts is not None:
             body["thread_ts"] = message.thread_ts
+        elif any(m.thread_ts == message.ts for m in self.messages.values() if m.is_reply):
+            body["thread_ts"] = message.ts
+            body["reply_count"] = sum(
+                1 for (c, _), m in self.messages.items()
+                if c == message.channel and m.is_reply and m.thread_ts == message.ts
+            )
+        if metadata and message.metadata is not None:
+            body["metadata"] = message.metadata
         return body
 
     def _user(self, user_id: str) -> dict[str, Any]:
@@ -514,12 +554,15 @@ def _post_message(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     text, blocks = _str(args, "text"), args.get("blocks") or []
     if not text and not blocks:
         return {"ok": False, "error": "no_text"}
+    metadata = args.get("metadata")
+    if metadata is not None and not _valid_metadata(metadata):
+        return {"ok": False, "error": "invalid_metadata_format"}
     channel = s._channel(channel_id)
     thread_ts = _str(args, "thread_ts") or None
     if thread_ts is not None and (channel.id, thread_ts) not in s.messages:
         return {"ok": False, "error": "thread_not_found"}
     message = PostedMessage(channel.id, s._next_ts(), text, list(blocks), thread_ts,
-                            s.bot_user_id)
+                            s.bot_user_id, metadata=metadata)
     s.messages[(channel.id, message.ts)] = message
     return {"ok": True, "channel": channel.id, "ts": message.ts,
             "message": s._message_body(message)}
@@ -651,6 +694,82 @@ def _connections_open(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "url": s.socket_url}
 
 
+def _valid_metadata(metadata: Any) -> bool:
+    return (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+            and bool(metadata["event_type"]) and isinstance(metadata.get("event_payload"), dict))
+
+
+def _flag(args: dict[str, Any], name: str) -> bool:
+    return str(args.get(name, "")).lower() in {"true", "1"}
+
+
+def _page(
+    s: SlackStandIn, args: dict[str, Any], found: list[PostedMessage], *, newest_first: bool
+) -> dict[str, Any]:
+    """One page of ``found`` as Slack pages a timeline: within (oldest, latest) (inclusive
+    when asked), ``limit`` at a time (default 100, at most 999), ``cursor`` from
+    ``response_metadata.next_cursor`` (opaque; here base64 of ``next_ts:<ts>``)."""
+    try:
+        oldest = float(_str(args, "oldest") or 0)
+        latest = float(_str(args, "latest") or "inf")
+        limit = max(1, min(int(_str(args, "limit") or 100), 999))
+    except ValueError:
+        return {"ok": False, "error": "invalid_arguments"}
+    inclusive = _flag(args, "inclusive")
+    def within(ts: float) -> bool:
+        return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
+    kept = [m for m in found if within(float(m.ts))]
+    kept.sort(key=lambda m: float(m.ts), reverse=newest_first)
+    cursor = _str(args, "cursor")
+    if cursor:
+        try:
+            start = base64.b64decode(cursor, validate=True).decode().removeprefix("next_ts:")
+            index = next(i for i, m in enumerate(kept) if m.ts == start)
+        except (ValueError, StopIteration):
+            return {"ok": False, "error": "invalid_cursor"}
+        kept = kept[index:]
+    page, rest = kept[:limit], kept[limit:]
+    with_metadata = _flag(args, "include_all_metadata")
+    body: dict[str, Any] = {
+        "ok": True,
+        "messages": [s._message_body(m, metadata=with_metadata) for m in page],
+        "has_more": bool(rest),
+    }
+    if rest:
+        body["response_metadata"] = {
+            "next_cursor": base64.b64encode(f"next_ts:{rest[0].ts}".encode()).decode()}
+    return body
+
+
+def _history(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    """Top-level messages of a channel, newest first (thread replies are not in history)."""
+    channel = s.channels.get(_str(args, "channel"))
+    if channel is None:
+        return {"ok": False, "error": "channel_not_found"}
+    body = _page(s, args, s.channel_messages(channel.id), newest_first=True)
+    if body["ok"]:
+        body["pin_count"] = len(channel.pins)
+    return body
+
+
+def _replies(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    """A thread: its parent first, then the replies oldest first (the parent always leads the
+    first page; ``oldest``/``latest`` bound the replies)."""
+    channel = s.channels.get(_str(args, "channel"))
+    if channel is None:
+        return {"ok": False, "error": "channel_not_found"}
+    message = s.messages.get((channel.id, _str(args, "ts")))
+    if message is None:
+        return {"ok": False, "error": "thread_not_found"}
+    parent = s.messages.get((channel.id, message.thread_ts or message.ts)) or message
+    body = _page(s, args, s.replies(channel.id, parent.ts), newest_first=False)
+    if body["ok"] and not _str(args, "cursor"):
+        with_metadata = _flag(args, "include_all_metadata")
+        body["messages"].insert(0, s._message_body(parent, metadata=with_metadata))
+    return body
+
+
 _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "api.test": lambda s, a: {"ok": True, "args": {}},
     "auth.test": _auth_test,
@@ -662,6 +781,8 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "conversations.invite": _invite,
     "conversations.join": _join,
     "conversations.info": _info,
+    "conversations.history": _history,
+    "conversations.replies": _replies,
     "pins.add": _pin,
     "views.open": lambda s, a: _view(s, "views.open", a),
     "views.push": lambda s, a: _view(s, "views.push", a),
