@@ -253,6 +253,13 @@ async def _check_node(
 
 
 async def _check_slack(env: Mapping[str, str], seconds: float, report: Report) -> None:
+    blank = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+             if name in env and not env[name].strip()]
+    for name in blank:  # serve refuses these at start-up; say so before it does
+        report.add(Level.FAIL, "slack", f"{name} is set but empty or only whitespace",
+                   "blank_secret")
+    if blank:
+        return
     token = env.get("SLACK_BOT_TOKEN", "")
     if not token:
         report.add(Level.WARN, "slack", "SLACK_BOT_TOKEN is not set: Slack auth not checked",

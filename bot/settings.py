@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     redis_url: str = Field(min_length=1)
     parthenon_bot_config: Path | None = None
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        """A secret set to nothing (``VAR=``, ``${VAR:-}`` in compose, a blank line in a Secret)
+        is a mistake, not "unset": refused at start-up, naming the variable, in every mode."""
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text.strip():
+                raise ValueError("is set but empty or only whitespace: give it a value or unset it")
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -56,8 +67,6 @@ class Settings(BaseSettings):
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value():
-            return None
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN must be an app-level token (xapp-...)")
         return value

@@ -416,13 +416,14 @@ def test_password_from_file(tmp_path: Path) -> None:
     assert creds.password.get_secret_value() == "from-a-file"
 
 
-def test_empty_secret_is_refused(tmp_path: Path) -> None:
-    """An empty password (empty env var or file) is refused, not sent."""
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_empty_secret_is_refused(tmp_path: Path, blank: str) -> None:
+    """An empty or whitespace password (env var or file) is refused, not sent."""
     data = base()
     with pytest.raises(ConfigError) as caught:
-        load(data, env={**ENV, "RPC_PASSWORD": ""})
+        load(data, env={**ENV, "RPC_PASSWORD": blank})
     assert caught.value.code == "missing_secret"
-    assert "is empty" in str(caught.value)
+    assert "is empty or only whitespace" in str(caught.value)
 
 
 def test_node_credentials_override_the_environment_default() -> None:

@@ -269,19 +269,27 @@ async def test_syncing_node_is_a_warning(
     [
         ({"SLACK_BOT_TOKEN": "xoxb-revoked-0000"}, "slack_auth"),
         ({"SLACK_BOT_TOKEN": "xoxp-user-token-0000"}, "bad_token"),
-        ({"SLACK_SIGNING_SECRET": ""}, "no_signing_secret"),
+        ({"SLACK_SIGNING_SECRET": None}, "no_signing_secret"),
+        ({"SLACK_SIGNING_SECRET": ""}, "blank_secret"),
+        ({"SLACK_SIGNING_SECRET": "  "}, "blank_secret"),
+        ({"SLACK_APP_TOKEN": ""}, "blank_secret"),
         ({"SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "bad_token"),
     ],
 )
 async def test_slack_problems_are_specific(
-    config_file: Path, env: dict[str, str], changes: dict[str, str], code: str
+    config_file: Path, env: dict[str, str], changes: dict[str, str | None], code: str
 ) -> None:
-    """A refused token, a token of the wrong kind, no signing secret in HTTP mode."""
-    env.update(changes)
+    """A refused token, a token of the wrong kind, no signing secret in HTTP mode, a secret
+    set to nothing (refused by serve at start-up, so check-config fails it too)."""
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     report = await check(config_file, env)
     assert failures(report) == [("slack", code)]
     for value in changes.values():
-        if value:
+        if value and value.strip():
             assert value not in text_of(report)
 
 

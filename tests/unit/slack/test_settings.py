@@ -53,3 +53,26 @@ def test_secrets_do_not_print() -> None:
     assert "xoxb-1-secret-value" not in shown
     assert "sig-secret-value" not in shown
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t\n"])
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("SLACK_SIGNING_SECRET", {"SLACK_SIGNING_SECRET": None}),
+        ("SLACK_APP_TOKEN", {"SLACK_SIGNING_SECRET": "sig-secret"}),
+        ("SLACK_APP_TOKEN", {}),
+        ("SLACK_BOT_TOKEN", {"SLACK_APP_TOKEN": "xapp-1-secret"}),
+        ("SLACK_BOT_TOKEN", {"SLACK_SIGNING_SECRET": "sig-secret"}),
+    ],
+)
+def test_a_blank_secret_is_a_start_up_error_naming_the_variable(
+    blank: str, name: str, mode: dict[str, str | None]
+) -> None:
+    """An empty or whitespace secret (compose's `${VAR:-}`) is refused in HTTP and Socket
+    Mode alike, naming the variable; it never counts as "unset" and never starts a bot that
+    answers every Slack request 500."""
+    env = {**BASE, **{k: v for k, v in mode.items() if v is not None}, name: blank}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert f"{name}: is set but empty or only whitespace" in str(caught.value)
