@@ -143,9 +143,9 @@ def _resolve_secret(
             raise _refuse(
                 "missing_secret", f"{file_key}: cannot read {file_name} ({reason})"
             ) from None
-    if not value:
+    if not value.strip():
         source = f"environment variable {env_name}" if env_name else f"file {file_name}"
-        raise _refuse("missing_secret", f"the {what} from {source} is empty")
+        raise _refuse("missing_secret", f"the {what} from {source} is empty or only whitespace")
     data[target] = value
     return data
 
