@@ -2,8 +2,11 @@
 
 - `/healthz`: the process's event loop answers (liveness; stays 200 while stopping, so a
   graceful stop is never cut short by a liveness kill).
-- `/readyz`: Redis answers a PING and Slack's `auth.test` passed (cached briefly, so probes do
-  not spend Slack's rate limit), and the process is not stopping; else 503 with the reason.
+- `/readyz`: Redis answers a PING, Slack did not refuse the bot token (`auth.test`, cached
+  briefly, so probes do not spend Slack's rate limit), and the process is not stopping; else 503
+  with the reason per dependency. Slack being unreachable (no answer, 5xx, 429) is reported as
+  `degraded: ...` but keeps the pod ready: every replica sees the same outage, and taking them
+  all out of the Service would only drop the events Slack still sends.
 - `/metrics`: Prometheus text from the process's own registry (`bot.observability.BotMetrics`).
 
 `add_ops_routes` mounts them on the Slack app's aiohttp application (`bot.app.build_web_app`),
@@ -63,6 +66,7 @@ class SlackAuthCheck:
         self._clock = clock
         self._cached: tuple[float, bool, str] | None = None
         self._lock = asyncio.Lock()
+        self.unreachable = False  # the last failure was Slack not answering, not a refusal
 
     async def check(self) -> tuple[bool, str]:
         """(ok, "ok" or why not); at most one auth.test in flight, one per ttl."""
@@ -83,11 +87,16 @@ class SlackAuthCheck:
         except SlackApiError as exc:
             data = exc.response.data
             error = data.get("error") if isinstance(data, dict) else None
-            return False, f"slack auth.test: {error or f'HTTP {exc.response.status_code}'}"
+            status = exc.response.status_code
+            self.unreachable = status >= 500 or status == 429
+            return False, f"slack auth.test: {error or f'HTTP {status}'}"
         except TimeoutError:
+            self.unreachable = True
             return False, "slack auth.test: no answer in time"
         except aiohttp.ClientError as exc:
+            self.unreachable = True
             return False, f"slack auth.test: {type(exc).__name__}"
+        self.unreachable = False
         return True, "ok"
 
 
@@ -106,11 +115,16 @@ class Readiness:
         if self.stopping:
             checks["process"] = "stopping"
         checks["redis"] = await self._redis()
+        degraded: set[str] = set()
         if self.slack is not None:
-            _, checks["slack"] = await self.slack.check()
+            ok, checks["slack"] = await self.slack.check()
+            if not ok and self.slack.unreachable:  # an outage every replica shares
+                checks["slack"] = f"degraded: {checks['slack']}"
+                degraded.add("slack")
         for name, probe in self.extra.items():
             _, checks[name] = await probe()
-        return all(v == "ok" for v in checks.values()), checks
+        ready = all(v == "ok" or k in degraded for k, v in checks.items())
+        return ready, checks
 
     async def _redis(self) -> str:
         try:
