@@ -12,12 +12,14 @@ import redis.asyncio as aioredis
 from bot.config import BotConfig
 from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget
+from bot.nodes.refusals import RedisRefusals
 from workflows.connection import connect
 from workflows.definition import Definition, load_definitions
 from workflows.engine import Engine, EngineSettings
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepExecutor
 from workflows.steps.bot import BotExecutor
+from workflows.steps.evidence import EvidenceExecutor
 from workflows.steps.health import HealthExecutor
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.records import RUNBOOK_ACTIONS
@@ -40,6 +42,7 @@ def default_executors() -> list[StepExecutor]:
         BotExecutor(actions=RUNBOOK_ACTIONS),
         RpcExecutor(),
         HealthExecutor(),
+        EvidenceExecutor(),
         WebhookExecutor(),
     ]
 
@@ -77,7 +80,7 @@ async def build_runtime(
     store = RunStore(client)
     service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config))
     nodes = NodeClient(budget=PostBudget(client))
-    guard = NetworkGuard(nodes)
+    guard = NetworkGuard(nodes, refusals=RedisRefusals(client))
     services: dict[str, Any] = {
         "store": store,
         "service": service,

@@ -14,7 +14,7 @@ from bot.nodes.errors import (
     NodeTransientError,
     NodeUnreachable,
 )
-from bot.nodes.guard import NetworkGuard
+from bot.nodes.guard import NetworkGuard, ReleaseRefused
 from bot.nodes.health import (
     Condition,
     GateResult,
@@ -63,6 +63,7 @@ __all__ = [
     "NodeTransientError",
     "NodeUnreachable",
     "PostBudget",
+    "ReleaseRefused",
     "RetryPolicy",
     "StopOutcome",
     "StopResult",

@@ -131,7 +131,7 @@ async def wait_until_up(
     A node the guard has refused is not asked anything (the guard reports it next)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    refused = access.guard.refused()
+    refused = await access.guard.refused(node.name for node in nodes)
     waiting = [node for node in nodes if node.name not in refused]
     while waiting:
         up: list[str] = []

@@ -63,9 +63,10 @@ async def test_after_a_mismatch_nothing_more_is_sent(
         with pytest.raises(NetworkMismatch):
             await guard.check(nodes[1], env)
     assert len(node.request_log) == sent
-    assert set(guard.refused()) == {nodes[1].name}
-    assert guard.release(nodes[1].name) is True
-    await guard.check(nodes[1], env)
+    assert set(await guard.refused(n.name for n in nodes)) == {nodes[1].name}
+    assert await guard.release(nodes[1], env, actor="UOP0001") is True
+    assert len(node.request_log) == sent + 1  # the release asked the genesis again
+    await guard.check(nodes[1], env)  # passed just now: nothing more is sent
     assert len(node.request_log) == sent + 1
 
 
