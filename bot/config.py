@@ -39,6 +39,7 @@ from bot.evidence import (
     environment_problems,
 )
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
+from bot.retention import RetentionConfig
 
 __all__ = [
     "BotConfig",
@@ -456,6 +457,7 @@ class BotConfig(BaseModel):
     permissions: dict[str, WorkflowPermission] = Field(default_factory=dict)
     slack: SlackConfig = SlackConfig()
     drills: DrillsConfig = DrillsConfig()
+    retention: RetentionConfig = RetentionConfig()
     prometheus_url: str | None = None
 
     @model_validator(mode="before")

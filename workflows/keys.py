@@ -9,10 +9,12 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVE",
+    "ARCHIVED",
     "CARDS",
     "DRILL_REMINDERS",
     "DRILL_SINCE",
     "DUE",
+    "FINISHED",
     "FREEZE",
     "PREFIX",
     "RECENT",
@@ -26,6 +28,8 @@ PREFIX = "pcb"
 DUE = f"{PREFIX}:due"  # zset: run id -> when it next needs a worker (ms since epoch)
 ACTIVE = f"{PREFIX}:runs:active"  # zset: run id -> created (ms)
 RECENT = f"{PREFIX}:runs:recent"  # zset: run id -> finished (ms), trimmed
+FINISHED = f"{PREFIX}:runs:finished"  # zset: run id -> finished (ms), until it is archived
+ARCHIVED = f"{PREFIX}:runs:archived"  # zset: run id -> finished (ms), the last archived, trimmed
 CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became dirty (ms)
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
 DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule started
@@ -65,3 +69,12 @@ class RunKeys:
         self.card = f"{tag}:card"  # hash: channel, ts of the run's Slack message (its card)
         # The notifier and the export keep a few keys under ``card`` + a suffix (its lock,
         # its open request messages, export marks): the same hash tag, so the same slot.
+
+    def owned(self) -> list[str]:
+        """Every key the run owns that has no TTL of its own: the archiver deletes these, in
+        one script, once the run is written to the archive. A new key kept per run without a
+        TTL must be listed here, or it outlives its run. (Export marks expire by themselves.)"""
+        return [
+            self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox,
+            self.card, f"{self.card}:lock", f"{self.card}:requests",
+        ]

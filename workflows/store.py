@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 _RECENT_KEEP = 500
+_ARCHIVED_KEEP = 500  # archived runs listed by `runs` (the archive itself keeps all)
+_CARD_BUSY_MS = 3_600_000  # a card dirty for less than this may still be posted: not archived
 _PLAN_CACHE = 10_000  # parsed plans kept in memory; a plan never changes once a run exists
 _PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
 
@@ -76,6 +78,37 @@ if #KEYS >= 8 then
   redis.call('ZADD', KEYS[8], ARGV[18], ARGV[19])
 end
 return {'ok', ARGV[3]}
+"""
+
+# KEYS: the run's owned keys (keys.RunKeys.owned: run, audit, ledger, lease, fence, seen, outbox,
+#       card, card lock, card requests) [, finished, recent, active, due, cards, archived: single
+#       server only]
+# ARGV: 1 version archived, 2 last audit entry id archived, 3 run id, 4 finished ms,
+#       5 archived entries kept, 6 how many owned keys, 7 outbox length archived,
+#       8 a card marked dirty after this (ms) is still being posted
+# Deletes the run only if it is still exactly what was archived and nobody is posting its card.
+_FORGET = """
+local n = tonumber(ARGV[6])
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 'gone' end
+if v ~= ARGV[1] then return 'changed' end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local lid = ''
+if #last > 0 then lid = last[1][1] end
+if lid ~= ARGV[2] then return 'changed' end
+if redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[7]) then return 'changed' end
+if redis.call('EXISTS', KEYS[9]) == 1 then return 'busy' end
+if #KEYS > n then
+  local dirty = redis.call('ZSCORE', KEYS[n + 5], ARGV[3])
+  if dirty and tonumber(dirty) > tonumber(ARGV[8]) then return 'busy' end
+end
+for i = 1, n do redis.call('DEL', KEYS[i]) end
+if #KEYS > n then
+  for i = n + 1, n + 5 do redis.call('ZREM', KEYS[i], ARGV[3]) end
+  redis.call('ZADD', KEYS[n + 6], ARGV[4], ARGV[3])
+  redis.call('ZREMRANGEBYRANK', KEYS[n + 6], 0, -tonumber(ARGV[5]) - 1)
+end
+return 'deleted'
 """
 
 # KEYS: lease, fence   ARGV: worker, ttl ms
@@ -192,6 +225,7 @@ class RunStore:
         self._card_done = redis.register_script(_CARD_DONE)
         self._take = redis.register_script(_TAKE)
         self._ack = redis.register_script(_ACK)
+        self._forget = redis.register_script(_FORGET)
         self._plans: dict[tuple[str, str], list[PlannedStep]] = {}
         # One server: indexes change in the same script as the run. Cluster: around it.
         self._single_slot_indexes = not isinstance(redis, RedisCluster)
@@ -386,6 +420,7 @@ class RunStore:
         pipe.zrem(keys.ACTIVE, run.id)
         pipe.zadd(keys.RECENT, {run.id: to_ms(self.now())})
         pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
+        pipe.zadd(keys.FINISHED, {run.id: to_ms(self.now())})  # until archived (retention)
         await pipe.execute()
 
     async def apply(
@@ -444,8 +479,12 @@ class RunStore:
         fields = _audit_fields(self.now(), kind, actor, step_id, None, body)
         await self.redis.xadd(keys.RunKeys(run_id).audit, _pairs(fields))  # type: ignore[arg-type]
 
-    async def read_audit(self, run_id: str, count: int = 10_000) -> list[AuditEntry]:
-        raw = await self.redis.xrange(keys.RunKeys(run_id).audit, count=count)
+    async def read_audit(
+        self, run_id: str, count: int = 10_000, after: str | None = None
+    ) -> list[AuditEntry]:
+        """Up to ``count`` entries, oldest first; ``after``: only those after that entry id."""
+        start = f"({after}" if after else "-"
+        raw = await self.redis.xrange(keys.RunKeys(run_id).audit, min=start, count=count)
         entries = []
         for entry_id, fields in raw:
             data = {_text(k): _text(v) for k, v in fields.items()}
@@ -579,6 +618,60 @@ class RunStore:
         if b"channel" not in raw or b"ts" not in raw:
             return None
         return _text(raw[b"channel"]), _text(raw[b"ts"])
+
+    # --- retention: finished runs leave Redis once archived (workflows.archiver) --------------
+
+    async def finished_before(self, cutoff: datetime, limit: int = 100) -> list[tuple[str, int]]:
+        """(run id, finished ms) of runs that finished at or before ``cutoff``, oldest first;
+        the cost is the due runs', not all runs'."""
+        found = await self.redis.zrangebyscore(keys.FINISHED, "-inf", to_ms(cutoff), start=0,
+                                               num=limit, withscores=True)
+        return [(_text(member), int(score)) for member, score in found]
+
+    async def read_ledger(self, run_id: str) -> dict[str, Any]:
+        raw = await cast("Awaitable[dict[bytes, bytes]]",
+                         self.redis.hgetall(keys.RunKeys(run_id).ledger))
+        return {_text(k): json.loads(v) for k, v in sorted(raw.items())}
+
+    async def forget(
+        self, run_id: str, version: int, last_audit_id: str, finished_ms: int, *,
+        outbox: int = 0, now: datetime | None = None,
+    ) -> Literal["deleted", "gone", "changed", "busy"]:
+        """Delete every key of an archived run in one script, if it is still the run that was
+        archived (same version, same last audit entry, ``outbox`` notifications never posted)
+        and its card is not being posted (its lock held, or marked dirty in the last hour).
+        ``changed``/``busy``: nothing deleted, archive it again later. ``gone``: no such run."""
+        owned = keys.RunKeys(run_id).owned()
+        indexes = [keys.FINISHED, keys.RECENT, keys.ACTIVE, keys.DUE, keys.CARDS, keys.ARCHIVED]
+        posting_after = to_ms(now or self.now()) - _CARD_BUSY_MS
+        if not self._single_slot_indexes:
+            dirty = await self.redis.zscore(keys.CARDS, run_id)
+            if dirty is not None and dirty > posting_after:
+                return "busy"
+        reply = _text(await self._forget(
+            keys=owned + (indexes if self._single_slot_indexes else []),
+            args=[version, last_audit_id, run_id, finished_ms, _ARCHIVED_KEEP, len(owned),
+                  outbox, posting_after],
+        ))
+        if reply == "deleted" and not self._single_slot_indexes:
+            await self.drop_indexes(run_id, finished_ms, archived=True)
+        return cast("Literal['deleted', 'gone', 'changed', 'busy']", reply)
+
+    async def drop_indexes(self, run_id: str, finished_ms: int, *, archived: bool) -> None:
+        """Take a run that is no longer in Redis out of the indexes (the finished index last,
+        so a crash in between leaves it to be found and dropped again)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for index in (keys.RECENT, keys.ACTIVE, keys.DUE, keys.CARDS):
+            pipe.zrem(index, run_id)
+        if archived:
+            pipe.zadd(keys.ARCHIVED, {run_id: finished_ms})
+            pipe.zremrangebyrank(keys.ARCHIVED, 0, -_ARCHIVED_KEEP - 1)
+        await pipe.execute()
+        await self.redis.zrem(keys.FINISHED, run_id)
+
+    async def archived_ids(self, limit: int = 20) -> list[str]:
+        """The runs archived last (by when they finished), newest first."""
+        return [_text(x) for x in await self.redis.zrevrange(keys.ARCHIVED, 0, limit - 1)]
 
     # --- named records (release metadata, drill results) --------------------------------------
 
