@@ -20,15 +20,17 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError
@@ -37,6 +39,7 @@ from bot.probes import Readiness, add_ops_routes
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.deferred import Deferred
+from bot.slack.envelope import Refused, read_envelope
 from bot.slack.errors import GrammarError, SlackEdgeError
 from bot.slack.escape import code, trusted_mentions
 from bot.slack.escape import text as free_text
@@ -74,11 +77,11 @@ class SlackBot:
     bot_user_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    async def aclose(self) -> None:
-        """Stop the notifier, let after-ack work finish, close the HTTP session."""
+    async def aclose(self, deadline: float = 5.0) -> None:
+        """Stop the notifier, let after-ack work finish within ``deadline``, close the session."""
         self.notifier.stop()
         self.drills.stop()
-        await self.deferred.aclose()
+        await self.deferred.aclose(deadline)
         await self.session.close()
 
 
@@ -254,14 +257,31 @@ async def _events(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid request"}, status=401)
     bot = request.app[BOT_KEY]
     with bot.context.pressure.serving():  # work that can wait gives way meanwhile
+        # bolt parses the body (and builds its context from it) before it checks the signature,
+        # assuming a JSON object of Slack's shape: anyone could make it raise (a 500 and a
+        # traceback per request). Here the signature is checked first, on the raw bytes, then
+        # the body's shape (bot.slack.envelope); what fails either is refused quietly.
+        raw = await request.read()
+        signing = bot.settings.slack_signing_secret
+        if signing is not None and not SignatureVerifier(signing.get_secret_value()).is_valid(
+                raw, timestamp, request.headers.get("X-Slack-Signature")):
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
-            bolt_request = await to_bolt_request(request)
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
-            # bolt reads the body before checking its signature and assumes a JSON object:
-            # anyone could make it raise (a 500 and a traceback per request) with "0" or "[]".
-            return web.json_response({"error": "invalid request"}, status=400)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refused("not UTF-8")
+        envelope = read_envelope(text, request.content_type)
+        if isinstance(envelope, Refused):
+            return _refused(envelope.reason)
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
+                                        headers=dict(request.headers))
         bolt_response = await bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+
+def _refused(reason: str) -> web.Response:
+    log.debug("refused a signed request: %s", reason)
+    return web.json_response({"error": "invalid request", "reason": reason}, status=400)
 
 
 def build_web_app(
