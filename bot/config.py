@@ -303,6 +303,7 @@ class EnvironmentConfig(BaseModel):
     rpc_credentials: RpcCredentials | None = None
     nodes: tuple[NodeConfig, ...] = Field(min_length=1)
     evidence: EvidenceConfig = EvidenceConfig()
+    operators: tuple[str, ...] | None = None  # may release a refused node: bot/noderelease.py
 
     @model_validator(mode="before")
     @classmethod
@@ -559,6 +560,14 @@ class BotConfig(BaseModel):
                             f"group {group} is not defined under groups",
                             field=f"permissions.{workflow}.{kind}",
                         )
+        for env_key, env in self.environments.items():
+            for group in env.operators or ():
+                if group not in self.groups:
+                    raise _refuse(
+                        "unknown_group",
+                        f"group {group} is not defined under groups",
+                        field=f"environments.{env_key}.operators",
+                    )
         for group in self.slack.incident_responders:
             if group not in self.groups:
                 raise _refuse(

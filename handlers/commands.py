@@ -44,6 +44,7 @@ from handlers.grammar import (
     FreezePromotions,
     ListRuns,
     PauseRun,
+    ReleaseNode,
     ResumeRun,
     ShowHealth,
     ShowHelp,
@@ -53,6 +54,7 @@ from handlers.grammar import (
     help_for,
     parse,
 )
+from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload
 from handlers.replies import open_modal, tell
 from workflows.model import Abort, Pause, Resume
@@ -130,6 +132,8 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
             if created:
                 return _said(":ice_cube: Promotions are frozen. `/parthenon unfreeze` lifts it.")
             return await _freeze_state(ctx, "Promotions were already frozen")
+        case ReleaseNode(node=node):
+            return answer_release(ctx, p, node)
         case UnfreezePromotions():
             cleared = await ctx.service.unfreeze(p.user_id)
             return _said(":sunny: The promotion freeze is lifted." if cleared

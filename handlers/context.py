@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
-from bot.nodes import NodeClient
+from bot.nodes import NetworkGuard, NodeClient
+from bot.nodes.refusals import RedisRefusals
 from bot.slack.deferred import Deferred
 from bot.slack.pressure import RequestPressure
 from bot.slack.views import Viewer
@@ -39,6 +40,14 @@ class HandlerContext:
     pressure: RequestPressure = field(default_factory=RequestPressure)
     # (text shown, code logged) for an error raised after the ack (bot.app.describe_error)
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
+    # the network guard (refusals in Redis); built over the service's Redis when not given
+    guard: NetworkGuard | None = None
+
+    def node_guard(self) -> NetworkGuard:
+        """The network guard: its refusals are in Redis, shared with the engine and replicas."""
+        if self.guard is None:
+            self.guard = NetworkGuard(self.nodes, refusals=RedisRefusals(self.service.store.redis))
+        return self.guard
 
     @property
     def people(self) -> frozenset[str]:

@@ -32,12 +32,14 @@ __all__ = [
     "ListRuns",
     "ParamForm",
     "PauseRun",
+    "ReleaseNode",
     "ResumeRun",
     "ShowHealth",
     "ShowHelp",
     "ShowStatus",
     "StartRun",
     "UnfreezePromotions",
+    "HandOverCommand",
     "WorkflowForm",
     "help_for",
     "parse",
@@ -51,6 +53,7 @@ MAX_TEXT = 4000
 MAX_REASON = 1000
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_USER_REF = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,30})")
 _KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*)=(.*)$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 
@@ -93,6 +96,11 @@ class ShowHealth(_Cmd):
     environment: str
 
 
+class ReleaseNode(_Cmd):
+    kind: Literal["release-node"] = "release-node"
+    node: str
+
+
 class PauseRun(_Cmd):
     kind: Literal["pause"] = "pause"
     run_id: str
@@ -113,15 +121,23 @@ class AbortRun(_Cmd):
 class FreezePromotions(_Cmd):
     kind: Literal["freeze"] = "freeze"
     reason: str
+    environment: str | None = None  # None: every environment
 
 
 class UnfreezePromotions(_Cmd):
     kind: Literal["unfreeze"] = "unfreeze"
+    environment: str | None = None  # None: every freeze
+
+
+class HandOverCommand(_Cmd):
+    kind: Literal["commander"] = "commander"
+    run_id: str
+    user: str
 
 
 Command = (
     ShowHelp | StartRun | ShowStatus | ListRuns | ExportRun | ShowHealth | PauseRun | ResumeRun
-    | AbortRun | FreezePromotions | UnfreezePromotions
+    | AbortRun | FreezePromotions | UnfreezePromotions | HandOverCommand | ReleaseNode
 )
 
 
@@ -223,13 +239,30 @@ _STATIC_HELP: dict[str, tuple[str, str]] = {
     "pause": ("pause <run-id> [reason]", "Pause a run; nothing new starts until it is resumed."),
     "resume": ("resume <run-id>", "Resume a paused run."),
     "abort": ("abort <run-id> [reason]", "Abort a run; without a reason a form asks for one."),
-    "freeze": ("freeze <reason>", "Freeze promotions: no release workflow starts until unfrozen."),
-    "unfreeze": ("unfreeze", "Lift the promotion freeze."),
+    "freeze": (
+        "freeze [environment=<name>] <reason>",
+        "Freeze promotions (to one environment, or all): none starts, and running ones pause "
+        "before their next write step. Said in the ops channel.",
+    ),
+    "unfreeze": (
+        "unfreeze [environment]",
+        "Lift the promotion freeze (every one, or one environment's); what it paused resumes.",
+    ),
+    "commander": (
+        "commander <run-id> <@user or member id>",
+        "Hand an incident's command to someone (the commander or an operator of the run).",
+    ),
+    "release-node": (
+        "release-node <node>",
+        "Release a node the network guard refused (wrong genesis): its genesis is asked again "
+        "first, and a node still on the wrong chain stays refused. Operators of its "
+        "environment only.",
+    ),
 }
 
 COMMANDS = (
     "help", *_DIRECT, "incident", "drill", "status", "runs", "export", "health", "pause", "resume",
-    "abort", "freeze", "unfreeze",
+    "abort", "freeze", "unfreeze", "commander", "release-node",
 )
 
 
@@ -329,14 +362,27 @@ def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
             raise GrammarError("runs takes no arguments", form)
         return ListRuns()
     if name == "unfreeze":
-        if args:
-            raise GrammarError("unfreeze takes no arguments", form)
-        return UnfreezePromotions()
+        if len(args) > 1:
+            raise GrammarError("unfreeze takes at most one environment", form)
+        if args and not _NAME.match(args[0].value):
+            raise GrammarError(f"{args[0].value!r} is not an environment name", form)
+        return UnfreezePromotions(environment=args[0].value if args else None)
     if name == "freeze":
-        reason = _reason(text, tokens, 1, "reason", form)
+        environment, first = None, 1
+        if args and args[0].value.lower().startswith(("environment=", "env=")):
+            environment = args[0].value.split("=", 1)[1]
+            if not _NAME.match(environment):
+                raise GrammarError(f"{environment!r} is not an environment name", form)
+            first = 2
+        reason = _reason(text, tokens, first, "reason", form)
         if reason is None:
             raise GrammarError("a freeze needs a reason", form)
-        return FreezePromotions(reason=reason)
+        return FreezePromotions(reason=reason, environment=environment)
+    if name == "commander":
+        if len(args) != 2:
+            raise GrammarError("commander needs a run id and a person", form)
+        return HandOverCommand(run_id=_run_id(args[0].value, form),
+                               user=_user_id(args[1].value, form))
     if name == "status":
         if len(args) > 1:
             raise GrammarError("status takes at most one run id", form)
@@ -347,6 +393,12 @@ def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
         if not _NAME.match(args[0].value):
             raise GrammarError(f"{args[0].value!r} is not an environment name", form)
         return ShowHealth(environment=args[0].value)
+    if name == "release-node":
+        if len(args) != 1:
+            raise GrammarError("release-node needs exactly one node name", form)
+        if not _NAME.match(args[0].value):
+            raise GrammarError(f"{args[0].value!r} is not a node name", form)
+        return ReleaseNode(node=args[0].value)
     if name == "export":
         if len(args) != 1:
             raise GrammarError("export needs exactly one run id", form)
@@ -362,6 +414,16 @@ def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
     if name == "pause":
         return PauseRun(run_id=run_id, reason=reason)
     return AbortRun(run_id=run_id, reason=reason)
+
+
+def _user_id(value: str, form: str) -> str:
+    """``<@U123>``, ``<@U123|name>`` or a member id ``U123``; ``@name`` cannot be resolved."""
+    found = _USER_REF.fullmatch(value)
+    if found is None:
+        raise GrammarError(
+            f"{value!r} is not a Slack member id: give their member id (U..., from their "
+            "profile's ⋮ menu, Copy member ID)", form)
+    return found.group(1) or found.group(2)
 
 
 def _run_id(value: str, form: str) -> str:
