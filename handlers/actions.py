@@ -167,7 +167,8 @@ def _halted(run: Run) -> str:
 def _modal(ctx: HandlerContext, p: ActionPayload, view: dict[str, Any]) -> None:
     async def work() -> None:
         if not await open_modal(ctx.client, p.trigger_id, view):
-            text = "The form did not open (Slack allows 3 seconds); press the button again."
+            text = ("The form did not open (Slack failed, or took longer than the 3 seconds a "
+                    "form may take); press the button again.")
             await tell(ctx.client, notice(text), user=p.user_id,
                        channel=p.channel_id, response_url=p.response_url)
 

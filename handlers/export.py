@@ -8,9 +8,7 @@ click posts the log once: a short mark in Redis, in the run's hash slot, taken b
 
 from __future__ import annotations
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
-
+from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.errors import NotPermitted
 from bot.slack.escape import code
 from bot.slack.views import incident_log_messages, notice
@@ -63,10 +61,9 @@ async def post_incident_log(
         for message in messages:
             await ctx.client.chat_postMessage(channel=where[0], thread_ts=where[1],
                                               text=message.text, blocks=message.blocks)
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+    except AFTER_ACK_FAILURES as exc:
         await redis.delete(mark)
-        why = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else (
-            type(exc).__name__)
+        why = slack_failure(exc)
         ctx.log.warning("incident log of %s not posted: %s", run.id, why)
         text = (f":warning: The incident log of {code(run.id, 40)} could not be posted "
                 f"({code(why, 60)}); try again, or use `parthenon-bot runs export {run.id}`.")

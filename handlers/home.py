@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
 
-from bot.slack.views import HomeItem, home_view
+from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
+from bot.slack.escape import code
+from bot.slack.views import HomeItem, home_view, notice
 from handlers.context import HandlerContext
+from handlers.replies import tell
 
 __all__ = ["publish_home", "register"]
 
@@ -38,5 +39,9 @@ async def publish_home(ctx: HandlerContext, user: str) -> None:
     view = await build_home(ctx, user)
     try:
         await ctx.client.views_publish(user_id=user, view=view)
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        ctx.log.warning("views.publish for %s failed: %s", user, type(exc).__name__)
+    except AFTER_ACK_FAILURES as exc:
+        why = slack_failure(exc)
+        ctx.log.warning("views.publish for %s failed: %s", user, why)
+        text = (f":warning: Your App Home could not be updated (Slack answered {code(why, 80)}); "
+                "open it again, or press Refresh, in a moment.")
+        await tell(ctx.client, notice(text), user=user)

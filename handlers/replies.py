@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.views import Message
 
 __all__ = ["open_modal", "tell"]
@@ -29,9 +28,11 @@ async def tell(
     user: str,
     channel: str | None = None,
     response_url: str | None = None,
-) -> None:
-    try:
-        if response_url:
+) -> bool:
+    """Tell ``user``; False (logged) when every way failed. Each way that fails (an answer that
+    is not JSON included) passes to the next."""
+    if response_url:
+        try:
             # The bot's pooled session: no new connection (and TLS handshake) per answer.
             webhook = AsyncWebhookClient(response_url, timeout=10, session=client.session)
             response = await webhook.send(
@@ -41,35 +42,35 @@ async def tell(
                 replace_original=False,
             )
             if response.status_code == 200:
-                return
+                return True
             log.warning("response_url answered %s; trying chat.postEphemeral",
                         response.status_code)
-        if channel:
-            try:
-                await client.chat_postEphemeral(
-                    channel=channel, user=user, text=message.text, blocks=message.blocks
-                )
-                return
-            except SlackApiError as exc:
-                log.info("chat.postEphemeral failed (%s); sending a DM", exc.response.get("error"))
-        await client.chat_postMessage(channel=user, text=message.text, blocks=message.blocks)
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("could not answer %s: %s", user, type(exc).__name__)
-
-
-async def open_modal(client: AsyncWebClient, trigger_id: str | None, view: dict[str, Any]) -> bool:
-    """Open a modal; False when Slack refused (an expired trigger: the click was >3 s ago)."""
-    if not trigger_id:
-        return False
+        except AFTER_ACK_FAILURES as exc:
+            log.warning("response_url failed (%s); trying chat.postEphemeral", slack_failure(exc))
+    if channel:
+        try:
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text=message.text, blocks=message.blocks
+            )
+            return True
+        except AFTER_ACK_FAILURES as exc:
+            log.info("chat.postEphemeral failed (%s); sending a DM", slack_failure(exc))
     try:
-        await client.views_open(trigger_id=trigger_id, view=view)
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("views.open failed: %s", _describe(exc))
+        await client.chat_postMessage(channel=user, text=message.text, blocks=message.blocks)
+    except AFTER_ACK_FAILURES as exc:
+        log.warning("could not answer %s: %s", user, slack_failure(exc))
         return False
     return True
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error"))
-    return type(exc).__name__
+async def open_modal(client: AsyncWebClient, trigger_id: str | None, view: dict[str, Any]) -> bool:
+    """Open a modal; False when Slack refused (an expired trigger: the click was >3 s ago) or
+    failed (a 5xx, whatever its body, a dropped connection)."""
+    if not trigger_id:
+        return False
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except AFTER_ACK_FAILURES as exc:
+        log.warning("views.open failed: %s", slack_failure(exc))
+        return False
+    return True

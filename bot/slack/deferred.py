@@ -19,7 +19,7 @@ class Deferred:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:
         if self._closed:
             work.close()
             self._log.warning("after-ack work dropped during shutdown: %s", name)
@@ -28,7 +28,7 @@ class Deferred:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guard(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    async def _guard(self, work: Coroutine[Any, Any, object], name: str) -> None:
         try:
             await work
         except asyncio.CancelledError:
