@@ -40,6 +40,7 @@ from bot.evidence import (
 )
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 from bot.retention import RetentionConfig
+from workflows.policy import EnvironmentPolicy
 
 __all__ = [
     "BotConfig",
@@ -302,6 +303,7 @@ class EnvironmentConfig(BaseModel):
     deploy_webhook: WebhookConfig | None = None
     rpc_credentials: RpcCredentials | None = None
     nodes: tuple[NodeConfig, ...] = Field(min_length=1)
+    policy: EnvironmentPolicy = EnvironmentPolicy()  # skip, take-over, windows: workflows/policy.py
     evidence: EvidenceConfig = EvidenceConfig()
     operators: tuple[str, ...] | None = None  # may release a refused node: bot/noderelease.py
 
@@ -568,6 +570,15 @@ class BotConfig(BaseModel):
                         f"group {group} is not defined under groups",
                         field=f"environments.{env_key}.operators",
                     )
+        for env_key, env in self.environments.items():
+            for kind in ("skip_approvers", "takeover_approvers"):
+                for group in getattr(env.policy, kind) or ():
+                    if group not in self.groups:
+                        raise _refuse(
+                            "unknown_group",
+                            f"group {group} is not defined under groups",
+                            field=f"environments.{env_key}.policy.{kind}",
+                        )
         for group in self.slack.incident_responders:
             if group not in self.groups:
                 raise _refuse(

@@ -13,6 +13,7 @@ from bot.config import BotConfig
 from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget
 from bot.nodes.refusals import RedisRefusals
+from bot.policies import ConfigPolicies
 from workflows.connection import connect
 from workflows.definition import Definition, load_definitions
 from workflows.engine import Engine, EngineSettings
@@ -78,7 +79,8 @@ async def build_runtime(
     defs = definitions if definitions is not None else load_definitions(DEFINITIONS_DIR)
     client = redis_client or connect(redis_url)
     store = RunStore(client)
-    service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config))
+    service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config),
+                              policies=ConfigPolicies(config))
     nodes = NodeClient(budget=PostBudget(client))
     guard = NetworkGuard(nodes, refusals=RedisRefusals(client))
     services: dict[str, Any] = {

@@ -2,7 +2,8 @@
 
 A definition is refused at load time, with the file and the step named, when it has an unknown
 step kind, a duplicate step id, a template reference to a value no earlier step captures, a goto
-to a missing step, or a loop (a cycle of steps) none of whose steps bounds its visits.
+to a missing step, a loop (a cycle of steps) none of whose steps bounds its visits, or a skip
+that needs less authority than completing the step.
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ class ParameterSpec(_Model):
     pattern: str | None = None
     choices: list[str] | None = None
     max_length: int = Field(default=200, ge=1, le=2000)
+    # A watch window: never zero; canary and wave windows at least the environment's minimum.
+    window: Literal["canary", "wave", "watch"] | None = None
 
     _pattern = field_validator("pattern")(_check_regex)
 
@@ -348,6 +351,11 @@ def _check_semantics(defn: Definition, source: str) -> None:
                     f"{source}: step {qualified}: {label} goes to {target!r}, which is not a step"
                 )
     _check_loops(order, top_ids, source)
+    # Skipping may never need less authority than completing (workflows/policy.py).
+    from workflows.policy import check_skip_policy  # policy imports this module
+
+    for qualified, step, _ in order:
+        check_skip_policy(step, qualified, source)
 
 
 def _check_loops(

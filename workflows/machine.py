@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.definition import ApprovalPolicy, Effect, StepKind
+from workflows.definition import ApprovalPolicy, Effect
 from workflows.errors import InvalidCommand, NotAuthorized
 from workflows.model import (
     Abort,
@@ -41,6 +41,7 @@ from workflows.model import (
     Tick,
     Vote,
 )
+from workflows.policy import effective_skip
 
 __all__ = [
     "Action",
@@ -550,6 +551,8 @@ def _approve(run: Run, event: Approve, now: datetime, effects: list[Notify]) -> 
         raise NotAuthorized(
             f"only members of {', '.join(policy.groups)} may approve this step"
         )
+    if request.purpose == "skip" and event.actor == request.requested_by:
+        raise NotAuthorized("you asked for this skip; someone else must approve it")
     if event.actor in _interested(run, request) and not policy.allow_initiator:
         who = "asked for this skip" if event.actor == request.requested_by else "started this run"
         raise NotAuthorized(f"you {who}; the policy needs someone else to approve")
@@ -567,7 +570,8 @@ def _approve(run: Run, event: Approve, now: datetime, effects: list[Notify]) -> 
     state.waiting_for = None
     if request.purpose == "skip":
         state.status = StepStatus.SKIPPED
-        state.note = f"skipped ({request.reason}); approved by " + ", ".join(
+        asker = f" at <@{request.requested_by}>'s request" if request.requested_by else ""
+        state.note = f"skipped{asker} ({request.reason}); approved by " + ", ".join(
             f"<@{u}>" for u in approvers
         )
         effects.append(Notify(kind="step_skipped", step_id=state.id, text=state.note))
@@ -713,33 +717,30 @@ def _skip(run: Run, event: Skip, now: datetime, effects: list[Notify]) -> None:
             f"step {step.id!r} is {state.status.value}; only a blocked step, or one waiting for a "
             "confirmation or a timer, can be skipped"
         )
-    if not step.skip.allowed or (step.kind is StepKind.APPROVAL and step.skip.approval is None):
+    if not step.skip.allowed:
         raise InvalidCommand(f"step {step.id!r} may not be skipped; abort the run instead")
-    if step.skip.approval is not None:
-        policy = step.skip.approval
-        state.approval = _request(policy, now, purpose="skip", requested_by=event.actor,
-                                  reason=event.reason)
-        state.status = StepStatus.WAITING
-        state.waiting_for = "approval"
-        run.status = RunStatus.WAITING
-        run.reason = None
-        effects.append(
-            Notify(
-                kind="skip_requested",
-                step_id=step.id,
-                text=f"<@{event.actor}> asks to skip {step.title}: {event.reason}",
-                groups=policy.groups,
-            )
-        )
-        return
-    state.status = StepStatus.SKIPPED
-    state.finished_at = now
-    state.waiting_for = None
-    state.note = f"skipped by <@{event.actor}>: {event.reason}"
-    effects.append(Notify(kind="step_skipped", step_id=step.id, text=state.note))
-    run.status = RunStatus.RUNNING
+    # Never a skip on the asker's word: a plan made before skips always needed an approval
+    # falls back to the groups that could complete the step, else the operators.
+    policy = step.skip.approval or effective_skip(
+        step.kind, step.approval, step.responders, step.skip, ("operators",)
+    ).approval
+    assert policy is not None  # effective_skip gives an approval whenever a skip is allowed
+    state.approval = _request(policy, now, purpose="skip", requested_by=event.actor,
+                              reason=event.reason)
+    state.status = StepStatus.WAITING
+    state.waiting_for = "approval"
+    run.status = RunStatus.WAITING
     run.reason = None
-    _advance(run, index, now, effects)
+    quorum = f"{policy.quorum} distinct approvals" if policy.quorum > 1 else "an approval"
+    effects.append(
+        Notify(
+            kind="skip_requested",
+            step_id=step.id,
+            text=(f"<@{event.actor}> asks to skip {step.title}: {event.reason}. "
+                  f"It needs {quorum} from {', '.join(policy.groups)}, not the one who asked."),
+            groups=policy.groups,
+        )
+    )
 
 
 def resolve_path(context: dict[str, Any], path: str) -> Any:

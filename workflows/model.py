@@ -184,6 +184,9 @@ class Run(_Model):
     reason: str | None = None  # why blocked, failed or aborted
     offer: str | None = None  # a workflow the card offers to start (rollback after a halt)
     parent_run_id: str | None = None
+    # Environments whose lock the run holds from start to end (workflows/policy.py).
+    locks: list[str] = Field(default_factory=list)
+    superseded_by: str | None = None  # the run that took over this one's locks
     version: int = 0
     # Indexes of step states a transition has copied already (machine's copy-on-write).
     _owned: set[int] = PrivateAttr(default_factory=set)

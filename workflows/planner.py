@@ -7,12 +7,14 @@ refused with a message that says what was wrong and what the right form is.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from workflows.definition import Definition, GroupDef, ParameterSpec, StepDef
 from workflows.errors import InvalidParameters
 from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
+from workflows.policy import effective_skip, lock_environments
 
 __all__ = ["Inventory", "check_params", "plan_run", "usage"]
 
@@ -91,8 +93,11 @@ def plan_run(
     now: datetime,
     channel: str | None = None,
     parent_run_id: str | None = None,
+    skip_approvers: Sequence[str] = ("operators",),
 ) -> Run:
-    """A new pending run of ``defn``; the parameters are checked before anything is built."""
+    """A new pending run of ``defn``; the parameters are checked before anything is built.
+    ``skip_approvers``: who approves skipping a check the bot makes (the environment's policy);
+    every planned step carries the skip approval it needs (workflows/policy.py)."""
     clean = check_params(defn, params)
     environment = defn.fixed_environment
     if environment is None and defn.environment_param:
@@ -111,6 +116,14 @@ def plan_run(
         elif _applies(item, environment):
             plan.append(_planned(item, environment, inventory, item.id, None, None, set(), top_ids))
     _drop_dangling_gotos(plan)
+    plan = [
+        step.model_copy(update={"skip": effective_skip(
+            step.kind, step.approval, step.responders, step.skip, skip_approvers)})
+        for step in plan
+    ]
+    locks = lock_environments(
+        defn.category, ((s.kind, s.effect, s.environment, s.targets) for s in plan)
+    )
     plan_hash = compute_plan_hash(defn.name, defn.version, clean, environment, plan)
     # The title shows what the person typed, not the defaults they left alone or empty values.
     shown = [clean[p.name] for p in defn.parameters if p.name in params and clean.get(p.name)]
@@ -131,6 +144,7 @@ def plan_run(
         created_at=now,
         updated_at=now,
         parent_run_id=parent_run_id,
+        locks=locks,
     )
 
 

@@ -36,7 +36,8 @@ from workflows.model import (
     Skip,
     StepStatus,
 )
-from workflows.planner import Inventory, plan_run, usage
+from workflows.planner import Inventory, check_params, plan_run, usage
+from workflows.policy import DefaultPolicies, PolicySource, check_windows
 from workflows.store import AuditEntry, CommitStatus, RunStore
 
 __all__ = ["Authority", "PendingAction", "WorkflowService", "new_run_id"]
@@ -76,11 +77,13 @@ class WorkflowService:
         authority: Authority,
         *,
         id_factory: Callable[[datetime], str] = new_run_id,
+        policies: PolicySource | None = None,
     ) -> None:
         self.store = store
         self.definitions = definitions
         self.inventory = inventory
         self.authority = authority
+        self.policies: PolicySource = policies or DefaultPolicies()
         self._new_id = id_factory
 
     def definition(self, workflow: str) -> Definition:
@@ -109,6 +112,10 @@ class WorkflowService:
         defn = self.definition(workflow)
         if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
             raise NotAuthorized(f"you are not allowed to start {workflow} runs")
+        environment = self._environment(defn, params)
+        # Watch windows: never zero, never below the environment's minimum (on the field).
+        check_windows(defn.parameters, check_params(defn, params),
+                      self.policies.policy(environment), environment, usage(defn))
         now = self.store.now()
         run_id = self._new_id(now)
         if dedup_key is not None:
@@ -132,6 +139,7 @@ class WorkflowService:
             now=now,
             channel=channel,
             parent_run_id=parent_run_id,
+            skip_approvers=self.policies.skip_approvers(environment, workflow),
         )
         run, _ = transition(pending, RunStarted(), now)
         outcome = await self.store.create(run, actor=actor)
@@ -139,6 +147,12 @@ class WorkflowService:
             # Another delivery of the same start created it first.
             return await self.store.get(run_id)
         return outcome.run or run
+
+    @staticmethod
+    def _environment(defn: Definition, params: dict[str, str]) -> str | None:
+        if defn.fixed_environment is not None:
+            return defn.fixed_environment
+        return params.get(defn.environment_param) if defn.environment_param else None
 
     # --- commands --------------------------------------------------------------------------
 
@@ -259,4 +273,3 @@ class WorkflowService:
 
     async def freeze_state(self) -> dict[str, str] | None:
         return await self.store.freeze()
-

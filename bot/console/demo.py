@@ -32,6 +32,7 @@ from bot.console.session import Session
 from bot.console.slackside import SlackSide
 from bot.console.stack import (
     BLOCK_INTERVAL,
+    DEMO_POLICY,
     DEMO_WINDOWS,
     OPS_CHANNEL,
     OPS_CHANNEL_NAME,
@@ -166,6 +167,9 @@ async def _banner(stack: DemoStack, session: Session) -> None:
         f"  bot      http://127.0.0.1:{stack.port}/slack/events (the Slack app itself); its Web "
         f"API goes to the stand-in on :{ports.get('slack-standin')}",
         f"  windows  {windows} (demo defaults; name=value in a command sets them)",
+        f"  policy   minimum windows lowered for the demo: canary "
+        f"{DEMO_POLICY['min_canary_window']}, waves {DEMO_POLICY['min_wave_window']} "
+        "(the runbook's: 1h and 10m)",
         f"  files    {stack.shown_dir / 'config.yaml'} · logs {stack.shown_dir / 'demo.log'}",
     ]
     if stack.seeded:

@@ -21,6 +21,7 @@ from bot.config import BotConfig, parse_config
 from bot.devnet import Devnet
 from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget, RetryPolicy
+from bot.policies import ConfigPolicies
 from bot.runtime import DEFINITIONS_DIR, default_executors
 from workflows.definition import load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
@@ -53,6 +54,9 @@ class OffsetClock:
         return datetime.now(UTC) + self.offset
 
 
+TEST_POLICY = {"min_canary_window": "1s", "min_wave_window": "1s"}
+
+
 def config_for(
     devnets: dict[str, Devnet], *, webhooks: bool = True
 ) -> tuple[BotConfig, dict[str, str]]:
@@ -66,6 +70,8 @@ def config_for(
         entry = net.config_entry(secret_env=secret_env, password_env="PCB_RPC_PASSWORD")
         if not webhooks:
             entry.pop("deploy_webhook")
+        # Tests watch for seconds, not the runbook's hour: the minimums are lowered on purpose.
+        entry["policy"] = TEST_POLICY
         environments[name] = entry
     doc = {
         "environments": environments,
@@ -203,7 +209,8 @@ async def make_bot(
     clock = OffsetClock()
     store = RunStore(redis, clock=clock)
     definitions = load_definitions(DEFINITIONS_DIR)
-    service = WorkflowService(store, definitions, ConfigInventory(config), ConfigAuthority(config))
+    service = WorkflowService(store, definitions, ConfigInventory(config), ConfigAuthority(config),
+                              policies=ConfigPolicies(config))
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
     services: dict[str, Any] = {

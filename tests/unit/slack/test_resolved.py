@@ -80,9 +80,14 @@ def test_confirmed_skipped_and_aborted() -> None:
     confirmed = go(run, Confirm(actor="UOP0001", step_id="sbom", inputs={"checksum": "a" * 64},
                                 groups=OPS))
     assert request_outcome(confirmed, request) == ":white_check_mark: Confirmed by <@UOP0001>."
-    skipped = go(run, Skip(actor="UOP0001", step_id="sbom", reason="done by hand", groups=OPS))
-    assert request_outcome(skipped, request, {"UOP0001"}) == (
-        ":fast_forward: Skipped: skipped by <@UOP0001>: done by hand")
+    asked = go(run, Skip(actor="UOP0001", step_id="sbom", reason="done by hand", groups=OPS))
+    assert request_outcome(asked, request, {"UOP0001"}) == (
+        ":arrow_down: A newer request for this step follows below.")
+    skipped = go(asked, Approve(actor="UOP0002", step_id="sbom", plan_hash=run.plan_hash,
+                                groups=OPS))
+    assert request_outcome(skipped, request, {"UOP0001", "UOP0002"}) == (
+        ":fast_forward: Skipped: skipped at <@UOP0001>'s request (done by hand); "
+        "approved by <@UOP0002>")
     aborted = go(run, Abort(actor="UOP0001", reason="window closed", groups=OPS))
     outcome = request_outcome(aborted, request, {"UOP0001"})
     assert outcome == ":octagonal_sign: The run was aborted: aborted by <@UOP0001>: window closed"

@@ -818,13 +818,26 @@ def test_retry_of_another_step_is_refused() -> None:
         pytest.param(waiting_timer, id="waiting-timer"),
     ],
 )
-def test_skip_moves_on(build: Callable[[], Run]) -> None:
-    """A blocked step, or one waiting for a confirmation or timer, can be skipped with a reason."""
+def test_skip_asks_for_an_approval_never_the_askers_word(build: Callable[[], Run]) -> None:
+    """A blocked step, or one waiting for a confirmation or timer, is skipped only once someone
+    other than the asker approves: the asker's own Skip just opens the request."""
     run = build()
     sid = run.plan[run.cursor or 0].id
     run, effects = apply(run, Skip(actor="U4", step_id=sid, reason="done by hand"))
+    assert state(run, sid).status is StepStatus.WAITING
+    assert state(run, sid).waiting_for == "approval"
+    assert kinds(effects) == ["skip_requested"]
+    # the groups that could complete the step (its responders), else the operators
+    expected = run.plan[run.cursor or 0].responders or ["operators"]
+    assert effects[0].groups == expected
+    assert "not the one who asked" in effects[0].text
+    refuse(run, approve(run, "U4", groups=expected), NotAuthorized)
+    refuse(run, approve(run, "U6", groups=["bystanders"]), NotAuthorized)
+    run, effects = apply(run, approve(run, "U5", groups=expected))
     assert state(run, sid).status is StepStatus.SKIPPED
-    assert state(run, sid).note == "skipped by <@U4>: done by hand"
+    assert state(run, sid).note == (
+        "skipped at <@U4>'s request (done by hand); approved by <@U5>"
+    )
     assert run.status is RunStatus.RUNNING
     assert run.reason is None
     assert run.cursor == 1
@@ -840,11 +853,6 @@ def test_skip_moves_on(build: Callable[[], Run]) -> None:
         pytest.param(waiting_approval, "only a blocked step", id="waiting-approval"),
         pytest.param(lambda: blocked(skip={"allowed": False}), "may not be skipped", id="denied"),
         pytest.param(lambda: go(blocked(), Pause(actor="U1")), "paused", id="paused"),
-        pytest.param(
-            lambda: apply(waiting_approval(), Tick(), at(hours=1))[0],
-            "may not be skipped",
-            id="blocked-approval-step",
-        ),
     ],
 )
 def test_skip_refusals(build: Callable[[], Run], expected: str) -> None:
@@ -916,15 +924,22 @@ def test_rejected_or_expired_skip_goes_back_to_blocked(event_at: object, event: 
     assert apply(run, Retry(actor="U1", step_id="deploy"))[0].status is RunStatus.RUNNING
 
 
-def test_approval_step_skips_only_through_a_skip_approval() -> None:
-    """An expired approval step with a skip policy can be skipped once the skip is approved."""
-    gate = {**GATE, "skip": {"approval": {"groups": ["security"]}}}
-    run = begin(started(make_run(gate, step("after"))))
+def test_approval_step_skips_only_with_its_own_approvers_and_quorum() -> None:
+    """An expired approval step is skipped only with the approval its completion needs: the
+    same groups, the same quorum (2 release approvals here), never the asker's."""
+    run = begin(started(make_run(GATE, step("after"))))
     run, _ = finish(run, wait_for("approval"))
     run, _ = apply(run, Tick(), at(hours=1))
-    run, _ = apply(run, Skip(actor="U4", step_id="gate", reason="approved offline"), at(hours=1))
-    refuse(run, approve(run, "U1"), NotAuthorized, now=at(hours=1))  # release may not
-    run, _ = apply(run, approve(run, "U5", groups=["security"]), at(hours=1))
+    run, effects = apply(
+        run, Skip(actor="U4", step_id="gate", reason="approved offline"), at(hours=1)
+    )
+    assert effects[0].groups == ["release"]
+    later = at(hours=1)
+    refuse(run, approve(run, "U5", groups=["security"]), NotAuthorized, now=later)
+    refuse(run, approve(run, "U4"), NotAuthorized, now=later)  # the asker
+    run, _ = apply(run, approve(run, "U1"), later)
+    assert state(run, "gate").status is StepStatus.WAITING  # one of two
+    run, _ = apply(run, approve(run, "U2"), later)
     assert state(run, "gate").status is StepStatus.SKIPPED
 
 
