@@ -5,6 +5,7 @@ SlackEdgeError            every error here; ``code`` is stable, ``str()`` is for
  +-- GrammarError         a /parthenon command is not in the right form; carries the usage
  +-- NotPermitted         a read command that needs membership of a configured group
  +-- SlackUnavailable     the Web API could not be reached or answered 5xx (transient)
+ |    +-- SlackAnswerLost  the call was sent and no answer came: Slack may have done it
  +-- SlackRateLimited     the Web API answered 429; ``retry_after`` seconds to wait
  +-- SlackCallFailed      the Web API answered ok=false (``error`` is Slack's code)
 """
@@ -15,6 +16,7 @@ __all__ = [
     "BadPayload",
     "GrammarError",
     "NotPermitted",
+    "SlackAnswerLost",
     "SlackCallFailed",
     "SlackEdgeError",
     "SlackRateLimited",
@@ -55,6 +57,12 @@ class NotPermitted(SlackEdgeError):
 
 class SlackUnavailable(SlackEdgeError):
     code = "slack_unavailable"
+
+
+class SlackAnswerLost(SlackUnavailable):
+    """Sent, and no answer within the timeout (or the connection dropped): done or not."""
+
+    code = "slack_answer_lost"
 
 
 class SlackRateLimited(SlackEdgeError):
