@@ -1,10 +1,11 @@
 """`parthenon-bot runs`: active and recent runs, the drill schedule, and incident log export.
 
-    parthenon-bot runs [--redis-url URL] [--limit N]
-    parthenon-bot runs export <run-id> [--redis-url URL] [--output FILE]
+    parthenon-bot runs [--redis-url URL] [--limit N] [--config FILE | --archive-dir DIR]
+    parthenon-bot runs export <run-id> [--redis-url URL] [--output FILE] [--archive-dir DIR]
 
-The Redis URL defaults to $REDIS_URL (the one `serve` uses). Reading only: listing neither
-claims nor changes a run.
+The Redis URL defaults to $REDIS_URL (the one `serve` uses). Runs past their retention are read
+from the archive directory (``retention.archive_dir`` of the config, or ``--archive-dir``).
+Reading only: listing neither claims nor changes a run.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
 from redis.exceptions import RedisError
 
+from bot.retention import DEFAULT_ARCHIVE_DIR, RetentionConfig
+from workflows.archive import ArchivedRun, RunArchive
 from workflows.connection import connect
 from workflows.drills import DrillDue
 from workflows.drillscheduler import DrillBook
@@ -42,17 +46,45 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: $REDIS_URL")
     parser.add_argument("--limit", type=int, default=20, help="recent runs to show")
     parser.add_argument("--output", type=Path, default=None, help="write the export here")
+    parser.add_argument("--config", default=os.environ.get("PARTHENON_BOT_CONFIG"),
+                        help="the bot's config, for retention.archive_dir "
+                             "(default: $PARTHENON_BOT_CONFIG)")
+    parser.add_argument("--archive-dir", type=Path, default=None,
+                        help=f"where archived runs are (default: the config's, else "
+                             f"{DEFAULT_ARCHIVE_DIR})")
     return parser
+
+
+def archive_dir_of(args: argparse.Namespace) -> Path:
+    """``--archive-dir``, else the config's ``retention.archive_dir`` (read without resolving
+    any secret), else the default."""
+    if args.archive_dir is not None:
+        return Path(args.archive_dir)
+    if args.config:
+        try:
+            doc = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            doc = {}
+        section = doc.get("retention") if isinstance(doc, dict) else None
+        if isinstance(section, dict):
+            return RetentionConfig.model_validate(section).archive_dir
+    return DEFAULT_ARCHIVE_DIR
 
 
 def _when(moment: datetime | None) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}" if moment else "-"
 
 
-def format_runs(active: list[Run], recent: list[Run], drills: list[DrillDue]) -> str:
-    """The listing as text: active runs, recent finished ones, then when each drill is due."""
+def format_runs(
+    active: list[Run], recent: list[Run], drills: list[DrillDue], archived: list[Run] | None = None
+) -> str:
+    """The listing as text: active runs, recent finished ones, the last archived ones, then
+    when each drill is due."""
     lines: list[str] = []
-    for heading, runs in (("active runs", active), ("recent runs", recent)):
+    sections = [("active runs", active), ("recent runs", recent)]
+    if archived:
+        sections.append(("archived runs (past retention)", archived))
+    for heading, runs in sections:
         lines.append(f"{heading}:")
         if not runs:
             lines.append("  none")
@@ -72,27 +104,39 @@ def format_runs(active: list[Run], recent: list[Run], drills: list[DrillDue]) ->
     return "\n".join(lines)
 
 
-async def _list(store: RunStore, limit: int) -> str:
+async def _list(store: RunStore, archive: RunArchive, limit: int) -> str:
     runs = await store.load_many(await store.active_ids())
     active = [run for run in runs if not run.terminal]
     recent = await store.load_many(await store.recent_ids(limit))
+    archived = await read_archived(store, archive, limit)
     now = store.now()
     drills = await DrillBook(store).schedule(now, keep=False)
-    return format_runs(active, recent, drills)
+    return format_runs(active, recent, drills, [a.run for a in archived])
 
 
-async def _export(store: RunStore, run_id: str) -> str:
-    run = await store.get(run_id)
-    return render_incident_log(run, await store.read_audit(run_id))
+async def read_archived(store: RunStore, archive: RunArchive, limit: int) -> list[ArchivedRun]:
+    """The last ``limit`` runs archived (newest first) that this archive directory holds."""
+    return await archive.read_many(await store.archived_ids(limit))
+
+
+async def _export(store: RunStore, archive: RunArchive, run_id: str) -> str:
+    run = await store.load(run_id)
+    if run is not None:
+        return render_incident_log(run, await store.read_audit(run_id))
+    archived = await archive.read(run_id)
+    if archived is None:
+        raise RunNotFound(f"no run {run_id!r} (in Redis or in the archive {archive.directory})")
+    return archived.incident_log
 
 
 async def _main(args: argparse.Namespace) -> str:
     client = connect(args.redis_url)  # one server, Sentinel or Cluster URLs alike
+    archive = RunArchive(archive_dir_of(args))
     try:
         store = RunStore(client)
         if args.action == "export":
-            return await _export(store, args.run_id)
-        return await _list(store, args.limit)
+            return await _export(store, archive, args.run_id)
+        return await _list(store, archive, args.limit)
     finally:
         await client.aclose()
 
@@ -108,7 +152,7 @@ def run_runs(argv: Sequence[str]) -> int:
         return 2
     try:
         text = asyncio.run(_main(args))
-    except (RunNotFound, RedisUrlError) as exc:
+    except (RunNotFound, RedisUrlError, ValueError) as exc:  # ValueError: retention, archive
         print(f"parthenon-bot runs: {exc}", file=sys.stderr)
         return 1
     except (RedisError, OSError) as exc:

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot, build_web_app, create_bot
+from bot.archiving import run_archiver
 from bot.config import BotConfig, ConfigError, load_config
 from bot.observability import BotMetrics, setup_logging
 from bot.probes import Readiness, SlackAuthCheck
@@ -119,6 +120,7 @@ async def serve(
             asyncio.create_task(runtime.engine.run_forever(), name="engine"),
             asyncio.create_task(bot.notifier.run_forever(), name="notifier"),
             asyncio.create_task(bot.drills.run_forever(), name="drills"),
+            asyncio.create_task(run_archiver(runtime, until=stop), name="archiver"),
         ]
         if settings.socket_mode and settings.slack_app_token is not None:
             socket = AsyncSocketModeHandler(

@@ -35,6 +35,7 @@ from bot.slack.views import (
     section,
 )
 from bot.slack.views import reason_modal as reason_view
+from handlers.archived import archived_run, archived_runs
 from handlers.context import HandlerContext
 from handlers.export import check_may_export, post_incident_log
 from handlers.grammar import (
@@ -57,11 +58,13 @@ from handlers.grammar import (
 from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload
 from handlers.replies import open_modal, tell
+from workflows.errors import RunNotFound
 from workflows.model import Abort, Pause, Resume
 
 __all__ = ["handle_command", "register"]
 
 _LISTED = 15  # runs shown in a list: a message stays readable, and the ack stays fast
+_ARCHIVED_LISTED = 5  # runs past their retention, read from the archive directory
 
 
 def register(app: AsyncApp, ctx: HandlerContext) -> None:
@@ -97,9 +100,7 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
         case ShowStatus(run_id=None):
             return await _status(ctx)
         case ShowStatus(run_id=run_id) if run_id is not None:
-            run = await ctx.service.get(run_id)
-            return run_card(run, people=ctx.people, viewer=ctx.viewer(p.user_id),
-                            known_workflows=ctx.service.definitions)
+            return await _status_of(ctx, p, run_id)
         case ListRuns():
             return await _runs(ctx)
         case ExportRun(run_id=run_id):
@@ -201,11 +202,31 @@ async def _status(ctx: HandlerContext) -> Message:
     return Message(text=f"{len(active)} active runs", blocks=blocks)
 
 
+async def _status_of(ctx: HandlerContext, p: CommandPayload, run_id: str) -> Message:
+    """One run's card; a run past its retention is rendered from the archive."""
+    try:
+        run = await ctx.service.get(run_id)
+    except RunNotFound:
+        found = await archived_run(ctx, run_id)
+        if found is None:
+            raise
+        card = run_card(found.run, people=ctx.people, known_workflows=ctx.service.definitions)
+        note = context(f":file_cabinet: Archived past its retention: "
+                       f"`parthenon-bot runs export {found.run.id}` prints its incident log.")
+        return Message(text=card.text, blocks=[*card.blocks[:49], note])
+    return run_card(run, people=ctx.people, viewer=ctx.viewer(p.user_id),
+                    known_workflows=ctx.service.definitions)
+
+
 async def _runs(ctx: HandlerContext) -> Message:
     active = await ctx.service.active_runs(_LISTED)
     recent = [r for r in await ctx.service.recent_runs(15) if r.terminal]
     lines = [f"*Active* ({len(active)})", *([run_line(r) for r in active] or ["none"])]
     lines += [f"*Recent* ({len(recent)})", *([run_line(r) for r in recent] or ["none"])]
+    archived = await archived_runs(ctx, _ARCHIVED_LISTED)
+    if archived:
+        lines += [f"*Archived* (the last {len(archived)}; `/parthenon status <run-id>` shows one)",
+                  *[run_line(r) for r in archived]]
     blocks = [section("\n".join(lines))]
     if ctx.drills is not None:  # the drills and when each is next due, as App Home shows them
         drills = await ctx.drills.schedule(ctx.service.store.now())

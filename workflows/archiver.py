@@ -81,6 +81,8 @@ class Archiver:
             if not due:
                 break
             for run_id, finished_ms in due:
+                if self._stopping.is_set():
+                    return report
                 outcome = await self.archive_one(run_id, finished_ms, now=now)
                 if outcome == "archived":
                     report.archived += 1
@@ -154,13 +156,24 @@ class Archiver:
 
     # --- the background loop ---------------------------------------------------------------
 
-    async def run_forever(self) -> None:
-        """Sweep every ``interval`` until ``stop``; an outage (Redis, the archive volume) is one
-        warning when it starts and one line when it ends, never a traceback per sweep."""
+    async def run_forever(self, until: asyncio.Event | None = None) -> None:
+        """Sweep every ``interval`` until ``stop`` (or ``until`` is set); an outage (Redis, the
+        archive volume) is one warning when it starts and one line when it ends, never a
+        traceback per sweep."""
+        watcher = asyncio.create_task(until.wait()) if until is not None else None
+        if watcher is not None:
+            watcher.add_done_callback(lambda _: self._stopping.set())
+        try:
+            await self._loop()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 report = await self.sweep()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, ValueError) as exc:  # Redis down, the volume, a bad doc
                 if self._outage_since is None:
                     self._outage_since = time.monotonic()
                     log.warning("archiving paused: %s: %s", type(exc).__name__, exc)

@@ -76,5 +76,5 @@ class RunKeys:
         TTL must be listed here, or it outlives its run. (Export marks expire by themselves.)"""
         return [
             self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox,
-            self.card, f"{self.card}:lock", f"{self.card}:requests",
+            self.card, f"{self.card}:lock", f"{self.card}:requests", f"{self.card}:posting",
         ]
