@@ -18,8 +18,9 @@ says why.
 
 Notifications stay in the run's outbox in Redis until they are posted: each is peeked, posted,
 then acknowledged (trimmed), under the card's lock. One that could not be posted yet is tried again
-on the next pass, by this replica or another; a crash between the post and the ack posts it again
-(at least once), never loses it.
+on the next pass, by this replica or another. The card and each thread notification are posted
+once through any crash (``bot.slack.postonce``: an intent in Redis, message metadata, and a look
+in the channel or thread before posting again).
 
 Card work yields to Slack requests being served (``turn``, the app's background lane): during a
 burst of clicks, cards are synced one at a time, and the acks come first.
@@ -49,8 +50,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
-from bot.slack.errors import SlackCallFailed, SlackRateLimited, SlackUnavailable
+from bot.slack.errors import (
+    SlackAnswerLost,
+    SlackCallFailed,
+    SlackRateLimited,
+    SlackUnavailable,
+)
 from bot.slack.escape import code, inline
+from bot.slack.postonce import PostOnce, PostPending, digest_of
 from bot.slack.views import (
     Message,
     OpenRequest,
@@ -113,6 +120,7 @@ class NotifierStats:
     coalesced: int = 0
     held_elsewhere: int = 0  # another replica was working on the card
     requests_closed: int = 0  # request messages updated once settled
+    adopted: int = 0  # messages found in Slack after a lost answer or a crash, not re-posted
 
 
 @dataclass
@@ -159,6 +167,7 @@ class Notifier:
         self._people = frozenset(u for members in config.groups.values() for u in members)
         self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
         self._unlock = store.redis.register_script(_UNLOCK)
+        self._once = PostOnce(store.redis, self._call, timeout=self._answer_timeout)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -220,6 +229,8 @@ class Notifier:
             state.failures = 0
         except SlackRateLimited:
             self.stats.rate_limited += 1  # the method's not-before is set; stays dirty
+        except PostPending as exc:  # an earlier post's answer may still come: look again later
+            state.retry_at = self._clock() + exc.retry_in
         except SlackUnavailable as exc:
             self.stats.unavailable += 1
             self._back_off(state, f"Slack unavailable: {exc.message}", run_id)
@@ -290,19 +301,24 @@ class Notifier:
         latest: Run | None = None
         while queued := await self.store.peek_outbox(run.id, _OUTBOX_BATCH):
             latest = latest or await self.store.load(run.id) or run
+            number = await self._once.note_number(run.id)
             for item in queued:
-                note = item.notify
+                note, role = item.notify, f"note:{number}"
                 message = thread_message(latest, note, self._members(note), self._people)
-                posted = await self._call("chat.postMessage", channel=where[0],
-                                          thread_ts=where[1], text=message.text,
-                                          blocks=message.blocks)
-                self.stats.thread_posts += 1
-                request = posted_request(latest, note, message, where[0], str(posted.get("ts")))
-                if request is not None and posted.get("ts"):
+                posted = await self._once.post(run.id, role, where[0], thread_ts=where[1],
+                                               digest=digest_of(item.raw), text=message.text,
+                                               blocks=message.blocks)
+                self.stats.thread_posts += not posted.adopted
+                self.stats.adopted += posted.adopted
+                request = posted_request(latest, note, message, where[0], posted.ts)
+                if request is not None and posted.ts:
                     await self._requests_hset(run.id, request)
-                await self.store.ack_outbox(run.id, [item])
-            if len(queued) < _OUTBOX_BATCH:
-                break
+                if not await self._once.note_posted(run.id, item.raw, role):
+                    break  # taken off by someone else meanwhile: read the outbox again
+                number += 1
+            else:
+                if len(queued) < _OUTBOX_BATCH:
+                    break
         return latest or run
 
     async def _requests_hset(self, run_id: str, request: OpenRequest) -> None:
@@ -349,20 +365,25 @@ class Notifier:
         if target is None:
             return None
         try:
-            posted = await self._call("chat.postMessage", channel=target, text=card.text,
-                                      blocks=card.blocks)
+            posted = await self._once.post(run.id, "card", target, text=card.text,
+                                           blocks=card.blocks)
         except SlackCallFailed as exc:
             ops = self.config.slack.ops_channel
             if exc.error not in _CHANNEL_GONE or ops is None or ops == target:
                 raise
             log.warning("cannot post in %s (%s); using the ops channel", target, exc.error)
-            posted = await self._call("chat.postMessage", channel=ops, text=card.text,
-                                      blocks=card.blocks)
-        where = (str(posted["channel"]), str(posted["ts"]))
+            posted = await self._once.post(run.id, "card", ops, text=card.text,
+                                           blocks=card.blocks)
+        where = (posted.channel, posted.ts)
         self._unstored[run.id] = where
         await self.store.set_card(run.id, *where)
         del self._unstored[run.id]
-        self.stats.cards_posted += 1
+        await self._once.forget(run.id, "card")
+        self.stats.cards_posted += not posted.adopted
+        self.stats.adopted += posted.adopted
+        if posted.adopted:  # it shows the run as it was then: bring it up to date
+            await self._call("chat.update", channel=where[0], ts=where[1], text=card.text,
+                             blocks=card.blocks)
         if incident and channel is not None:
             await self._after_incident_post(run, where)
         if fallback_reason is not None:
@@ -465,12 +486,21 @@ class Notifier:
             if self.observer is not None:
                 self.observer.slack_api_error(method, error)
             raise SlackCallFailed(method, error) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # never sent
             self._observe_retry(method, "unreachable")
             raise SlackUnavailable(f"{method}: {type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # sent; Slack may have done it
+            self._observe_retry(method, "unreachable")
+            raise SlackAnswerLost(f"{method}: {type(exc).__name__}") from None
         data = response.data
         return data if isinstance(data, dict) else {}
 
+
+    def _answer_timeout(self) -> float:
+        """How long a Web API answer can take: the client's timeout (its session's, if longer)."""
+        session = getattr(self.client, "session", None)
+        total = getattr(getattr(session, "timeout", None), "total", None)
+        return max(float(getattr(self.client, "timeout", 30) or 30), float(total or 0))
 
     def _observe_retry(self, method: str, reason: str) -> None:
         """The call will be made again later (the card catches up): count it per method."""
