@@ -4,6 +4,7 @@ and people for permissions (Authority)."""
 from __future__ import annotations
 
 from bot.config import BotConfig, NodeRole
+from bot.evidence import ReleaseEvidence
 
 __all__ = ["ConfigAuthority", "ConfigInventory"]
 
@@ -34,6 +35,10 @@ class ConfigInventory:
         else:
             nodes = []
         return [node.name for node in nodes]
+
+    def release_evidence(self, environment: str) -> ReleaseEvidence:
+        """Implements ``workflows.release_gate.ReleaseEvidencePolicy``."""
+        return self.config.environment(environment).evidence.release
 
     def waves(self, environment: str) -> list[tuple[int, list[str]]]:
         env = self.config.environment(environment)

@@ -153,6 +153,9 @@ class InputSpec(_Model):
     pattern: str | None = None
     required: bool = True
     max_length: int = Field(default=500, ge=1, le=3000)
+    # The value must name this release (set at plan time: the release a person must have seen
+    # on the nodes; a leading 'v' aside, v1.4.2 == 1.4.2).
+    release: str | None = None
 
     _pattern = field_validator("pattern")(_check_regex)
 

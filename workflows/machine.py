@@ -639,6 +639,11 @@ def _confirm(run: Run, event: Confirm, now: datetime, effects: list[Notify]) -> 
     state.finished_at = now
     state.waiting_for = None
     state.result = {"confirmed_by": event.actor, **({"inputs": inputs} if inputs else {})}
+    evidence = step.with_.get("evidence")
+    if isinstance(evidence, dict) and evidence.get("source") == "person":
+        # A gate fed by a person's confirmation: what they saw and who they are, for the card
+        # and the audit log.
+        state.result["evidence"] = {**evidence, "by": event.actor, "value": inputs}
     context = {"inputs": inputs, "result": state.result}
     for name, path in step.capture.items():
         run.values[name] = resolve_path(context, path)
@@ -662,8 +667,18 @@ def _check_inputs(run: Run, index: int, given: dict[str, str]) -> dict[str, str]
             raise InvalidCommand(f"{spec.label} is longer than {spec.max_length} characters")
         if spec.pattern and not re.fullmatch(spec.pattern, value):
             raise InvalidCommand(f"{spec.label} does not have the expected form ({spec.pattern})")
+        if spec.release is not None and _bare(value) != _bare(spec.release):
+            raise InvalidCommand(
+                f"{spec.label}: {value!r} is not the release {spec.release}: do not confirm "
+                "until the nodes run it (fix the deploy, or abort)"
+            )
         clean[name] = value
     return clean
+
+
+def _bare(version: str) -> str:
+    """A release as typed, without case or a leading 'v' (v1.4.2 == 1.4.2)."""
+    return version.strip().lower().removeprefix("v")
 
 
 def _pause(run: Run, event: Pause, effects: list[Notify]) -> None:

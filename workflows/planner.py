@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from workflows.definition import Definition, GroupDef, ParameterSpec, StepDef
 from workflows.errors import InvalidParameters
 from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
+from workflows.release_gate import resolve_release_gates
 from workflows.policy import effective_skip, lock_environments
 
 __all__ = ["Inventory", "check_params", "plan_run", "usage"]
@@ -116,6 +117,8 @@ def plan_run(
         elif _applies(item, environment):
             plan.append(_planned(item, environment, inventory, item.id, None, None, set(), top_ids))
     _drop_dangling_gotos(plan)
+    # "The nodes run the release" gates run on the environment's evidence.release source.
+    plan = resolve_release_gates(plan, clean, inventory)
     plan = [
         step.model_copy(update={"skip": effective_skip(
             step.kind, step.approval, step.responders, step.skip, skip_approvers)})

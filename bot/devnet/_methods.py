@@ -10,11 +10,12 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bot.devnet.dialect import DAEMON_PROTOCOL_VERSION, DAEMON_VERSION, Dialect
 from bot.devnet.wallet import Asset, Wallet, WalletError
 
 __all__ = ["METHODS", "MONETARY_SPEC_HASH", "PROTOCOL_VERSION", "MethodError", "NodeView", "call"]
 
-PROTOCOL_VERSION = 70001
+PROTOCOL_VERSION = DAEMON_PROTOCOL_VERSION
 MONETARY_SPEC_HASH = hashlib.sha256(b"parthenon-monetary-spec-v1").hexdigest()
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 _DECIMAL = re.compile(r"^-?[0-9]+$")
@@ -36,6 +37,9 @@ class NodeView(Protocol):
 
     @property
     def version(self) -> str: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
 
     @property
     def wallet(self) -> Wallet: ...
@@ -63,7 +67,8 @@ def _info(node: NodeView, params: Params) -> dict[str, Any]:
         "blocks": node.height,
         "connections": peers,
         "protocolversion": PROTOCOL_VERSION,
-        "version": node.version,
+        # The daemon's version is a constant; only the `future` dialect reports the release.
+        "version": node.version if node.dialect is Dialect.FUTURE else DAEMON_VERSION,
         "syncing": peers == 0,
         "sync_progress": 100.0,
     }

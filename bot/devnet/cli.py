@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.devnet.control import ControlServer
+from bot.devnet.dialect import Dialect
 from bot.devnet.errors import DevnetError
 from bot.devnet.genesis import NETWORKS
 from bot.devnet.network import DEFAULT_DEPLOY_SECRET, Devnet
@@ -44,7 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--block-interval", type=float, default=5.0)
     parser.add_argument("--canaries", type=int, default=1)
-    parser.add_argument("--version", dest="node_version", default="1.0.0")
+    parser.add_argument(
+        "--version",
+        dest="node_version",
+        default="1.0.0",
+        help="the release installed on every node at start (the deploy receiver reports it)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=[d.value for d in Dialect],
+        default=Dialect.DAEMON.value,
+        help="daemon: the real node daemon (getinfo.version is the constant 100; default); "
+        "future: a model of a future daemon (release strings in getinfo.version, extra metrics)",
+    )
     parser.add_argument(
         "--write-config",
         metavar="FILE",
@@ -94,6 +107,7 @@ async def _run(args: argparse.Namespace) -> int:
         version=args.node_version,
         deploy_secret=secret,
         deploy_port=args.deploy_port,
+        dialect=args.dialect,
     )
     control = ControlServer(devnet, host=args.host, port=args.control_port)
     done = asyncio.Event()

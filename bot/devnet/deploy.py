@@ -4,6 +4,12 @@
 than five minutes off, and an Idempotency-Key: a repeated key gets the first answer again and
 nothing is done twice. Known actions act on the devnet's node processes; others are recorded
 and accepted (the devnet cannot take a snapshot, but the bot may ask for one).
+
+Like a real deploy system, it knows what it installed: the answer to a node action carries
+`installed: {node: release}` for the nodes it acted on, and the read-only `verify-version`
+action answers the same for the nodes named (the "Deploy webhook contract" in
+docs/configuration.md). This is the release evidence the bot trusts, since the daemon's
+`getinfo.version` is a constant.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from bot.devnet.node import DevnetNode
 
 __all__ = [
     "NODE_ACTIONS",
+    "READ_ACTIONS",
     "DeployReceiver",
     "DeployRequest",
     "NodeDirectory",
@@ -92,6 +99,10 @@ NODE_ACTIONS: dict[str, Callable[[DevnetNode, dict[str, Any]], Awaitable[None]]]
     "stop": _stop,
     "start": _start,
 }
+
+
+#: Actions that only report (nothing is done to a node): `verify-version`.
+READ_ACTIONS = frozenset({"verify-version"})
 
 
 class DeployReceiver:
@@ -205,15 +216,18 @@ class DeployReceiver:
         if self.environment is not None and environment != self.environment:
             return 400, {"error": f"this deploy system serves {self.environment}"}, False
         perform = NODE_ACTIONS.get(action)
-        if perform is None:
+        if perform is None and action not in READ_ACTIONS:
             return 200, {"status": "accepted"}, False
         try:
             nodes = [self._nodes.node(name) for name in names]
         except UnknownNodeError as exc:
             return 404, {"error": str(exc)}, False
-        for node in nodes:
-            await perform(node, body)
-        return 200, {"status": "done", "action": action, "nodes": names}, bool(nodes)
+        if perform is not None:
+            for node in nodes:
+                await perform(node, body)
+        installed = {node.name: node.version for node in nodes}
+        answer = {"status": "done", "action": action, "nodes": names, "installed": installed}
+        return 200, answer, perform is not None and bool(nodes)
 
     def _record(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 from bot.devnet.chain import Chain
 from bot.devnet.config import DEFAULT_WAVES, environment_config, merge_config_file
 from bot.devnet.deploy import DeployReceiver
+from bot.devnet.dialect import Dialect
 from bot.devnet.errors import DevnetError, UnknownNodeError
 from bot.devnet.genesis import GENESIS_HASHES
 from bot.devnet.node import DevnetNode
@@ -60,6 +61,7 @@ class Devnet:
         deploy_port: int | None = None,
         keepalive_max: int = 5,
         keepalive_timeout: float = 5.0,
+        dialect: Dialect | str = Dialect.DAEMON,
     ) -> None:
         if network not in GENESIS_HASHES:
             raise DevnetError(f"unknown network {network!r}; one of {sorted(GENESIS_HASHES)}")
@@ -68,6 +70,11 @@ class Devnet:
         role_list = list(roles) if roles is not None else default_roles(nodes)
         if not role_list:
             raise DevnetError("roles must not be empty")
+        try:
+            self.dialect = Dialect(dialect)
+        except ValueError:
+            known = ", ".join(d.value for d in Dialect)
+            raise DevnetError(f"unknown dialect {dialect!r}; one of {known}") from None
         self.network = network
         self.host = host
         self.rpc_user = rpc_user
@@ -90,6 +97,7 @@ class Devnet:
                 rate_window=rate_window,
                 keepalive_max=keepalive_max,
                 keepalive_timeout=keepalive_timeout,
+                dialect=self.dialect,
             )
             for index in range(1, nodes + 1)
         ]

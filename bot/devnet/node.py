@@ -27,6 +27,7 @@ from bot.devnet import _dialect as dialect
 from bot.devnet._getpath import GetPath
 from bot.devnet._methods import METHODS, MethodError, call
 from bot.devnet.chain import Branch, Chain
+from bot.devnet.dialect import Dialect
 from bot.devnet.errors import DevnetError
 from bot.devnet.faults import NodeFaults
 from bot.devnet.genesis import GENESIS_HASHES, other_network
@@ -75,8 +76,10 @@ class DevnetNode:
         funds: int = 1_000 * 10**8,
         keepalive_max: int = 5,
         keepalive_timeout: float = 5.0,
+        dialect: Dialect = Dialect.DAEMON,
     ) -> None:
         self.name = name
+        self.dialect = Dialect(dialect)
         self.chain = chain
         self.network = chain.network
         self.host = host
@@ -133,6 +136,7 @@ class DevnetNode:
 
     @property
     def version(self) -> str:
+        """The release installed on this node (what its deploy system knows; not the RPC's)."""
         return self._version
 
     @version.setter

@@ -111,7 +111,8 @@ async def test_health_shows_each_nodes_figures(
     assert "4 of 4 nodes ok" in body
     for node in devnets["testnet"].nodes:
         assert node.name in body
-    assert "1.0.0" in body  # the devnet's version, from getinfo
+    # getinfo.version, which the daemon answers as the constant 100, not the installed release
+    assert "1.0.0" not in body
     unknown = await h.command("UOP", "health nowhere")
     assert "no environment 'nowhere'" in unknown.json["text"]
     outsider = await h.command("UOUT001", "health testnet")

@@ -249,11 +249,31 @@ async def _version(inp: ActionInput) -> ActionOutput:
     async def probe(node: NodeConfig) -> tuple[Any, str | None]:
         info = await inp.access.client.call(node, "getinfo", [])
         reported = info.get("version") if isinstance(info, dict) else None
+        if isinstance(reported, int) and not isinstance(reported, bool):
+            # The daemon's getinfo.version is a constant compiled into it (NODE_RPC.md).
+            return {"version": reported}, (
+                f"this node's getinfo.version is the daemon's constant {reported}, it cannot "
+                "tell the release: set evidence.release to deploy or person"
+            )
         if same_version(reported, expected):
             return {"version": reported}, None
         return {"version": reported}, f"runs version {reported!r}, not {expected}"
 
-    return await fan_out(inp, inp.nodes, probe)
+    out = await fan_out(inp, inp.nodes, probe)
+    marker = inp.args.get("evidence")
+    out.extra["evidence"] = {
+        **(marker if isinstance(marker, dict) else {"source": "rpc"}),
+        "by": "node RPC (getinfo.version)",
+        "value": {
+            name: value.get("version") if isinstance(value, dict) else value
+            for name, value in out.values.items()
+        },
+    }
+    if not out.problems:
+        out.extra["evidence"]["summary"] = (
+            f"getinfo.version reports {expected} on {', '.join(out.values)}"
+        )
+    return out
 
 
 async def _stop(inp: ActionInput) -> ActionOutput:

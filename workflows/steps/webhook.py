@@ -10,6 +10,9 @@ tried again a few times within the attempt with the same key.
 When the environment has no ``deploy_webhook`` the step becomes a manual confirmation: a person
 does it by hand and confirms (with the step's ``inputs``, when it has some). Target nodes are
 checked by the network guard first unless ``guard: false`` (a node being started is down).
+
+``action: verify-version`` is the release gate on deploy evidence (workflows/steps/release.py):
+it needs the endpoint, and judges the ``installed`` releases the deploy system reports.
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ from bot.config import BotConfig, ConfigError, EnvironmentConfig, WebhookConfig
 from workflows.definition import StepKind
 from workflows.errors import OutcomeUnknown
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
+from workflows.release_gate import VERIFY_VERSION
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
 from workflows.steps.base import StepContext
+from workflows.steps.release import NoAnswer, verify_release
 from workflows.steps.rpc import captures_from
 
 __all__ = ["RESERVED_ARGS", "WebhookExecutor", "build_body", "sign"]
 
-RESERVED_ARGS = frozenset({"action", "guard", "instructions"})
+RESERVED_ARGS = frozenset({"action", "guard", "instructions", "evidence"})
 _MAX_REPLY = 64 * 1024
 _TRIES = 3
 
@@ -45,8 +50,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def build_body(ctx: StepContext, environment: str) -> bytes:
-    """The request body: canonical JSON, so a repeat with the same key is the same bytes."""
+def build_body(ctx: StepContext, environment: str, nodes: list[str] | None = None) -> bytes:
+    """The request body: canonical JSON, so a repeat with the same key is the same bytes.
+    ``nodes``: other nodes than the step's targets (a verify-version for the unknown ones)."""
     action = ctx.args.get("action")
     if not isinstance(action, str) or not action:
         raise ValueError("a webhook step needs 'action'")
@@ -56,7 +62,7 @@ def build_body(ctx: StepContext, environment: str) -> bytes:
     payload.update(
         action=action,
         environment=environment,
-        nodes=list(ctx.step.targets),
+        nodes=list(ctx.step.targets) if nodes is None else nodes,
         run_id=ctx.run.id,
         workflow=ctx.run.workflow,
         step_id=ctx.step.id,
@@ -85,6 +91,8 @@ class WebhookExecutor:
         except (StepSetupError, ValueError) as exc:
             return OutcomeFailed(error=str(exc))
         hook = env.deploy_webhook
+        if ctx.args.get("action") == VERIFY_VERSION:
+            return await self._verify_version(ctx, env, hook)
         if hook is None:
             what = ctx.args.get("instructions") or ctx.step.description
             note = f"no deploy endpoint for {env.name}: do it by hand and confirm"
@@ -119,7 +127,46 @@ class WebhookExecutor:
             return None
         return await self._post(ctx, env.deploy_webhook, body)
 
+    async def _verify_version(
+        self, ctx: StepContext, env: EnvironmentConfig, hook: WebhookConfig | None
+    ) -> Outcome:
+        """The release gate on deploy evidence; without an endpoint there is none to trust."""
+        if hook is None:
+            return OutcomeFailed(
+                error=f"{env.name} has no deploy_webhook to report installed releases: set "
+                "evidence.release to person (or rpc on a daemon that reports release strings)"
+            )
+
+        async def ask(nodes: list[str]) -> tuple[int, Any]:
+            body = build_body(ctx, env.name, nodes)
+            try:
+                return await self._exchange(ctx, hook, body)
+            except _Unanswered as exc:
+                raise NoAnswer(exc.last_error) from None
+
+        return await verify_release(ctx, ask)
+
     async def _post(self, ctx: StepContext, hook: WebhookConfig, body: bytes) -> Outcome:
+        try:
+            status, reply = await self._exchange(ctx, hook, body)
+        except _Unanswered as exc:
+            if exc.reached:
+                # It may have acted: a Retry (a new attempt, a new Idempotency-Key) could act
+                # twice. The engine verifies with this attempt's key, else the run is blocked.
+                raise OutcomeUnknown(
+                    f"the deploy endpoint gave no definite answer ({exc.last_error}) after "
+                    f"{_TRIES} tries"
+                ) from None
+            return OutcomeFailed(
+                error=f"the deploy endpoint did not answer ({exc.last_error}) after {_TRIES} tries",
+                transient=True,
+            )
+        return self._answer(ctx, status, reply)
+
+    async def _exchange(
+        self, ctx: StepContext, hook: WebhookConfig, body: bytes
+    ) -> tuple[int, Any]:
+        """POST the signed body, a few tries on connection errors and 5xx; (status, reply)."""
         secret = hook.secret.get_secret_value()
         timeout = aiohttp.ClientTimeout(total=hook.timeout)
         last_error = "no attempt made"
@@ -148,17 +195,8 @@ class WebhookExecutor:
                     last_error = f"HTTP {status}: {_short(reply)}"
                     reached = True
                     continue
-                return self._answer(ctx, status, reply)
-        if reached:
-            # It may have acted: a Retry (a new attempt, a new Idempotency-Key) could act twice.
-            # The engine verifies with this attempt's key, else the run is blocked in doubt.
-            raise OutcomeUnknown(
-                f"the deploy endpoint gave no definite answer ({last_error}) after {_TRIES} tries"
-            )
-        return OutcomeFailed(
-            error=f"the deploy endpoint did not answer ({last_error}) after {_TRIES} tries",
-            transient=True,
-        )
+                return status, reply
+        raise _Unanswered(last_error, reached=reached)
 
     @staticmethod
     def _answer(ctx: StepContext, status: int, reply: Any) -> Outcome:
@@ -176,6 +214,15 @@ class WebhookExecutor:
         targets = ", ".join(ctx.step.targets)
         note = f"deploy system did {action}" + (f" on {targets}" if targets else "")
         return OutcomeSucceeded(result=result, captures=captures, note=note)
+
+
+class _Unanswered(Exception):
+    """No definite answer after every try; ``reached``: some try may have arrived."""
+
+    def __init__(self, last_error: str, *, reached: bool) -> None:
+        super().__init__(last_error)
+        self.last_error = last_error
+        self.reached = reached
 
 
 def _config(ctx: StepContext) -> BotConfig:

@@ -243,6 +243,9 @@ def _step_line(step: PlannedStep, state: StepState, people: frozenset[str], curr
         extra.append("approved by " + ", ".join(mention(u) for u in approvers))
     elif state.status is StepStatus.SUCCEEDED and state.confirmed_by:
         extra.append(f"confirmed by {mention(state.confirmed_by)}")
+    evidence = evidence_text(step, state)
+    if evidence is not None:
+        extra.append(evidence)
     if state.status in {StepStatus.FAILED, StepStatus.BLOCKED} and state.error:
         extra.append(trusted_mentions(state.error, people, 400))
     elif state.note and state.status in {StepStatus.SKIPPED, StepStatus.WAITING}:
@@ -255,6 +258,25 @@ def _step_line(step: PlannedStep, state: StepState, people: frozenset[str], curr
     if extra:
         line += " — " + " · ".join(extra)
     return line
+
+
+def evidence_text(step: PlannedStep, state: StepState) -> str | None:
+    """Where a gate's evidence came from (`with.evidence`, planned per environment) and, once
+    it passed, what it said (`result.evidence`: a summary, or what a person typed)."""
+    planned = step.with_.get("evidence")
+    found = state.result.get("evidence") if isinstance(state.result, dict) else None
+    if not isinstance(planned, dict) and not isinstance(found, dict):
+        return None
+    source: dict[str, object] = found if isinstance(found, dict) else dict(planned or {})
+    label = str(source.get("label") or source.get("source") or "?")
+    if state.status is StepStatus.SUCCEEDED and isinstance(found, dict):
+        if found.get("summary"):
+            return "evidence: " + inline(str(found["summary"]), 300)
+        value = found.get("value")
+        if isinstance(value, dict) and value:
+            seen = ", ".join(str(v) for v in value.values())
+            return f"evidence: {inline(label, 80)}, saw {inline(seen, 200)}"
+    return "evidence: " + inline(label, 80)
 
 
 def _checklist(run: Run, people: frozenset[str]) -> list[str]:

@@ -58,17 +58,19 @@ def deploy_body(action: str, nodes: list[str], version: str | None = None) -> di
 async def test_deploy_sets_version_and_restarts(
     session: aiohttp.ClientSession, devnet: Devnet
 ) -> None:
-    """A signed deploy sets the node's version, restarts it, and the chain is unchanged."""
+    """A signed deploy installs the release, restarts the node, says what it installed, and the
+    chain is unchanged; the node's getinfo.version stays the daemon's constant 100."""
     node = devnet.nodes[0]
     devnet.mine(3)
     tip = node.tip_hash
     status, answer = await call(session, devnet, deploy_body("deploy", [node.name], "1.4.2"))
     assert (status, answer["status"]) == (200, "done")
+    assert answer["installed"] == {node.name: "1.4.2"}
     assert node.version == "1.4.2"
     assert node.starts == 2
     assert devnet.nodes[1].starts == 1
     info = (await rpc(session, node, "getinfo")).json["result"]
-    assert info["version"] == "1.4.2"
+    assert (info["version"], info["protocolversion"]) == (100, 70015)
     assert (await rpc(session, node, "getblock", [4])).json["result"]["hash"] == tip
     assert devnet.deploy.requests[-1].applied
 
@@ -148,6 +150,36 @@ async def test_refused_request_does_not_burn_the_key(
     assert (await call(session, devnet, body, key="k", secret="wrong"))[0] == 401
     assert (await call(session, devnet, body, key="k"))[0] == 200
     assert devnet.nodes[0].starts == 2
+
+
+async def test_verify_version_reports_installed_releases_and_acts_on_nothing(
+    session: aiohttp.ClientSession, devnet: Devnet
+) -> None:
+    """`verify-version` (signed like the rest) answers each named node's installed release and
+    does not touch the nodes; an unknown node is a 404."""
+    first, second = devnet.nodes[0], devnet.nodes[1]
+    await call(session, devnet, deploy_body("deploy", [first.name], "v1.4.2"), key="deploy-1")
+    body = deploy_body("verify-version", [first.name, second.name])
+    status, answer = await call(session, devnet, body, key="verify-1")
+    assert status == 200
+    assert answer["installed"] == {first.name: "v1.4.2", second.name: "1.0.0"}
+    assert (first.starts, second.starts) == (2, 1)
+    assert not devnet.deploy.requests[-1].applied
+    bad = await call(session, devnet, deploy_body("verify-version", ["test-9"]), key="verify-2")
+    assert bad[0] == 404
+    unsigned = await call(session, devnet, body, key="verify-3", secret="wrong")
+    assert unsigned[0] == 401
+
+
+async def test_future_dialect_reports_the_release_in_getinfo(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The opt-in `future` dialect models a daemon whose getinfo.version is the release."""
+    async with Devnet("testnet", nodes=1, block_interval=0, dialect="future") as net:
+        node = net.nodes[0]
+        await call(session, net, deploy_body("deploy", [node.name], "v1.4.2"))
+        info = (await rpc(session, node, "getinfo")).json["result"]
+        assert info["version"] == "v1.4.2"
 
 
 async def test_unknown_actions_are_accepted_and_recorded(

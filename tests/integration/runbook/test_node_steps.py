@@ -154,7 +154,7 @@ async def test_failed_assertions_name_every_node(parts: Bot) -> None:
     """An expectation that no node meets fails the step with each node's value."""
     outcome = await RpcExecutor().execute(context(parts, CALLS, "info"))
     assert isinstance(outcome, OutcomeFailed)
-    assert outcome.error.startswith("4 of 4 node(s) failed: test-1: version is '1.0.0'")
+    assert outcome.error.startswith("4 of 4 node(s) failed: test-1: version is 100")
 
 
 async def test_a_write_method_in_a_read_step_is_refused_before_sending(parts: Bot) -> None:
