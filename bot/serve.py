@@ -3,8 +3,11 @@
 HTTP mode serves POST /slack/events and GET /healthz. With SLACK_APP_TOKEN set it runs Socket
 Mode instead (events arrive over a WebSocket the bot opens) and still serves /healthz on the
 port. The engine, the notifier and the drill scheduler run in the background. SIGTERM (or
-SIGINT) stops it gracefully: stop taking events, let the steps in hand finish or release them
-(every run stays resumable), let after-ack work finish, close the connections.
+SIGINT) stops it gracefully, all within STOP_DEADLINE of the signal (below every shipped grace
+period): /readyz turns 503 while the bot keeps serving for DRAIN seconds (the load balancer
+stops routing to it), then the listener closes (requests in flight get HTTP_CLOSE), then the
+engine and every background loop stop together (the steps in hand finish or are released, every
+run stays resumable), after-ack work gets what is left, and the connections close.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ __all__ = ["run_serve", "serve"]
 
 log = logging.getLogger("parthenon.serve")
 
-STOP_DEADLINE = 10.0  # seconds a stop gives the steps in hand
+STOP_DEADLINE = 20.0  # seconds from SIGTERM to exit, everything included (grace: 30 s)
+DRAIN = 5.0  # seconds /readyz says 503 while the bot still serves (endpoint updates catch up)
+HTTP_CLOSE = 3.0  # seconds requests in flight get once the listener closes
 
 
 def run_serve(argv: Sequence[str]) -> int:
@@ -48,6 +53,9 @@ def run_serve(argv: Sequence[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    parser.add_argument("--drain", type=float, default=DRAIN,
+                        help=f"seconds to keep serving with /readyz at 503 after SIGTERM "
+                             f"(default {DRAIN:g}; 0 without a load balancer)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(list(argv))
     setup_logging(level=args.log_level)
@@ -65,6 +73,7 @@ def run_serve(argv: Sequence[str]) -> int:
     setup_logging(settings, config, level=args.log_level)  # now every secret is known
     try:
         return asyncio.run(serve(settings, config, host=args.host, port=args.port,
+                                 drain=max(0.0, min(args.drain, STOP_DEADLINE / 2)),
                                  on_started=freeze_startup_heap))
     except KeyboardInterrupt:
         return 130
@@ -86,6 +95,7 @@ async def serve(
     definitions: dict[str, Definition] | None = None,
     stop: asyncio.Event | None = None,
     on_started: Callable[[int, SlackBot], None] | None = None,
+    drain: float = 0.0,
 ) -> int:
     """Serve until ``stop`` is set (or a signal arrives); ``on_started(port, bot)`` when up."""
     stop = stop or asyncio.Event()
@@ -101,6 +111,7 @@ async def serve(
     runner: web.AppRunner | None = None
     socket: AsyncSocketModeHandler | None = None
     tasks: list[asyncio.Task[None]] = []
+    deadline: float | None = None
     try:
         bot = await create_bot(settings, runtime, bot_user_id=await _whoami(settings))
         runtime.nodes.observer = metrics.observe_rpc
@@ -112,7 +123,7 @@ async def serve(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
         web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,
                                 metrics=metrics)
-        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=HTTP_CLOSE)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         bound = int(runner.addresses[0][1]) if runner.addresses else port
@@ -137,11 +148,13 @@ async def serve(
         if on_started is not None:
             on_started(bound, bot)
         await stop.wait()
+        deadline = asyncio.get_running_loop().time() + STOP_DEADLINE
         readiness.stopping = True
-        log.info("stopping")
+        log.info("stopping", extra={"drain_seconds": drain})
+        await asyncio.sleep(drain)
         return 0
     finally:
-        await _shutdown(runtime, bot, runner, socket, tasks)
+        await _shutdown(runtime, bot, runner, socket, tasks, deadline)
 
 
 async def _shutdown(
@@ -150,22 +163,40 @@ async def _shutdown(
     runner: web.AppRunner | None,
     socket: AsyncSocketModeHandler | None,
     tasks: list[asyncio.Task[None]],
+    deadline: float | None,
 ) -> None:
-    """Events first (nothing new comes in), then the engine, then Slack-side work, then Redis."""
+    """Events first (nothing new comes in), then the engine and every background loop together,
+    then after-ack work, then the connections; all before ``deadline`` (loop time)."""
+    loop = asyncio.get_running_loop()
+    end = deadline if deadline is not None else loop.time() + STOP_DEADLINE
+    # What the connections need to close once the work is done (Redis, the HTTP session).
+    reserve = 1.0
+
+    def left() -> float:
+        return max(0.0, end - reserve - loop.time())
+
     if socket is not None:
         with contextlib.suppress(Exception):
-            await socket.close_async()  # type: ignore[no-untyped-call]
+            await asyncio.wait_for(socket.close_async(), left())  # type: ignore[no-untyped-call]
     if runner is not None:
-        await runner.cleanup()
-    await runtime.engine.stop(STOP_DEADLINE)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runner.cleanup(), left())
     if bot is not None:
         bot.notifier.stop()
         bot.drills.stop()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, STOP_DEADLINE)
+    # The engine cancels the steps still in hand a second before the end, so that it can
+    # commit their release in time; the loops stop alongside it.
+    engine_stop = asyncio.create_task(runtime.engine.stop(max(0.0, left() - 1.0)),
+                                      name="engine-stop")
+    _, pending = await asyncio.wait([engine_stop, *tasks], timeout=left())
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in tasks:  # a loop that died earlier: its error is logged, not raised here
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("%s had stopped with an error: %r", task.get_name(), task.exception())
     if bot is not None:
-        await bot.aclose()
+        await bot.aclose(deadline=left())
     await runtime.aclose()
 
 
