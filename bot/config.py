@@ -38,6 +38,7 @@ from bot.evidence import (
     default_evidence,
     environment_problems,
 )
+from bot.incidentsconfig import IncidentsConfig
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 from bot.retention import RetentionConfig
 from workflows.policy import EnvironmentPolicy
@@ -303,9 +304,9 @@ class EnvironmentConfig(BaseModel):
     deploy_webhook: WebhookConfig | None = None
     rpc_credentials: RpcCredentials | None = None
     nodes: tuple[NodeConfig, ...] = Field(min_length=1)
-    policy: EnvironmentPolicy = EnvironmentPolicy()  # skip, take-over, windows: workflows/policy.py
     evidence: EvidenceConfig = EvidenceConfig()
     operators: tuple[str, ...] | None = None  # may release a refused node: bot/noderelease.py
+    policy: EnvironmentPolicy = EnvironmentPolicy()  # skip, take-over, windows: workflows/policy.py
 
     @model_validator(mode="before")
     @classmethod
@@ -461,6 +462,7 @@ class BotConfig(BaseModel):
     slack: SlackConfig = SlackConfig()
     drills: DrillsConfig = DrillsConfig()
     retention: RetentionConfig = RetentionConfig()
+    incidents: IncidentsConfig = IncidentsConfig()  # private channels, severity (its module)
     prometheus_url: str | None = None
 
     @model_validator(mode="before")
@@ -563,14 +565,6 @@ class BotConfig(BaseModel):
                             field=f"permissions.{workflow}.{kind}",
                         )
         for env_key, env in self.environments.items():
-            for group in env.operators or ():
-                if group not in self.groups:
-                    raise _refuse(
-                        "unknown_group",
-                        f"group {group} is not defined under groups",
-                        field=f"environments.{env_key}.operators",
-                    )
-        for env_key, env in self.environments.items():
             for kind in ("skip_approvers", "takeover_approvers"):
                 for group in getattr(env.policy, kind) or ():
                     if group not in self.groups:
@@ -579,6 +573,14 @@ class BotConfig(BaseModel):
                             f"group {group} is not defined under groups",
                             field=f"environments.{env_key}.policy.{kind}",
                         )
+        for env_key, env in self.environments.items():
+            for group in env.operators or ():
+                if group not in self.groups:
+                    raise _refuse(
+                        "unknown_group",
+                        f"group {group} is not defined under groups",
+                        field=f"environments.{env_key}.operators",
+                    )
         for group in self.slack.incident_responders:
             if group not in self.groups:
                 raise _refuse(
@@ -586,6 +588,10 @@ class BotConfig(BaseModel):
                     f"group {group} is not defined under groups",
                     field="slack.incident_responders",
                 )
+        for group in self.incidents.invite or ():
+            if group not in self.groups:
+                raise _refuse("unknown_group", f"group {group} is not defined under groups",
+                              field="incidents.invite")
         for env_key, env in self.environments.items():
             problems = config_problems(
                 env.evidence, prometheus_url=self.prometheus_url, groups=set(self.groups)

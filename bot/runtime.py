@@ -17,6 +17,7 @@ from bot.policies import ConfigPolicies
 from workflows.connection import connect
 from workflows.definition import Definition, load_definitions
 from workflows.engine import Engine, EngineSettings
+from workflows.freezer import Freezer
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepExecutor
 from workflows.steps.bot import BotExecutor
@@ -83,9 +84,11 @@ async def build_runtime(
                               policies=ConfigPolicies(config))
     nodes = NodeClient(budget=PostBudget(client))
     guard = NetworkGuard(nodes, refusals=RedisRefusals(client))
+    service.freezer = Freezer(store, rules=config.incidents)
     services: dict[str, Any] = {
         "store": store,
         "service": service,
+        "freezer": service.freezer,
         "config": config,
         "nodes": nodes,
         "guard": guard,

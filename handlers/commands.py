@@ -34,11 +34,13 @@ from bot.slack.views import (
     run_line,
     section,
 )
+from handlers.freezeanswers import froze_answer, unfroze_answer
 from bot.slack.views import reason_modal as reason_view
 from handlers.archived import archived_run, archived_runs
 from handlers.context import HandlerContext
 from handlers.export import check_may_export, post_incident_log
 from handlers.grammar import (
+    HandOverCommand,
     AbortRun,
     Command,
     ExportRun,
@@ -59,7 +61,7 @@ from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload
 from handlers.replies import open_modal, tell
 from workflows.errors import RunNotFound
-from workflows.model import Abort, Pause, Resume
+from workflows.model import Abort, HandOver, Pause, Resume
 
 __all__ = ["handle_command", "register"]
 
@@ -128,17 +130,22 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
                                       dedup_key=f"slash:{p.trigger_id}")
             ctx.wake_notifier()
             return _said(f":octagonal_sign: Aborted {code(run_id, 40)}.")
-        case FreezePromotions(reason=reason):
-            created = await ctx.service.freeze(p.user_id, reason)
-            if created:
-                return _said(":ice_cube: Promotions are frozen. `/parthenon unfreeze` lifts it.")
-            return await _freeze_state(ctx, "Promotions were already frozen")
+        case FreezePromotions(reason=reason, environment=environment):
+            frozen = await ctx.service.freeze_promotions(p.user_id, reason, environment)
+            ctx.wake_notifier()
+            return _said(froze_answer(frozen))
         case ReleaseNode(node=node):
             return answer_release(ctx, p, node)
-        case UnfreezePromotions():
-            cleared = await ctx.service.unfreeze(p.user_id)
-            return _said(":sunny: The promotion freeze is lifted." if cleared
-                         else "There was no promotion freeze.")
+        case UnfreezePromotions(environment=environment):
+            lifted = await ctx.service.unfreeze_promotions(p.user_id, environment)
+            ctx.wake_notifier()
+            return _said(unfroze_answer(lifted, environment))
+        case HandOverCommand(run_id=run_id, user=user):
+            await ctx.service.command(run_id, HandOver(actor=p.user_id, to=user),
+                                      dedup_key=f"slash:{p.trigger_id}")
+            ctx.wake_notifier()
+            return _said(f":bust_in_silhouette: {mention(user)} is now the commander of "
+                         f"{code(run_id, 40)}.")
     return None  # pragma: no cover (the match is exhaustive over the grammar's commands)
 
 

@@ -117,7 +117,9 @@ class Engine:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("could not resume runs at start (redis unavailable): %s", exc)
         backoff = self.settings.poll_interval
+        kept_at = 0.0
         while not self._stopping.is_set():
+            kept_at = await self._keep(kept_at)
             try:
                 started = await self.run_once()
                 backoff = self.settings.poll_interval
@@ -128,6 +130,19 @@ class Engine:
             if started == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), backoff)
+
+    async def _keep(self, last: float) -> float:
+        """Every second or so: the freezes of incidents that have ended are lifted and the runs
+        they held released (``workflows.freezer``; any replica, the first one wins)."""
+        now = asyncio.get_running_loop().time()
+        keeper = self.services.get("freezer")
+        if keeper is None or now - last < 1.0:
+            return last
+        try:
+            await keeper.reconcile()
+        except Exception:
+            log.exception("freeze keeper pass failed")
+        return now
 
     async def run_once(self) -> int:
         """Start processing every due run not already in hand; returns how many were started."""

@@ -20,12 +20,17 @@ from workflows.model import (
     ApprovalRequest,
     Approve,
     Confirm,
+    HandOver,
+    Hold,
+    HoldRun,
     Event,
     OutcomeFailed,
     OutcomeReschedule,
     OutcomeSucceeded,
     OutcomeWait,
+    PlannedStep,
     Pause,
+    ReleaseHold,
     Reject,
     Resume,
     Retry,
@@ -37,6 +42,7 @@ from workflows.model import (
     StepFinished,
     StepInDoubt,
     StepState,
+    Supersede,
     StepStatus,
     Tick,
     Vote,
@@ -64,6 +70,9 @@ NotifyKind = Literal[
     "run_finished",
     "run_paused",
     "run_resumed",
+    "run_held",  # a freeze covers the run, or paused it before a write step
+    "hold_released",  # the freeze that held the run was lifted
+    "commander_changed",
 ]
 
 
@@ -118,6 +127,19 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
             _retry(new, event, now)
         case Skip():
             _skip(new, event, now, effects)
+        case Supersede():
+            _finish(new, RunStatus.ABORTED, now,
+                    f"superseded by {event.by}: the rollback it offered took over its lock")
+            new.superseded_by = event.by
+            effects.append(Notify(kind="run_finished", text=new.reason or "superseded"))
+        case HoldRun():
+            _hold(new, event, effects)
+        case ReleaseHold():
+            _release_hold(new, event, effects)
+        case HandOver():
+            _hand_over(new, event, effects)
+    if new.hold is not None and not new.terminal:
+        _pause_if_held(new, effects)
     new.version = run.version + 1
     new.updated_at = now
     return new, effects
@@ -695,9 +717,115 @@ def _pause(run: Run, event: Pause, effects: list[Notify]) -> None:
 def _resume(run: Run, event: Resume, effects: list[Notify]) -> None:
     if run.status is not RunStatus.PAUSED:
         raise InvalidCommand(f"the run is {run.status.value}, not paused")
+    if run.hold is not None:
+        step = _held_step(run, run.paused_from or RunStatus.RUNNING)
+        if step is not None:
+            raise InvalidCommand(
+                f"promotions are frozen ({run.hold.reason}); the run stays paused before "
+                f"{step.title} until the freeze is lifted (`/parthenon unfreeze`)"
+            )
+        run.hold = run.hold.model_copy(update={"paused": False})
     run.status = run.paused_from or RunStatus.RUNNING
     run.paused_from = None
     effects.append(Notify(kind="run_resumed", text=f"resumed by <@{event.actor}>"))
+
+
+# --- promotion freezes and incident command ----------------------------------------------------
+
+
+def _held_step(run: Run, status: RunStatus) -> PlannedStep | None:
+    """The write step a run in ``status`` is about to begin, if it is at one (a freeze stops it
+    there); None when the current step is a read step or one already begun."""
+    current = run.current
+    if current is None or status is not RunStatus.RUNNING:
+        return None
+    step, state = current
+    if step.effect is Effect.WRITE and state.status is StepStatus.READY:
+        return step
+    return None
+
+
+def _pause_if_held(run: Run, effects: list[Notify]) -> None:
+    """After every transition: a held run that is about to begin a write step pauses instead.
+    A step in flight is never interrupted; it finishes, and the run stops before the next."""
+    hold = run.hold
+    if hold is None or run.status is not RunStatus.RUNNING:
+        return
+    step = _held_step(run, run.status)
+    if step is None:
+        return
+    run.paused_from = RunStatus.RUNNING
+    run.status = RunStatus.PAUSED
+    run.hold = hold.model_copy(update={"paused": True})  # (never change the input run's)
+    effects.append(
+        Notify(
+            kind="run_held",
+            step_id=step.id,
+            text=f"Paused before {step.title} (a write step): {hold.reason}. It resumes when "
+            "the freeze is lifted.",
+        )
+    )
+
+
+def _hold(run: Run, event: HoldRun, effects: list[Notify]) -> None:
+    if run.hold is not None and event.freeze_id in run.hold.freezes:
+        raise InvalidCommand("this freeze already holds the run")
+    if run.hold is None:
+        run.hold = Hold(freezes=[event.freeze_id], reason=event.reason)
+    else:
+        run.hold = run.hold.model_copy(
+            update={"freezes": [*run.hold.freezes, event.freeze_id], "reason": event.reason}
+        )
+    if _held_step(run, run.status) is None:  # else the pause right after says it
+        effects.append(
+            Notify(
+                kind="run_held",
+                text=f"{event.reason}. This run pauses before its next write step; a step in "
+                "flight finishes first.",
+            )
+        )
+
+
+def _release_hold(run: Run, event: ReleaseHold, effects: list[Notify]) -> None:
+    hold = run.hold
+    if hold is None or event.freeze_id not in hold.freezes:
+        raise InvalidCommand("no such freeze holds the run")
+    left = [f for f in hold.freezes if f != event.freeze_id]
+    if left:
+        run.hold = hold.model_copy(update={"freezes": left})
+        return
+    run.hold = None
+    if hold.paused and run.status is RunStatus.PAUSED:
+        run.status = run.paused_from or RunStatus.RUNNING
+        run.paused_from = None
+        effects.append(Notify(kind="hold_released", text="The freeze is lifted; the run resumes."))
+    elif run.status is RunStatus.PAUSED:
+        effects.append(
+            Notify(
+                kind="hold_released",
+                text="The freeze is lifted; the run stays paused (it was paused by hand): "
+                "resume it when it should go on.",
+            )
+        )
+    else:
+        effects.append(Notify(kind="hold_released", text="The freeze is lifted."))
+
+
+def _hand_over(run: Run, event: HandOver, effects: list[Notify]) -> None:
+    if run.category != "incident":
+        raise InvalidCommand("only an incident has a commander")
+    before = run.commander or run.initiator
+    if event.to == before:
+        raise InvalidCommand(f"<@{event.to}> is already the commander")
+    run.commander = event.to
+    effects.append(
+        Notify(
+            kind="commander_changed",
+            text=f"<@{event.to}> is now the incident commander (was <@{before}>; handed over "
+            f"by <@{event.actor}>).",
+            users=[event.to],
+        )
+    )
 
 
 def _retry(run: Run, event: Retry, now: datetime) -> None:

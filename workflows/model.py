@@ -32,6 +32,9 @@ __all__ = [
     "Command",
     "Confirm",
     "Event",
+    "HandOver",
+    "Hold",
+    "HoldRun",
     "Outcome",
     "OutcomeFailed",
     "OutcomeReschedule",
@@ -40,6 +43,7 @@ __all__ = [
     "Pause",
     "PlannedStep",
     "Reject",
+    "ReleaseHold",
     "Resume",
     "Retry",
     "Run",
@@ -51,6 +55,7 @@ __all__ = [
     "StepInDoubt",
     "StepState",
     "StepStatus",
+    "Supersede",
     "Tick",
     "Vote",
     "compute_plan_hash",
@@ -159,6 +164,15 @@ class StepState(_Model):
     inputs: dict[str, str] = Field(default_factory=dict)
 
 
+class Hold(_Model):
+    """Promotions are frozen where the run writes: it pauses before its next write step (never
+    in the middle of one) until every freeze holding it is lifted."""
+
+    freezes: list[str]  # ids of the freezes that hold it (workflows.freezes)
+    reason: str
+    paused: bool = False  # the hold paused the run (lifting the freeze resumes it)
+
+
 class Run(_Model):
     id: str
     workflow: str
@@ -171,6 +185,8 @@ class Run(_Model):
     channel: str | None = None
     message_ts: str | None = None
     thread_ts: str | None = None
+    commander: str | None = None  # an incident's commander (None: the initiator)
+    hold: Hold | None = None  # a promotion freeze holds the run before its next write step
     status: RunStatus = RunStatus.PENDING
     paused_from: RunStatus | None = None
     cursor: int | None = None
@@ -338,6 +354,28 @@ class Resume(_Command):
     type: Literal["resume"] = "resume"
 
 
+class HoldRun(_Command):
+    """A promotion freeze now covers the run: it pauses before its next write step."""
+
+    type: Literal["hold"] = "hold"
+    freeze_id: str
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReleaseHold(_Command):
+    """A freeze that held the run was lifted."""
+
+    type: Literal["release_hold"] = "release_hold"
+    freeze_id: str
+
+
+class HandOver(_Command):
+    """The incident's command passes to ``to``."""
+
+    type: Literal["hand_over"] = "hand_over"
+    to: str = Field(pattern=r"^[UW][A-Z0-9]{2,}$")
+
+
 class Abort(_Command):
     type: Literal["abort"] = "abort"
     reason: str = Field(min_length=1, max_length=1000)
@@ -355,13 +393,22 @@ class Skip(_Command):
 
 
 Command = Annotated[
-    Approve | Reject | Confirm | Pause | Resume | Abort | Retry | Skip,
+    Approve | Reject | Confirm | Pause | Resume | Abort | Retry | Skip | HoldRun | ReleaseHold
+    | HandOver,
     Field(discriminator="type"),
 ]
+
+class Supersede(_Model):
+    """The rollback a halted run offered took its environment locks over: the run ends."""
+
+    type: Literal["superseded"] = "superseded"
+    by: str  # the run that took over
+
 
 Event = Annotated[
     RunStarted
     | Tick
+    | Supersede
     | StepBegan
     | StepFinished
     | StepInDoubt
@@ -372,6 +419,9 @@ Event = Annotated[
     | Resume
     | Abort
     | Retry
-    | Skip,
+    | Skip
+    | HoldRun
+    | ReleaseHold
+    | HandOver,
     Field(discriminator="type"),
 ]

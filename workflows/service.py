@@ -14,20 +14,26 @@ from typing import Protocol
 
 from workflows.definition import Definition
 from workflows.errors import (
+    EnvironmentLocked,
     InvalidCommand,
     InvalidParameters,
     NotAuthorized,
     PromotionFrozen,
 )
+from workflows.freezer import Freezer, FreezeResult, LiftResult
+from workflows.freezes import Freeze, is_promotion
 from workflows.machine import transition
 from workflows.model import (
     Abort,
     Approve,
     Command,
     Confirm,
+    HandOver,
+    HoldRun,
     Pause,
     PlannedStep,
     Reject,
+    ReleaseHold,
     Resume,
     Retry,
     Run,
@@ -35,6 +41,7 @@ from workflows.model import (
     RunStatus,
     Skip,
     StepStatus,
+    Supersede,
 )
 from workflows.planner import Inventory, check_params, plan_run, usage
 from workflows.policy import DefaultPolicies, PolicySource, check_windows
@@ -113,23 +120,23 @@ class WorkflowService:
         if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
             raise NotAuthorized(f"you are not allowed to start {workflow} runs")
         environment = self._environment(defn, params)
-        # Watch windows: never zero, never below the environment's minimum (on the field).
-        check_windows(defn.parameters, check_params(defn, params),
-                      self.policies.policy(environment), environment, usage(defn))
+        try:
+            # Watch windows: never zero, never below the environment's minimum (on the field).
+            check_windows(defn.parameters, check_params(defn, params),
+                          self.policies.policy(environment), environment, usage(defn))
+            # An offered start (a halted run's "Start rollback", by button or form) must be the
+            # offer that run makes; the rollback then takes over the halted run's locks.
+            takeover = await self._offered(parent_run_id, workflow)
+        except (InvalidParameters, InvalidCommand) as exc:
+            await self.store.audit_start_refusal(actor, workflow, str(exc), parent_run_id)
+            raise
         now = self.store.now()
         run_id = self._new_id(now)
         if dedup_key is not None:
             run_id = await self.store.reserve_start(dedup_key, run_id)
             existing = await self.store.load(run_id)
             if existing is not None:
-                return existing
-        if defn.category == "release":
-            freeze = await self.store.freeze()
-            if freeze:
-                raise PromotionFrozen(
-                    f"promotions are frozen by <@{freeze['by']}>: {freeze['reason']}. "
-                    "Nothing was started."
-                )
+                return await self._after_start(existing)
         pending = plan_run(
             defn,
             params,
@@ -142,11 +149,75 @@ class WorkflowService:
             skip_approvers=self.policies.skip_approvers(environment, workflow),
         )
         run, _ = transition(pending, RunStarted(), now)
-        outcome = await self.store.create(run, actor=actor)
+        if is_promotion(run):
+            await self._refuse_if_frozen(run)
+        outcome = await self.store.create(run, actor=actor, takeover_from=takeover)
         if outcome.status is CommitStatus.CONFLICT:
             # Another delivery of the same start created it first.
             return await self.store.get(run_id)
-        return outcome.run or run
+        if outcome.status is CommitStatus.LOCKED:
+            raise await self._locked(run, outcome.detail, actor)
+        if takeover is not None:
+            # The halted run ends, linked to the run that took its locks over (idempotent).
+            await self.store.apply(takeover, Supersede(by=run.id),
+                                   dedup_key=f"superseded-by:{run.id}")
+        return await self._after_start(outcome.run or run)
+
+    async def _refuse_if_frozen(self, run: Run) -> None:
+        frozen = await self.freezer.covering(run)
+        if frozen:
+            first = frozen[0]
+            raise PromotionFrozen(
+                f"promotions to {first.scope} are frozen by <@{first.by}>: {first.reason}. "
+                "Nothing was started; `/parthenon unfreeze` lifts the freeze."
+            )
+
+    async def _after_start(self, run: Run) -> Run:
+        """A promotion that a freeze set meanwhile covers is held at once; an incident's
+        severity acts (both idempotent: a redelivered start does it again harmlessly)."""
+        if run.terminal:
+            return run
+        if is_promotion(run):
+            await self.freezer.hold_if_frozen(run)
+        elif run.category == "incident":
+            await self.freezer.incident_started(run)
+        return run
+
+    async def _offered(self, parent_run_id: str | None, workflow: str) -> str | None:
+        """Check a start made from an offer against the offer; the run whose locks it may take
+        over (the halted run that offers it), if any."""
+        if parent_run_id is None:
+            return None
+        parent = await self.store.get(parent_run_id)
+        if parent.offer != workflow:
+            raise InvalidCommand(f"run {parent.id} offers no {workflow} run")
+        halted = parent.status is RunStatus.BLOCKED or (
+            parent.status is RunStatus.PAUSED and parent.paused_from is RunStatus.BLOCKED
+        )
+        return parent.id if halted else None
+
+    async def _locked(self, run: Run, detail: str, actor: str) -> EnvironmentLocked:
+        """The refusal of a start on a locked environment: which run holds it, what to do."""
+        key, _, holder_id = detail.partition("=")
+        environment = key.rsplit(":", 1)[-1]
+        holder = await self.store.load(holder_id)
+        if holder is None:
+            about = f"`{holder_id}`"
+        else:
+            about = (f"`{holder.id}` ({holder.title}, started by <@{holder.initiator}>, "
+                     f"{holder.status.value})")
+        todo = (
+            "Wait for it to end, or abort it (`/parthenon abort " + holder_id + " <reason>`)"
+            + ("; if it halted, its card's Start rollback takes its lock over" if holder
+               is not None and holder.offer else "")
+        )
+        text = (f"{environment} is locked by run {about}: one run writes to an environment at "
+                f"a time. Nothing was started. {todo}.")
+        await self.store.audit_refusal(
+            holder_id, "refused_start", actor, None, text,
+            {"workflow": run.workflow, "params": run.params, "environment": environment},
+        )
+        return EnvironmentLocked(text, environment=environment, holder=holder_id)
 
     @staticmethod
     def _environment(defn: Definition, params: dict[str, str]) -> str | None:
@@ -202,6 +273,15 @@ class WorkflowService:
             if self.authority.may_operate(actor, run.workflow):
                 return
             raise NotAuthorized(f"you are not allowed to confirm steps of {run.workflow} runs")
+        if isinstance(command, HoldRun | ReleaseHold):
+            raise NotAuthorized("only a promotion freeze holds or releases a run "
+                                "(`/parthenon freeze`, `/parthenon unfreeze`)")
+        if isinstance(command, HandOver):
+            commander = run.commander or run.initiator
+            if actor == commander or self.authority.may_operate(actor, run.workflow):
+                return
+            raise NotAuthorized("only the incident commander or an operator of this run may "
+                                "hand over command")
         own = actor == run.initiator and isinstance(command, Pause | Abort)
         if own or self.authority.may_operate(actor, run.workflow):
             return
@@ -259,17 +339,54 @@ class WorkflowService:
                     found.append(PendingAction(run, step, "confirm"))
         return found
 
-    # --- the promotion freeze --------------------------------------------------------------
+    # --- the promotion freeze (workflows.freezer) ------------------------------------------
 
-    async def freeze(self, actor: str, reason: str) -> bool:
+    _freezer: Freezer | None = None
+
+    @property
+    def freezer(self) -> Freezer:
+        if self._freezer is None:
+            self._freezer = Freezer(self.store)
+        return self._freezer
+
+    @freezer.setter
+    def freezer(self, freezer: Freezer) -> None:
+        self._freezer = freezer
+
+    async def freeze_promotions(
+        self, actor: str, reason: str, environment: str | None = None
+    ) -> FreezeResult:
+        """Freeze promotions (to one environment, or all), hold the running ones, say so in
+        the ops channel; audited in the freezes' log and in each held run's."""
         if not self.authority.may_operate(actor, "freeze"):
             raise NotAuthorized("you are not allowed to freeze promotions")
-        return await self.store.set_freeze(actor, reason)
+        if environment is not None and not self.inventory.has_environment(environment):
+            raise InvalidParameters(f"there is no environment {environment!r}",
+                                    parameter="environment")
+        return await self.freezer.freeze(actor, reason, environment=environment)
 
-    async def unfreeze(self, actor: str) -> bool:
+    async def unfreeze_promotions(self, actor: str, environment: str | None = None) -> LiftResult:
         if not self.authority.may_operate(actor, "freeze"):
             raise NotAuthorized("you are not allowed to lift the promotion freeze")
-        return await self.store.clear_freeze()
+        if environment is not None and not self.inventory.has_environment(environment):
+            raise InvalidParameters(f"there is no environment {environment!r}",
+                                    parameter="environment")
+        return await self.freezer.lift(actor, environment)
+
+    async def freeze(self, actor: str, reason: str) -> bool:
+        return (await self.freeze_promotions(actor, reason)).created
+
+    async def unfreeze(self, actor: str) -> bool:
+        return bool((await self.unfreeze_promotions(actor)).lifted)
+
+    async def freezes(self) -> list[Freeze]:
+        return await self.freezer.book.all()
 
     async def freeze_state(self) -> dict[str, str] | None:
-        return await self.store.freeze()
+        """The first freeze on, if any (``freezes`` lists them all)."""
+        found = await self.freezes()
+        if not found:
+            return None
+        first = found[0]
+        return {"by": first.by, "reason": first.reason, "scope": first.scope}
+

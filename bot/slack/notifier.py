@@ -57,11 +57,13 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.slack.escape import code, inline
+from bot.slack.mentions import mentioned
 from bot.slack.postonce import PostOnce, PostPending, digest_of
 from bot.slack.views import (
     Message,
     OpenRequest,
     drill_reminder,
+    freeze_announcement,
     notice,
     posted_request,
     request_outcome,
@@ -70,6 +72,7 @@ from bot.slack.views import (
     thread_message,
 )
 from workflows import keys
+from workflows.announcements import ANNOUNCEMENTS, Announcements
 from workflows.drillscheduler import DrillReminder, DrillScheduler
 from workflows.machine import Notify
 from workflows.model import Run
@@ -167,6 +170,7 @@ class Notifier:
         self._people = frozenset(u for members in config.groups.values() for u in members)
         self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
         self._unlock = store.redis.register_script(_UNLOCK)
+        self.announcements = Announcements(store.redis)
         self._once = PostOnce(store.redis, self._call, timeout=self._answer_timeout)
 
     # --- the loop ----------------------------------------------------------------------------
@@ -207,6 +211,7 @@ class Notifier:
             await asyncio.gather(*(self._sync_guarded(run_id, score) for run_id, score in due))
         if self.drills is not None:
             await self._post_reminders()
+        await self._post_announcements()
         return len(due)
 
     async def _sync_guarded(self, run_id: str, score: float) -> None:
@@ -304,7 +309,8 @@ class Notifier:
             number = await self._once.note_number(run.id)
             for item in queued:
                 note, role = item.notify, f"note:{number}"
-                message = thread_message(latest, note, self._members(note), self._people)
+                message = thread_message(latest, note, self._members(latest, note),
+                                         self._people)
                 posted = await self._once.post(run.id, role, where[0], thread_ts=where[1],
                                                digest=digest_of(item.raw), text=message.text,
                                                blocks=message.blocks)
@@ -347,11 +353,9 @@ class Notifier:
             name = field.decode() if isinstance(field, bytes) else str(field)
             await cast("Awaitable[int]", self.store.redis.hdel(key, name))
 
-    def _members(self, note: Notify) -> set[str]:
-        found = set(note.users)
-        for group in note.groups:
-            found |= set(self.config.groups.get(group, frozenset()))
-        return found
+    def _members(self, run: Run, note: Notify) -> set[str]:
+        """The people the note mentions: those who can act on it (bot.slack.mentions)."""
+        return mentioned(run, note, self.config.groups, self.config.permission(run.workflow)[1])
 
     async def _first_post(
         self, run: Run, channel: str | None, card: Message
@@ -398,7 +402,9 @@ class Notifier:
         for n in range(1, 51):
             name = incident_channel_name(run, n)
             try:
-                created = await self._call("conversations.create", name=name)
+                created = await self._call(
+                    "conversations.create", name=name,
+                    is_private=self.config.incidents.is_private(run.workflow))
             except SlackCallFailed as exc:
                 if exc.error == "name_taken":
                     continue
@@ -411,7 +417,9 @@ class Notifier:
         return None, "name_taken"
 
     async def _invite(self, run: Run, channel: str) -> None:
-        users = self._people_of(self.config.slack.incident_responders) | {run.initiator}
+        invited = self.config.incidents.invite_groups(frozenset(self.config.groups))
+        users = self._people_of((*self.config.slack.incident_responders, *invited))
+        users |= {run.initiator}
         users = {u for u in users if u}
         if not users:
             return
@@ -436,6 +444,35 @@ class Notifier:
             with contextlib.suppress(SlackCallFailed):
                 await self._call("chat.postMessage", channel=run.channel, text=text,
                                  blocks=notice(text).blocks)
+
+    # --- the promotion freeze, said in the ops channel ----------------------------------------
+
+    async def _post_announcements(self) -> None:
+        """Freezes set and lifted (workflows.announcements), oldest first, each removed once
+        Slack took it; under a short lock so that two replicas do not both post one."""
+        queued = await self.announcements.peek()
+        if not queued:
+            return
+        lock = f"{ANNOUNCEMENTS}:lock"
+        if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS):
+            return
+        try:
+            queued = await self.announcements.peek()  # as they are now that the lock is ours
+            channel = self.config.slack.ops_channel
+            for raw, item in queued:
+                if item is not None and channel is not None:
+                    message = freeze_announcement(item, self._people)
+                    try:
+                        await self._call("chat.postMessage", channel=channel, text=message.text,
+                                         blocks=message.blocks)
+                    except (SlackRateLimited, SlackUnavailable, SlackCallFailed) as exc:
+                        log.warning("freeze announcement not posted yet: %s", exc)
+                        return
+                elif item is not None:
+                    log.warning("freeze announcement dropped: no slack.ops_channel is configured")
+                await self.announcements.ack([raw])
+        finally:
+            await self._unlock(keys=[lock], args=[self._holder])
 
     # --- drill reminders ---------------------------------------------------------------------
 

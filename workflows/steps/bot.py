@@ -13,6 +13,7 @@ from typing import Protocol
 
 from workflows.definition import StepKind
 from workflows.errors import WorkflowError
+from workflows.freezes import FreezeBook, run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause, Run
 from workflows.steps.base import StepContext
 from workflows.store import RunStore
@@ -57,10 +58,12 @@ def _starter(ctx: StepContext) -> RunStarter:
 
 
 async def _require_no_freeze(ctx: StepContext) -> Outcome:
-    freeze = await _store(ctx).freeze()
-    if freeze:
+    store = _store(ctx)
+    frozen = await FreezeBook(store.redis, store.now).covering(run_environments(ctx.run))
+    if frozen:
+        freeze = frozen[0]
         return OutcomeFailed(
-            error=f"promotions are frozen (by <@{freeze['by']}>: {freeze['reason']})"
+            error=f"promotions to {freeze.scope} are frozen (by <@{freeze.by}>: {freeze.reason})"
         )
     return OutcomeSucceeded(result={"freeze": "off"})
 

@@ -18,6 +18,7 @@ from bot.slack.views.card import (
     viewer_may,
 )
 from bot.slack.views.export import incident_log_messages
+from bot.slack.views.freeze import freeze_announcement
 from bot.slack.views.health import NodeRow, health_table
 from bot.slack.views.help import HelpEntry, help_message
 from bot.slack.views.home import HomeItem, drill_line, drill_reminder, home_view
@@ -60,6 +61,7 @@ __all__ = [
     "context",
     "drill_line",
     "drill_reminder",
+    "freeze_announcement",
     "health_table",
     "help_message",
     "home_view",

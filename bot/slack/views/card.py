@@ -86,6 +86,8 @@ class _Ctx:
 def participants(run: Run) -> set[str]:
     """Everyone the run itself names: safe to mention in text the bot composed about it."""
     found = {run.initiator}
+    if run.commander:
+        found.add(run.commander)
     for state in run.steps:
         if state.confirmed_by:
             found.add(state.confirmed_by)
@@ -302,9 +304,11 @@ def _facts(run: Run) -> list[str]:
         f"*Status*\n{RUN_EMOJI[run.status]} {run.status.value}",
         f"*Started by*\n{mention(run.initiator)}",
     ]
+    if run.category == "incident":
+        facts.append(f"*Commander*\n{mention(run.commander or run.initiator)}")
     if run.environment:
         facts.append(f"*Environment*\n{code(run.environment, 60)}")
-    for name, value in list(run.params.items())[:7]:
+    for name, value in list(run.params.items())[: max(10 - len(facts), 0)]:
         facts.append(f"*{inline(name, 60)}*\n{code(value, 200)}")
     return facts
 
@@ -316,7 +320,14 @@ def _current(run: Run, people: frozenset[str]) -> str | None:
         return None
     current = run.current
     parts: list[str] = []
-    if run.status is RunStatus.PAUSED:
+    if run.hold is not None:
+        reason = trusted_mentions(run.hold.reason, people, 600)
+        if run.status is RunStatus.PAUSED and run.hold.paused:
+            parts.append(f":ice_cube: *Paused by a promotion freeze* before its next write step: "
+                         f"{reason}. It resumes when the freeze is lifted.")
+        else:
+            parts.append(f":ice_cube: *Frozen:* {reason}. It pauses before its next write step.")
+    if run.status is RunStatus.PAUSED and not (run.hold is not None and run.hold.paused):
         parts.append(":double_vertical_bar: *Paused.* Resume to go on.")
     if run.status is RunStatus.BLOCKED and run.reason:
         parts.append(f":no_entry: *Blocked:* {trusted_mentions(run.reason, people, 1200)}")

@@ -26,6 +26,9 @@ _NOTIFY_EMOJI = {
     "run_finished": ":checkered_flag:",
     "run_paused": ":double_vertical_bar:",
     "run_resumed": ":arrow_forward:",
+    "run_held": ":ice_cube:",
+    "hold_released": ":sunny:",
+    "commander_changed": ":bust_in_silhouette:",
 }
 
 
