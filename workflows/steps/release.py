@@ -101,9 +101,7 @@ async def verify_release(ctx: StepContext, ask: Ask) -> Outcome:
                 "evidence.release: person)"
             )
         elif not same_version(known[node][0], expected):
-            problems[node] = (
-                f"the deploy system reports {known[node][0]} installed, not {expected}"
-            )
+            problems[node] = f"the deploy system reports {known[node][0]} installed, not {expected}"
     marker = ctx.args.get("evidence")
     evidence = {
         **(marker if isinstance(marker, dict) else {"source": "deploy"}),
