@@ -15,14 +15,16 @@ through the workflow service and then plays everyone else at once:
 - the killer: SIGKILL to a random replica at random moments, restarted a moment later; the
   redis-server is restarted once (SIGTERM, AOF) half-way through;
 - Slack: chat.postMessage and chat.update answer some calls with 429 (Retry-After), 5xx, or
-  not within the notifier's timeout.
+  not within the notifier's timeout (not done, or done with the answer lost).
 
 When every run has finished or is blocked in doubt, the faults stop, the cards settle and the
 verdict is taken (``bench._chaosverdict``): every run finished or is blocked in doubt with that
 reason on its card; no side effect twice, counted from the devnet's request logs and the deploy
 receivers; every approval answered 200 is a vote or an audited refusal; every card shows its
-run's final state; no secret in any replica's log or any Slack call. Prints a summary; exits 1 on
-any violation. ``tests/chaos/test_chaos_short.py`` runs the same code with small numbers.
+run's final state, and no run has more than one card (counted from the stand-in's recorded
+``chat.postMessage`` calls); no secret in any replica's log or any Slack call. Prints a summary,
+then ``duplicate_cards=N`` and ``chaos_violations=N``; exits 1 on any violation.
+``tests/chaos/test_chaos_short.py`` runs the same code with small numbers.
 """
 
 from __future__ import annotations
@@ -407,15 +409,18 @@ class Chaos:
         while self.plan.slack_faults and not self.settled.is_set():
             await self._sleep(self.rng.uniform(*self.plan.slack_fault_every))
             method = self.rng.choice(["chat.update", "chat.update", "chat.postMessage"])
-            kind = self.rng.choice(["429", "5xx", "timeout"])
+            kind = self.rng.choice(["429", "5xx", "timeout", "lost answer"])
             times = self.rng.randint(1, 3)
             if kind == "429":
                 slack.fail(method, status=429, retry_after=1, times=times)
             elif kind == "5xx":
                 slack.fail(method, status=self.rng.choice([500, 502, 503]), times=times)
-            else:
+            elif kind == "timeout":
                 times = 1
                 slack.fail(method, error="chaos_timeout", delay=timeout + 1.0)
+            else:  # done by Slack, answered after the notifier gave up waiting
+                times = 1
+                slack.answer_late(method, timeout + 1.0)
             self.slack_faults[kind] += times
 
     async def _sleep(self, seconds: float) -> None:
@@ -589,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
             plan, workdir, progress=lambda t: print(t, flush=True))))
     for line in report.summary():
         print(line)
+    print(f"duplicate_cards={report.verdict.duplicate_cards}")
     print(f"chaos_violations={len(report.verdict.violations)}")
     return 0 if report.ok else 1
 

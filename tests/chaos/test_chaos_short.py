@@ -34,6 +34,7 @@ async def test_promotions_hold_through_kills_a_redis_restart_and_slack_faults(
     report = await run_chaos(SHORT, tmp_path)
     summary = "\n".join(report.summary())
     assert report.ok, summary
+    assert report.verdict.duplicate_cards == 0, summary
     assert report.kills >= 2, summary  # (kills stop once every run has settled)
     assert report.redis_restarts == 1, summary
     assert sum(report.slack_faults.values()) > 0, summary
