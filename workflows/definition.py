@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from workflows.errors import DefinitionError
+from workflows.patterns import compile_pattern, fullmatch
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -49,7 +50,7 @@ __all__ = [
     "template_names",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.ASCII)  # ASCII digits only
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
 _ID = r"^[a-z0-9][a-z0-9-]*$"
@@ -85,7 +86,7 @@ def parse_duration(value: object) -> object:
 def _check_regex(value: str | None) -> str | None:
     if value is not None:
         try:
-            re.compile(value)
+            compile_pattern(value)  # ASCII: \d is 0-9, never a look-alike digit
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from exc
     return value
@@ -200,7 +201,7 @@ class ParameterSpec(_Model):
             return self
         if len(value) > self.max_length or (self.choices and value not in self.choices):
             raise ValueError(f"the default {value!r} is too long or not one of the choices")
-        if self.pattern and not re.fullmatch(self.pattern, value):
+        if self.pattern and not fullmatch(self.pattern, value):
             raise ValueError(f"the default {value!r} does not match the pattern")
         return self
 

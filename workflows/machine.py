@@ -7,7 +7,6 @@ mutated. Effects are data (notifications) carried out at the edge by the engine.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -47,6 +46,7 @@ from workflows.model import (
     Tick,
     Vote,
 )
+from workflows.patterns import fullmatch
 from workflows.policy import effective_skip
 
 __all__ = [
@@ -687,7 +687,7 @@ def _check_inputs(run: Run, index: int, given: dict[str, str]) -> dict[str, str]
             continue
         if len(value) > spec.max_length:
             raise InvalidCommand(f"{spec.label} is longer than {spec.max_length} characters")
-        if spec.pattern and not re.fullmatch(spec.pattern, value):
+        if spec.pattern and not fullmatch(spec.pattern, value):
             raise InvalidCommand(f"{spec.label} does not have the expected form ({spec.pattern})")
         if spec.release is not None and _bare(value) != _bare(spec.release):
             raise InvalidCommand(

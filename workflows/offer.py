@@ -9,10 +9,9 @@ target lists them under ``offer_carries``. The rest is left for a person to fill
 
 from __future__ import annotations
 
-import re
-
 from workflows.definition import Definition, ParameterSpec
 from workflows.model import PlannedStep, Run, StepStatus
+from workflows.patterns import fullmatch
 
 __all__ = ["asks_first", "failed_step", "offer_params"]
 
@@ -66,4 +65,4 @@ def asks_first(target: Definition, known: dict[str, str], *, offered: bool) -> b
 def _fits(spec: ParameterSpec, value: str) -> bool:
     if len(value) > spec.max_length or (spec.choices and value not in spec.choices):
         return False
-    return spec.pattern is None or re.fullmatch(spec.pattern, value) is not None
+    return spec.pattern is None or fullmatch(spec.pattern, value)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from workflows.definition import Definition, GroupDef, ParameterSpec, StepDef
 from workflows.errors import InvalidParameters
 from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
+from workflows.patterns import fullmatch
 from workflows.release_gate import resolve_release_gates
 from workflows.policy import effective_skip, lock_environments
 
@@ -78,7 +79,7 @@ def _check_value(spec: ParameterSpec, value: str, form: str) -> None:
             f"{spec.name} must be one of {', '.join(spec.choices)}, not {value!r}",
             parameter=spec.name, usage=form,
         )
-    if spec.pattern and not re.fullmatch(spec.pattern, value):
+    if spec.pattern and not fullmatch(spec.pattern, value):
         hint = f" ({spec.help})" if spec.help else ""
         raise InvalidParameters(f"{spec.name} {value!r} is not valid{hint}", parameter=spec.name,
                                 usage=form)

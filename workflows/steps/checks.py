@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workflows.patterns import compile_pattern, fullmatch
+
 __all__ = [
     "Agreement",
     "Expectation",
@@ -53,7 +55,7 @@ class Expectation(BaseModel):
             raise ValueError(f"an expectation needs one of {', '.join(_OPS)}")
         if self.matches is not None:
             try:
-                re.compile(self.matches)
+                compile_pattern(self.matches)
             except re.error as exc:
                 raise ValueError(f"matches: not a valid regular expression: {exc}") from exc
         return self
@@ -114,7 +116,7 @@ def _compare(where: str, got: Any, exp: Expectation) -> list[str]:
         out.append(f"{where} is {got!r}, expected at least {exp.min:g}")
     if exp.max is not None and (number is None or number > exp.max):
         out.append(f"{where} is {got!r}, expected at most {exp.max:g}")
-    if exp.matches is not None and not re.fullmatch(exp.matches, str(got)):
+    if exp.matches is not None and not fullmatch(exp.matches, str(got)):
         out.append(f"{where} is {got!r}, which does not match {exp.matches}")
     if exp.one_of is not None and got not in exp.one_of:
         out.append(f"{where} is {got!r}, expected one of {exp.one_of!r}")
