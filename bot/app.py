@@ -159,6 +159,7 @@ async def create_bot(
         log=log,
         describe_error=describe_error,
         pressure=pressure,
+        guard=runtime.guard,
     )
     register_handlers(app, ctx)
     app.error(_error_handler(ctx))

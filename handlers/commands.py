@@ -16,18 +16,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.config import NodeConfig
-from bot.nodes import NodeError
 from bot.slack.errors import NotPermitted
 from bot.slack.escape import code, inline, mention
 from bot.slack.ids import SLASH_COMMAND, CallbackId
 from bot.slack.payloads import ButtonValue, ModalMetadata
 from bot.slack.views import (
     Message,
-    NodeRow,
     context,
     drill_line,
-    health_table,
     help_message,
     notice,
     run_card,
@@ -57,6 +53,7 @@ from handlers.grammar import (
     help_for,
     parse,
 )
+from handlers.health import health_report
 from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload
 from handlers.replies import open_modal, tell
@@ -255,39 +252,8 @@ def _health(ctx: HandlerContext, p: CommandPayload, environment: str) -> Message
     if not ctx.service.authority.groups_of(p.user_id):
         raise NotPermitted("only members of a configured group may ask the nodes for health")
     nodes = ctx.config.nodes(environment)  # an unknown environment raises ConfigError
-    ctx.deferred.spawn(_health_report(ctx, p, environment, nodes), f"health:{environment}")
+    ctx.deferred.spawn(health_report(ctx, p, environment), f"health:{environment}")
     return _said(f":stethoscope: Asking the {len(nodes)} nodes of {code(environment, 60)}…")
-
-
-async def _health_report(
-    ctx: HandlerContext, p: CommandPayload, environment: str, nodes: list[NodeConfig]
-) -> None:
-    async def one(node: NodeConfig) -> NodeRow:
-        status = height = peers = syncing = version = tip_hash = None
-        problems: list[str] = []
-        try:
-            health = await ctx.nodes.health(node, retry=False)
-            status, height, peers, syncing = (
-                health.status, health.best_height, health.peer_count, health.syncing)
-        except NodeError as exc:
-            problems.append(f"/health: {exc}")
-        try:
-            info = await ctx.nodes.call(node, "getinfo", retry=False)
-            if isinstance(info, dict):
-                version = str(info.get("version")) if info.get("version") is not None else None
-                height = height if height is not None else info.get("blocks")
-            tip = await ctx.nodes.tip(node)
-            height, tip_hash = tip.height, tip.hash
-        except NodeError as exc:
-            problems.append(f"RPC: {exc}")
-        return NodeRow(node.name, status, height, tip_hash, peers, syncing, version,
-                       "; ".join(problems) or None)
-
-    results = await ctx.nodes.gather(nodes, one)
-    rows = [r.value if r.value is not None else NodeRow(r.node, error=str(r.error))
-            for r in results]
-    await tell(ctx.client, health_table(environment, rows), user=p.user_id,
-               channel=p.channel_id, response_url=p.response_url)
 
 
 async def _modal_or_say(ctx: HandlerContext, p: CommandPayload, view: dict[str, Any]) -> None:

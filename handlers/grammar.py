@@ -234,7 +234,8 @@ _STATIC_HELP: dict[str, tuple[str, str]] = {
     ),
     "health": (
         "health <environment>",
-        "Each node's height, tip hash, peers, syncing and version, from /health and RPC.",
+        "Each node judged as a health gate judges it: ok, failing and why (wrong chain, "
+        "down, too few peers, syncing, tip behind), or refused by the network guard.",
     ),
     "pause": ("pause <run-id> [reason]", "Pause a run; nothing new starts until it is resumed."),
     "resume": ("resume <run-id>", "Resume a paused run."),

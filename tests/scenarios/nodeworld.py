@@ -24,6 +24,7 @@ def world_doc(net: Devnet, **options: Any) -> dict[str, Any]:
         "groups": {"operators": list(OPERATORS), "release-managers": [RELEASE_MANAGER]},
         "permissions": {"default": {"start": ["operators", "release-managers"],
                                     "operate": ["operators"]}},
+        "slack": {"ops_channel": "C0OPS"},
     }
 
 

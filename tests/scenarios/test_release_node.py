@@ -65,7 +65,8 @@ async def test_release_in_slack_needs_an_operator_and_the_right_genesis(
     reply = await h.command("UOP", "release-node test-2")
     assert "genesis before releasing it" in reply.text
     text = await answer(h, seen)
-    assert "is not released" in text and "still reports genesis 660189b8" in text
+    assert "is not released" in text
+    assert "still reports genesis 660189b8" in text
     assert await h.runtime.guard.refused(["test-2"])  # still refused
 
     testnet.node("test-2").faults.wrong_network = False
@@ -102,12 +103,15 @@ async def test_release_from_the_cli(
 
     status, text = await asyncio.to_thread(cli, "test-3", "--as", RELEASE_MANAGER,
                                            "--config", str(path))
-    assert status == 1 and "only an operator of environment testnet" in text
+    assert status == 1
+    assert "only an operator of environment testnet" in text
     status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP", "--config", str(path))
-    assert status == 1 and "still reports genesis" in text
+    assert status == 1
+    assert "still reports genesis" in text
     testnet.node("test-3").faults.wrong_network = False
     status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP", "--config", str(path))
-    assert status == 0 and "is released" in text, text
+    assert status == 0, text
+    assert "is released" in text
     assert await h.runtime.guard.refused(["test-3"]) == {}  # the serving bot sees it at once
     audit = await h.runtime.guard.refusals.audit("test-3")
     assert audit[-1].event is GuardEvent.RELEASED

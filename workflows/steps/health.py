@@ -88,7 +88,7 @@ class HealthExecutor:
             if ready_within > 0:  # just (re)started: let the nodes come up before the first look
                 await wait_until_up(access, nodes, ready_within)
             report = await guard_nodes(access, nodes, env)
-            if report.mismatched:
+            if not report.ok:  # wrong chain, or a genesis that cannot be read: not healthy
                 return OutcomeFailed(error=report.error(), result={"guard": report.as_result()})
             data = {"attempt": ctx.attempt, "start": ctx.now.isoformat(), "rounds": 0,
                     "first": {}, "last": {}}
