@@ -170,6 +170,9 @@ class DemoStack:
         document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         for entry in document["environments"].values():
             entry["policy"] = dict(DEMO_POLICY)
+            # The daemon's getinfo.version is a constant: a node's release is what the devnet's
+            # deploy receiver reports having installed (the "Deploy webhook contract").
+            entry.setdefault("evidence", {})["release"] = {"source": "deploy"}
         document["groups"] = GROUPS
         document["permissions"] = {
             "default": {"start": ["operators", "release-managers", "security"],
@@ -178,7 +181,9 @@ class DemoStack:
         document["slack"] = {"ops_channel": OPS_CHANNEL, "incident_responders": ["responders"]}
         document["drills"] = {"restore_drill_slo_days": 90}
         header = ("# Written by `parthenon-bot demo` at each start (ports change); "
-                  "secrets are in the demo process only.\n")
+                  "secrets are in the demo process only.\n"
+                  "# Evidence: evidence.release is `deploy` everywhere (the devnet deploy "
+                  "receivers report the release they installed on each node).\n")
         path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         return path, env
 
