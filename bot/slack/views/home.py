@@ -18,6 +18,12 @@ from workflows.model import PlannedStep, Run
 __all__ = ["HomeItem", "drill_line", "drill_reminder", "home_view"]
 
 _HOME_BLOCKS = 100
+_PENDING, _ACTIVE, _RECENT = 10, 15, 10  # shown on Home (with 10 drills: 77 blocks at most)
+
+
+def _shown(count: int, limit: int) -> str:
+    """How many there are, when Home shows only some: `/parthenon status` and `runs` list more."""
+    return f" ({count}; the first {limit} shown)" if count > limit else ""
 
 
 @dataclass(frozen=True)
@@ -62,23 +68,23 @@ def home_view(
     blocks.append(context(f"For <@{viewer.user}> · updated {date(now)}"))
     blocks.append(actions(str(BlockId.HOME_ACTIONS),
                           [button(ActionId.REFRESH_HOME, "Refresh", ButtonValue().dump())]))
-    blocks.append(section("*Waiting for you*"))
+    blocks.append(section(f"*Waiting for you*{_shown(len(pending), _PENDING)}"))
     if pending:
-        for item in pending[:10]:
+        for item in pending[:_PENDING]:
             blocks += _pending(item)
     else:
         blocks.append(context("Nothing waits for you."))
     blocks.append(divider())
-    blocks.append(section("*Active runs*"))
+    blocks.append(section(f"*Active runs*{_shown(len(active), _ACTIVE)}"))
     if active:
-        blocks += [section(run_line(run)) for run in active[:15]]
+        blocks += [section(run_line(run)) for run in active[:_ACTIVE]]
     else:
         blocks.append(context("No run is active."))
     blocks.append(divider())
-    blocks.append(section("*Recent runs*"))
-    finished = [r for r in recent if r.terminal][:10]
+    finished = [r for r in recent if r.terminal]
+    blocks.append(section(f"*Recent runs*{_shown(len(finished), _RECENT)}"))
     if finished:
-        blocks += [section(run_line(run)) for run in finished]
+        blocks += [section(run_line(run)) for run in finished[:_RECENT]]
     else:
         blocks.append(context("No finished runs yet."))
     blocks.append(divider())
