@@ -46,6 +46,7 @@ from bot.slack.escape import text as free_text
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.notifier import Notifier
 from bot.slack.pressure import RequestPressure
+from bot.slack.unrecorded import NOT_RECORDED, is_store_outage
 from bot.slack.views import notice
 from handlers.context import HandlerContext
 from handlers.grammar import Catalog
@@ -179,6 +180,9 @@ def describe_error(error: Exception, people: frozenset[str] = frozenset()) -> tu
     if isinstance(error, _KNOWN):
         code_ = str(getattr(error, "code", "error"))
         return f":no_entry_sign: {trusted_mentions(str(error), people, 2500)}", code_
+    if is_store_outage(error):  # nothing was recorded: say so, and log no traceback
+        log.warning("not recorded, Redis unreachable: %s", type(error).__name__)
+        return NOT_RECORDED, "store_unreachable"
     error_id = secrets.token_hex(4)
     log.error("unhandled error %s: %s", error_id, type(error).__name__, exc_info=error,
               extra={"error_id": error_id})
