@@ -464,6 +464,7 @@ class BotConfig(BaseModel):
     retention: RetentionConfig = RetentionConfig()
     incidents: IncidentsConfig = IncidentsConfig()  # private channels, severity (its module)
     prometheus_url: str | None = None
+    definitions_dir: Path | None = None  # a team's own workflows (workflows.catalog)
 
     @model_validator(mode="before")
     @classmethod
@@ -750,7 +751,11 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Bo
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError("unreadable", f"cannot read the file ({reason})", file=source) from None
-    return parse_config(text, source=source, env=env)
+    config = parse_config(text, source=source, env=env)
+    extra = config.definitions_dir
+    if extra is not None and not extra.is_absolute():  # relative to the config file, not the cwd
+        config = config.model_copy(update={"definitions_dir": Path(path).parent / extra})
+    return config
 
 
 _PYDANTIC_CODES = {"extra_forbidden": "unknown_field", "missing": "missing_field"}

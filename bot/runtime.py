@@ -4,7 +4,6 @@ engine, the node client. The Slack app, the console and the tests all build thro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,8 +13,9 @@ from bot.inventory import ConfigAuthority, ConfigInventory
 from bot.nodes import NetworkGuard, NodeClient, PostBudget
 from bot.nodes.refusals import RedisRefusals
 from bot.policies import ConfigPolicies
+from workflows.catalog import load_catalog, shipped_directory
 from workflows.connection import connect
-from workflows.definition import Definition, load_definitions
+from workflows.definition import Definition
 from workflows.engine import Engine, EngineSettings
 from workflows.freezer import Freezer
 from workflows.service import WorkflowService
@@ -32,7 +32,7 @@ from workflows.store import RunStore
 
 __all__ = ["DEFINITIONS_DIR", "Runtime", "build_runtime", "default_executors"]
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "definitions"
+DEFINITIONS_DIR = shipped_directory()
 
 
 def default_executors() -> list[StepExecutor]:
@@ -77,7 +77,7 @@ async def build_runtime(
     redis_client: aioredis.Redis | None = None,
 ) -> Runtime:
     """Wire everything; a bad definition raises DefinitionError here, before anything serves."""
-    defs = definitions if definitions is not None else load_definitions(DEFINITIONS_DIR)
+    defs = definitions if definitions is not None else load_catalog(config.definitions_dir)
     client = redis_client or connect(redis_url)
     store = RunStore(client)
     service = WorkflowService(store, defs, ConfigInventory(config), ConfigAuthority(config),

@@ -42,6 +42,7 @@ from bot.console.stack import (
 from bot.console.users import DEMO_USERS
 from bot.devnet import DevnetError
 from bot.redisserver import RedisServerError
+from workflows.errors import DefinitionError
 
 __all__ = ["run_demo"]
 
@@ -62,6 +63,9 @@ def run_demo(argv: Sequence[str]) -> int:
     parser.add_argument("--script", type=Path,
                         help="run this demo script instead of the prompt (docs/demo.md)")
     parser.add_argument("--no-color", action="store_true", help="plain text output")
+    parser.add_argument("--definitions", type=Path, metavar="DIR",
+                        help="your own workflow definitions, added to the shipped ones as "
+                             "`serve --definitions` adds them (docs/workflows.md)")
     args = parser.parse_args(list(argv))
     steps: list[Step] | None = None
     if args.script is not None:
@@ -75,20 +79,22 @@ def run_demo(argv: Sequence[str]) -> int:
         out.reconfigure(errors="replace")  # a terminal without UTF-8 gets ? for the emoji
     color = not args.no_color and out.isatty() and "NO_COLOR" not in os.environ
     try:
-        return asyncio.run(_demo(Path(args.data_dir), steps, str(args.script or ""), out, color))
+        return asyncio.run(_demo(Path(args.data_dir), steps, str(args.script or ""), out, color,
+                                 args.definitions))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
 
 async def _demo(data_dir: Path, steps: list[Step] | None, source: str, out: TextIO,
-                color: bool) -> int:
-    stack = DemoStack(data_dir)
+                color: bool, definitions: Path | None = None) -> int:
+    stack = DemoStack(data_dir, definitions=definitions)
     _on_signals(stack.stop_event)
     style = Style(color=color)
     print(style.dim(f"Starting the demo (data in {data_dir}/)…"), file=out, flush=True)
     try:
         await stack.start()
-    except (DemoStartError, RedisServerError, DevnetError, ConfigError, OSError) as exc:
+    except (DemoStartError, RedisServerError, DevnetError, ConfigError, DefinitionError,
+            OSError) as exc:
         print(f"parthenon-bot demo: could not start: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if stack.stop_event.is_set():

@@ -26,12 +26,12 @@ from bot.config import BotConfig, load_config
 from bot.console.users import DEMO_USERS, GROUPS
 from bot.devnet import Devnet, DevnetNode
 from bot.redisserver import RedisServer
-from bot.runtime import DEFINITIONS_DIR
 from bot.serve import serve
 from bot.settings import load_settings
 from bot.slack.standin import SlackStandIn
+from workflows.catalog import load_catalog
 from workflows.connection import connect
-from workflows.definition import Definition, load_definitions
+from workflows.definition import Definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.store import RunStore
@@ -71,11 +71,14 @@ class DemoStartError(RuntimeError):
     code = "demo_start"
 
 
-def demo_definitions(windows: Mapping[str, str] = DEMO_WINDOWS) -> dict[str, Definition]:
-    """The shipped definitions with the demo's shorter monitor windows as parameter defaults
-    (a run shows them among its parameters; ``name=value`` in the command still sets them)."""
+def demo_definitions(
+    windows: Mapping[str, str] = DEMO_WINDOWS, extra: Path | None = None
+) -> dict[str, Definition]:
+    """The shipped definitions (and those of ``extra``, as `serve --definitions` adds them) with
+    the demo's shorter monitor windows as parameter defaults (a run shows them among its
+    parameters; ``name=value`` in the command still sets them)."""
     found: dict[str, Definition] = {}
-    for name, defn in load_definitions(DEFINITIONS_DIR).items():
+    for name, defn in load_catalog(extra).items():
         params = [
             p.model_copy(update={"default": windows[p.name]})
             if p.name in windows and p.default is not None else p
@@ -86,7 +89,9 @@ def demo_definitions(windows: Mapping[str, str] = DEMO_WINDOWS) -> dict[str, Def
 
 
 class DemoStack:
-    def __init__(self, data_dir: Path, *, seed_restore_drill: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, seed_restore_drill: bool = True,
+                 definitions: Path | None = None) -> None:
+        self.definitions_dir = definitions
         self.shown_dir = Path(data_dir)  # as given, for what the console prints
         self.data_dir = Path(data_dir).resolve()
         self.seed_restore_drill = seed_restore_drill
@@ -144,7 +149,8 @@ class DemoStack:
         if self.seed_restore_drill:  # before the bot's drill scheduler first looks
             self.seeded = await self._seed_restore_drill()
         self._serve = asyncio.create_task(serve(
-            settings, self.config, host="127.0.0.1", port=0, definitions=demo_definitions(),
+            settings, self.config, host="127.0.0.1", port=0,
+            definitions=demo_definitions(extra=self.definitions_dir),
             stop=self.stop_event, on_started=on_started,
         ), name="demo-bot")
         pending: set[asyncio.Future[Any]] = {started, self._serve}

@@ -33,9 +33,15 @@ def demo_env() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
 
 
+_DEFINITIONS = re.compile(r"^# definitions: (\S+)$", re.MULTILINE)
+
+
 def run_demo_script(script: Path, data_dir: Path, timeout: float = 100.0) -> Finished:
+    """The demo on ``script``; a `# definitions: DIR` line in it adds `--definitions DIR`."""
+    extra = _DEFINITIONS.search(script.read_text(encoding="utf-8"))
+    more = ["--definitions", str(ROOT / extra.group(1))] if extra else []
     done = subprocess.run(
-        demo_command("--script", str(script), "--data-dir", str(data_dir)),
+        demo_command("--script", str(script), "--data-dir", str(data_dir), *more),
         cwd=ROOT, env=demo_env(), capture_output=True, text=True, timeout=timeout, check=False,
     )
     return Finished(done.returncode, done.stdout, done.stderr)
