@@ -4,7 +4,7 @@ and people for permissions (Authority)."""
 from __future__ import annotations
 
 from bot.config import BotConfig, NodeRole
-from bot.evidence import ReleaseEvidence
+from bot.evidence import ReleaseEvidence, ValidationErrorsEvidence
 
 __all__ = ["ConfigAuthority", "ConfigInventory"]
 
@@ -39,6 +39,10 @@ class ConfigInventory:
     def release_evidence(self, environment: str) -> ReleaseEvidence:
         """Implements ``workflows.release_gate.ReleaseEvidencePolicy``."""
         return self.config.environment(environment).evidence.release
+
+    def validation_errors_evidence(self, environment: str) -> ValidationErrorsEvidence:
+        """Where the environment's "no rise in validation errors" checks get their evidence."""
+        return self.config.environment(environment).evidence.validation_errors
 
     def waves(self, environment: str) -> list[tuple[int, list[str]]]:
         env = self.config.environment(environment)

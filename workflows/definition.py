@@ -121,6 +121,7 @@ class StepKind(StrEnum):
     WEBHOOK = "webhook"
     BOT = "bot"
     WAIT = "wait"
+    EVIDENCE = "evidence"  # a fact the node cannot tell, from the environment's evidence source
 
 
 class Effect(StrEnum):
@@ -235,7 +236,7 @@ class StepDef(_Model):
             raise ValueError("an approval step needs an 'approval' policy")
         if self.kind is StepKind.WEBHOOK and self.effect is not Effect.WRITE:
             object.__setattr__(self, "effect", Effect.WRITE)
-        if self.kind in {StepKind.RPC, StepKind.HEALTH} and self.targets is None:
+        if self.kind in {StepKind.RPC, StepKind.HEALTH, StepKind.EVIDENCE} and self.targets is None:
             object.__setattr__(self, "targets", TargetSpec())
         return self
 

@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from workflows.definition import Definition, GroupDef, ParameterSpec, StepDef
 from workflows.errors import InvalidParameters
+from workflows.evidence_plan import resolve_evidence
 from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
 from workflows.patterns import fullmatch
-from workflows.release_gate import resolve_release_gates
 from workflows.policy import effective_skip, lock_environments
+from workflows.release_gate import resolve_release_gates
 
 __all__ = ["Inventory", "check_params", "plan_run", "usage"]
 
@@ -117,6 +118,8 @@ def plan_run(
             plan.extend(_expand_group(item, environment, inventory, top_ids))
         elif _applies(item, environment):
             plan.append(_planned(item, environment, inventory, item.id, None, None, set(), top_ids))
+    # "No rise in validation errors" checks take the environment's evidence source.
+    plan = resolve_evidence(plan, getattr(inventory, "validation_errors_evidence", None))
     _drop_dangling_gotos(plan)
     # "The nodes run the release" gates run on the environment's evidence.release source.
     plan = resolve_release_gates(plan, clean, inventory)

@@ -46,6 +46,8 @@ class NodeView(Protocol):
 
     def peer_count(self) -> int: ...
 
+    def syncing(self) -> bool: ...
+
     def block(self, height: int) -> dict[str, Any]: ...
 
     def queue_transaction(self, txid: str) -> None: ...
@@ -69,7 +71,7 @@ def _info(node: NodeView, params: Params) -> dict[str, Any]:
         "protocolversion": PROTOCOL_VERSION,
         # The daemon's version is a constant; only the `future` dialect reports the release.
         "version": node.version if node.dialect is Dialect.FUTURE else DAEMON_VERSION,
-        "syncing": peers == 0,
+        "syncing": node.syncing(),
         "sync_progress": 100.0,
     }
 

@@ -35,6 +35,9 @@ def environment_config(
         "min_peers": min_peers,
         "waves": list(waves),
         "deploy_webhook": {"url": devnet.deploy.url, "secret_env": secret_env},
+        # The devnet's deploy receiver reads the node logs (`check-logs`): the daemon exports no
+        # validation-error metric, so that is where this environment's gates get them.
+        "evidence": {"validation_errors": {"source": "deploy"}},
         "rpc_credentials": {"user": devnet.rpc_user, "password_env": password_env},
         "nodes": [
             {"name": n.name, "rpc_url": n.url, "role": n.role, "canary": n.canary}

@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -30,6 +30,7 @@ from bot.devnet.errors import UnknownNodeError
 from bot.devnet.node import DevnetNode
 
 __all__ = [
+    "CHECK_LOGS",
     "NODE_ACTIONS",
     "READ_ACTIONS",
     "DeployReceiver",
@@ -100,6 +101,9 @@ NODE_ACTIONS: dict[str, Callable[[DevnetNode, dict[str, Any]], Awaitable[None]]]
     "start": _start,
 }
 
+
+CHECK_LOGS = "check-logs"
+"""The log check: validation errors each named node logged over a window (read-only)."""
 
 #: Actions that only report (nothing is done to a node): `verify-version`.
 READ_ACTIONS = frozenset({"verify-version"})
@@ -215,6 +219,8 @@ class DeployReceiver:
             return 400, {"error": "nodes must be a list of node names"}, False
         if self.environment is not None and environment != self.environment:
             return 400, {"error": f"this deploy system serves {self.environment}"}, False
+        if action == CHECK_LOGS:
+            return self._check_logs(body, names)
         perform = NODE_ACTIONS.get(action)
         if perform is None and action not in READ_ACTIONS:
             return 200, {"status": "accepted"}, False
@@ -228,6 +234,23 @@ class DeployReceiver:
         installed = {node.name: node.version for node in nodes}
         answer = {"status": "done", "action": action, "nodes": names, "installed": installed}
         return 200, answer, perform is not None and bool(nodes)
+
+    def _check_logs(
+        self, body: dict[str, Any], names: list[str]
+    ) -> tuple[int, dict[str, Any], bool]:
+        """`check-logs`: the validation errors each named node logged from `since` to `until`."""
+        since, until = body.get("since"), body.get("until", time.time())
+        if not (_epoch(since) and _epoch(until)):
+            return 400, {"error": "since and until are epoch seconds"}, False
+        try:
+            nodes = [self._nodes.node(name) for name in names]
+        except UnknownNodeError as exc:
+            return 404, {"error": str(exc)}, False
+        report = {
+            node.name: {"validation_errors": node.validation_errors_logged(since, until)}
+            for node in nodes
+        }
+        return 200, {"status": "done", "action": CHECK_LOGS, "nodes": report}, False
 
     def _record(
         self,
@@ -244,3 +267,7 @@ class DeployReceiver:
             DeployRequest(time.time(), key, body, raw, status, answer, applied, replay)
         )
         return web.json_response(answer, status=status)
+
+
+def _epoch(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -35,10 +35,14 @@ class NodeFaults:
       regtest node, testnet for a mainnet node; or a network name).
     - stalled_tip: the height stops advancing (True: at the height when it was set; an int: at
       that height).
-    - peers: override the reported peer count (0 = no peers, so `syncing` turns true).
+    - peers: how many real peers exchange blocks with the node (0 = none, so `syncing` turns
+      true). `peer_count` counts inbound connections ever accepted since the node started, as
+      the daemon does: new peers raise it, lost ones do not lower it (a restart does).
     - divergent_tip: the node's block hashes differ from the others' from height H on (True: from
       the tip at the moment it was set).
-    - validation_errors: `pantheon_validation_errors_total` rises by one when set and each block.
+    - validation_errors: the node logs one validation error when set and one each block (the
+      deploy receiver's `check-logs` reports them); only the `future` dialect also exports them
+      as `pantheon_validation_errors_total` on /metrics.
     - hanging_stop: a `stop` request does not answer for that many seconds (True: an hour) while
       /health still says ok; afterwards the node answers and stops.
     - huge_reply: RPC replies are valid JSON padded to that many bytes (True: 16 MiB).

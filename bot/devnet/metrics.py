@@ -1,5 +1,9 @@
 """The node's /metrics text, faithfully broken: its `# TYPE` lines carry labels.
 
+Exactly the daemon's five families (NODE_RPC.md): best block height, peer count, syncing, RPC
+requests by method and status, and the RPC duration histogram. The `future` dialect adds
+`pantheon_validation_errors_total`, which the daemon does not have.
+
 Strict Prometheus parsers (prometheus_client's included) reject this text; the bot must parse it
 line by line. Counters and the histogram are in memory and lost on restart, like the daemon's.
 """
@@ -20,7 +24,7 @@ class MetricsSnapshot:
     best_height: int
     peer_count: int
     syncing: bool
-    validation_errors: int
+    validation_errors: int | None  # None: not exported (the daemon's dialect)
     network: str
 
 
@@ -54,9 +58,15 @@ class NodeMetrics:
             "# HELP pantheon_syncing Whether the node is syncing",
             f"# TYPE pantheon_syncing{{{net}}} gauge",
             f"pantheon_syncing {int(snapshot.syncing)}",
-            "# HELP pantheon_validation_errors_total Blocks or transactions that failed validation",
-            f"# TYPE pantheon_validation_errors_total{{{net}}} counter",
-            f"pantheon_validation_errors_total {snapshot.validation_errors}",
+        ]
+        if snapshot.validation_errors is not None:  # the `future` dialect only
+            lines += [
+                "# HELP pantheon_validation_errors_total Blocks or transactions that failed "
+                "validation",
+                f"# TYPE pantheon_validation_errors_total{{{net}}} counter",
+                f"pantheon_validation_errors_total {snapshot.validation_errors}",
+            ]
+        lines += [
             "# HELP pantheon_rpc_requests_total RPC requests by method and status",
             '# TYPE pantheon_rpc_requests_total{method="",status=""} counter',
         ]

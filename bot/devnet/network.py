@@ -80,7 +80,9 @@ class Devnet:
         self.rpc_user = rpc_user
         self.chain = Chain(network, block_interval, initial_height=initial_height)
         prefix = name_prefix if name_prefix is not None else f"{network[:4]}-"
-        base_peers = peers if peers is not None else max(1, nodes - 1)
+        # Each node's real peers are the devnet's other nodes: a lone node has none, so it says
+        # syncing forever, like a lone regtest daemon.
+        base_peers = peers if peers is not None else nodes - 1
         self.nodes: list[DevnetNode] = [
             DevnetNode(
                 name=f"{prefix}{index}",

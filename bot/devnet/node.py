@@ -105,6 +105,13 @@ class DevnetNode:
         self._fork_height: int | None = None
         self._validation_base = 0
         self._validation_since: int | None = None
+        # When each validation error reached the node's log (the daemon logs them; it exports
+        # no metric for them): the deploy receiver's `check-logs` reads this.
+        self._validation_log: list[float] = []
+        # Inbound peer connections accepted since the process started: the daemon's peer_count
+        # counts every one ever accepted, even after it closed (NODE_RPC.md).
+        self._accepted = 0
+        self._real_peers = peers
         self._web: web.Server | None = None
         self._server: asyncio.Server | None = None
         self._listening: socket.socket | None = None
@@ -191,8 +198,29 @@ class DevnetNode:
             network = wrong
         return Branch(GENESIS_HASHES[network], self._fork_height, self.name)
 
-    def peer_count(self) -> int:
+    def real_peers(self) -> int:
+        """Peers exchanging blocks now: the devnet's other nodes, or the `peers` fault."""
         return self._peers if self._faults.peers is None else self._faults.peers
+
+    def peer_count(self) -> int:
+        """What the daemon reports: inbound connections ever accepted since it started."""
+        return self._accepted
+
+    def syncing(self) -> bool:
+        """The daemon says syncing for as long as no real peer exchanges blocks with it."""
+        return self.real_peers() == 0
+
+    def validation_errors_logged(self, since: float, until: float) -> int:
+        """Validation errors the node logged between `since` and `until` (epoch seconds)."""
+        self._log_validation_errors()
+        return sum(1 for at in self._validation_log if since <= at <= until)
+
+    def _log_validation_errors(self) -> None:
+        """Write the errors counted since the last look into the log, stamped now."""
+        now = time.time()
+        missing = self.validation_errors - len(self._validation_log)
+        if missing > 0:
+            self._validation_log.extend([now] * missing)
 
     def block(self, height: int) -> dict[str, Any]:
         return self.chain.block(height, self.branch())
@@ -201,23 +229,24 @@ class DevnetNode:
         self.chain.add_transaction(txid)
 
     def health(self) -> dict[str, Any]:
-        peers = self.peer_count()
+        self._log_validation_errors()
         return {
             "best_height": self.height,
-            "peer_count": peers,
+            "peer_count": self.peer_count(),
             "rpc_port": self._port,
             "status": self._status,
             "sync_progress": 100.0,
-            "syncing": peers == 0,
+            "syncing": self.syncing(),
         }
 
     def metrics_text(self) -> str:
-        peers = self.peer_count()
+        self._log_validation_errors()
+        future = self.dialect is Dialect.FUTURE  # the daemon exports no validation-error metric
         snapshot = MetricsSnapshot(
             best_height=self.height,
-            peer_count=peers,
-            syncing=peers == 0,
-            validation_errors=self.validation_errors,
+            peer_count=self.peer_count(),
+            syncing=self.syncing(),
+            validation_errors=self.validation_errors if future else None,
             network=self.network,
         )
         return self._metrics.render(snapshot)
@@ -245,6 +274,7 @@ class DevnetNode:
         self._per_connection = weakref.WeakKeyDictionary()
         self._stopped = asyncio.Event()
         self._frozen_height = None
+        self._accepted = self._real_peers = self.real_peers()  # the peers connect again
         self._running = True
         self._status = "ok"
         self.starts += 1
@@ -364,6 +394,12 @@ class DevnetNode:
             elif not value and self._validation_since is not None:
                 self._validation_base = self.validation_errors
                 self._validation_since = None
+            self._log_validation_errors()
+        elif name == "peers":
+            real = self.real_peers()
+            if self._running and real > self._real_peers:  # new peers are new connections
+                self._accepted += real - self._real_peers
+            self._real_peers = real
         elif name == "refuse_connections" and self._running:
             if value and self._listening is not None:
                 self._unlisten()
@@ -460,7 +496,7 @@ class DevnetNode:
         try:
             body = dialect.result_body(envelope.id, call(self, method, envelope.params))
         except MethodError as exc:
-            status = "error"
+            status = "error" if label != "unknown" else "unknown_method"
             body = dialect.error_body(envelope.id, dialect.METHOD_ERROR, exc.message)
         self._metrics.observe(label, status, time.perf_counter() - started)
         return await self._reply(request, body, close_after), method, envelope.id

@@ -57,18 +57,24 @@ class HealthConditions(BaseModel):
     min_advance: int = Field(default=1, ge=1)  # blocks the tip must gain over the window
     max_tip_lag: int | None = Field(default=None, ge=0)  # tips consistent within k blocks
     no_validation_error_rise: bool = False
+    # The counter no_validation_error_rise reads on /metrics: only where the environment's
+    # evidence.validation_errors is `metric` (the node daemon itself exports none).
+    validation_metric: str = VALIDATION_ERRORS_METRIC
 
     @classmethod
     def for_environment(
         cls, environment: EnvironmentConfig, **overrides: object
     ) -> HealthConditions:
-        """Every condition on, with the environment's min_peers and max_tip_lag."""
+        """Every /health condition on, with the environment's min_peers and max_tip_lag.
+
+        Validation errors are not a /health fact: a window gate adds them only where the
+        environment's evidence is a /metrics counter (workflows/evidence_plan.py).
+        """
         values: dict[str, object] = {
             "min_peers": environment.min_peers,
             "not_syncing": True,
             "tip_advancing": True,
             "max_tip_lag": environment.max_tip_lag,
-            "no_validation_error_rise": True,
         }
         values.update(overrides)
         return cls.model_validate(values)
@@ -199,7 +205,8 @@ def _judge(
         lag = conditions.max_tip_lag
         checks.append((Condition.TIPS_CONSISTENT, lambda: _consistent(name, latest, lag)))
     if conditions.no_validation_error_rise:
-        checks.append((Condition.NO_VALIDATION_ERROR_RISE, lambda: _validation(readable)))
+        metric = conditions.validation_metric
+        checks.append((Condition.NO_VALIDATION_ERROR_RISE, lambda: _validation(readable, metric)))
     for condition, check in checks:
         if not readable:
             yield ConditionResult(
@@ -278,13 +285,13 @@ def _consistent(name: str, latest: dict[str, int], lag: int) -> tuple[bool, str]
     )
 
 
-def _validation(readable: _Readable) -> tuple[bool, str]:
+def _validation(readable: _Readable, metric: str) -> tuple[bool, str]:
     counted = [s for s, _ in readable if s.validation_errors is not None]
     if len(counted) < 2:
         missing = next((s.metrics_error for s, _ in reversed(readable) if s.metrics_error), None)
-        detail = f" ({missing})" if missing else f" (no {VALIDATION_ERRORS_METRIC} in /metrics)"
+        detail = f" ({missing})" if missing else f" (no {metric} in /metrics)"
         return False, (
-            f"validation errors need 2 readable /metrics samples over a window, got "
+            f"validation errors need 2 readable /metrics samples of {metric} over a window, got "
             f"{len(counted)}{detail}"
         )
     start = counted[0].validation_errors or 0.0
@@ -303,12 +310,17 @@ class HealthSampler:
         self._clock = clock
 
     async def sample(
-        self, nodes: Iterable[NodeConfig], *, metrics: bool = False
+        self,
+        nodes: Iterable[NodeConfig],
+        *,
+        metrics: bool = False,
+        metric: str = VALIDATION_ERRORS_METRIC,
     ) -> list[HealthSample]:
-        """One sample of each node, all at once (bounded by the client's concurrency)."""
+        """One sample of each node, all at once (bounded by the client's concurrency);
+        with `metrics`, the counter `metric` is read from /metrics too."""
 
         async def one(node: NodeConfig) -> HealthSample:
-            return await self._one(node, metrics)
+            return await self._one(node, metrics, metric)
 
         results = await self._client.gather(nodes, one)
         return [result.value for result in results if result.value is not None]
@@ -331,7 +343,7 @@ class HealthSampler:
             samples.extend(await self.sample(nodes, metrics=metrics))
         return samples
 
-    async def _one(self, node: NodeConfig, metrics: bool) -> HealthSample:
+    async def _one(self, node: NodeConfig, metrics: bool, metric: str) -> HealthSample:
         at = self._clock()
         health: NodeHealth | None = None
         error: str | None = None
@@ -344,9 +356,9 @@ class HealthSampler:
         if metrics and health is not None:
             try:
                 page = await self._client.metrics(node, retry=False)
-                errors = page.validation_errors
+                errors = page.total(metric)
                 if errors is None:
-                    metrics_error = f"no {VALIDATION_ERRORS_METRIC} in /metrics"
+                    metrics_error = f"no {metric} in /metrics"
             except NodeError as exc:
                 metrics_error = f"/metrics: {exc.code}: {exc.message}"
         return HealthSample(

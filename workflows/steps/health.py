@@ -3,9 +3,12 @@ window of looks spread over durable timers.
 
 ``with: {window: 60m, interval: 1m, conditions: {...}, ready_within: 30s}``. Without a window,
 one sample judges status ok, peers >= the environment's min_peers, not syncing and tips
-consistent. A window also requires the tip to advance and the validation error count not to
-rise; it fails as soon as a sample breaks a condition (a canary does not get an hour to keep
-failing), and judges the tip over the whole window at its end. Between samples the step is
+consistent. A window also requires the tip to advance; it fails as soon as a sample breaks a
+condition (a canary does not get an hour to keep failing), and judges the tip over the whole
+window at its end. Validation errors are not a /health fact: where the environment's evidence
+is a counter on the node's /metrics, the planner adds ``validation_metric: NAME`` and the window
+also reads that counter with every look (it must not rise); every other source is judged by the
+``evidence`` step that follows the window (workflows/steps/evidence.py). Between samples the step is
 rescheduled; only the first and latest sample per node are kept in the run. Only GETs are
 polled: the node's JSON-RPC budget is spent once per window, on the network guard.
 """
@@ -34,12 +37,24 @@ _MIN_INTERVAL = 0.05
 
 
 def conditions_for(
-    environment: EnvironmentConfig, window: bool, overrides: object = None
+    environment: EnvironmentConfig,
+    window: bool,
+    overrides: object = None,
+    *,
+    validation_metric: object = None,
 ) -> HealthConditions:
-    """Every condition for a window; the single-look ones otherwise; ``overrides`` on top."""
+    """Every condition for a window; the single-look ones otherwise; ``overrides`` on top.
+
+    A window with a ``validation_metric`` also requires no rise of that /metrics counter.
+    """
     extra = dict(overrides) if isinstance(overrides, dict) else {}
     if overrides is not None and not isinstance(overrides, dict):
         raise ValueError("conditions must be a mapping of condition -> value")
+    if validation_metric is not None and not isinstance(validation_metric, str):
+        raise ValueError("validation_metric must be a metric name")
+    if window and validation_metric:
+        extra = {"no_validation_error_rise": True, "validation_metric": validation_metric,
+                 **extra}
     if not window:
         extra = {"tip_advancing": False, "no_validation_error_rise": False, **extra}
     try:
@@ -79,7 +94,8 @@ class HealthExecutor:
             interval = seconds(ctx.args.get("interval"), default_interval(window))
             if interval <= 0:
                 raise ValueError("interval must be more than zero")
-            conditions = conditions_for(env, window > 0, ctx.args.get("conditions"))
+            conditions = conditions_for(env, window > 0, ctx.args.get("conditions"),
+                                        validation_metric=ctx.args.get("validation_metric"))
             ready_within = seconds(ctx.args.get("ready_within"), 0.0)
         except (StepSetupError, ValueError) as exc:
             return OutcomeFailed(error=str(exc))
@@ -94,7 +110,8 @@ class HealthExecutor:
                     "first": {}, "last": {}}
         names = [node.name for node in nodes]
         sampler = HealthSampler(access.client, clock=self._clock)
-        samples = await sampler.sample(nodes, metrics=conditions.no_validation_error_rise)
+        samples = await sampler.sample(nodes, metrics=conditions.no_validation_error_rise,
+                                       metric=conditions.validation_metric)
         rounds = int(data["rounds"]) + 1
         if window <= 0:
             gate = evaluate(samples, conditions, targets=names)
@@ -116,12 +133,18 @@ class HealthExecutor:
             }
         )
         gate = evaluate(pool, interim, targets=names)
-        base = {"window": window, "rounds": rounds}
+        base: dict[str, Any] = {"window": window, "rounds": rounds}
         if not gate.passed:
             return self._judged(gate, {**base, **_gate_result(gate)}, f"look {rounds}")
         if ctx.now >= until and rounds >= 2:
             final = evaluate(pool, conditions, targets=names)
-            return self._judged(final, {**base, **_gate_result(final)}, f"{rounds} looks")
+            what = f"{rounds} looks"
+            if conditions.no_validation_error_rise:  # the evidence, named on the card
+                metric = conditions.validation_metric
+                what += f"; validation errors (evidence: node /metrics {metric}): no rise"
+                base["evidence"] = {"fact": "validation_errors", "source": "metric",
+                                    "metric": metric, "checked": True}
+            return self._judged(final, {**base, **_gate_result(final)}, what)
         at = min(ctx.now + timedelta(seconds=interval), until)
         if at <= ctx.now:
             at = ctx.now + timedelta(seconds=interval)

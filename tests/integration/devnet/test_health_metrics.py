@@ -21,15 +21,21 @@ async def test_health_shape(session: aiohttp.ClientSession, node: DevnetNode) ->
     )
 
 
-async def test_lone_regtest_node_has_a_peer_unless_told(session: aiohttp.ClientSession) -> None:
-    """A one-node devnet reports one peer by default, and no peers (syncing) with peers=0."""
+async def test_lone_regtest_node_has_no_peers_and_syncs_forever(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A one-node devnet has no peer, so it says syncing, like a lone regtest daemon; given a
+    peer it stops syncing, and peer_count keeps counting the connection after the peer left."""
     async with Devnet("regtest", nodes=1, block_interval=0) as net:
         node = net.nodes[0]
-        assert (await get(session, node, "/health")).json["peer_count"] == 1
+        health = (await get(session, node, "/health")).json
+        assert (health["peer_count"], health["syncing"]) == (0, True)
+        node.faults.peers = 1
+        health = (await get(session, node, "/health")).json
+        assert (health["peer_count"], health["syncing"]) == (1, False)
         node.faults.peers = 0
         health = (await get(session, node, "/health")).json
-        assert health["peer_count"] == 0
-        assert health["syncing"] is True
+        assert (health["peer_count"], health["syncing"]) == (1, True)
 
 
 async def test_metrics_are_not_valid_exposition_format(
@@ -56,7 +62,7 @@ def _samples(text: str) -> dict[str, float]:
 async def test_metrics_names_and_counters(
     session: aiohttp.ClientSession, devnet: Devnet, node: DevnetNode
 ) -> None:
-    """The daemon's metric names are there, and RPC counters count by method and status."""
+    """Exactly the daemon's five families, and RPC counters count by method and status."""
     devnet.mine(2)
     await rpc(session, node, "getblockcount")
     await rpc(session, node, "getblockcount")
@@ -65,7 +71,13 @@ async def test_metrics_names_and_counters(
     assert samples["pantheon_best_block_height"] == 3
     assert samples["pantheon_peer_count"] == 2
     assert samples["pantheon_syncing"] == 0
-    assert samples["pantheon_validation_errors_total"] == 0
+    text = (await get(session, node, "/metrics")).text
+    families = {line.split()[2].split("{")[0] for line in text.splitlines()
+                if line.startswith("# TYPE ")}
+    assert families == {
+        "pantheon_best_block_height", "pantheon_peer_count", "pantheon_syncing",
+        "pantheon_rpc_requests_total", "pantheon_rpc_request_duration_seconds",
+    }
     assert samples['pantheon_rpc_requests_total{method="getblockcount",status="ok"}'] == 2
     assert samples['pantheon_rpc_requests_total{method="getblock",status="error"}'] == 1
     assert samples["pantheon_rpc_request_duration_seconds_count"] == 3
@@ -78,7 +90,7 @@ async def test_unknown_method_names_do_not_become_labels(
     """A client-chosen method name is counted as "unknown", so it cannot inject label text."""
     await rpc(session, node, 'evil"} 1\nx{')
     text = (await get(session, node, "/metrics")).text
-    assert 'pantheon_rpc_requests_total{method="unknown",status="error"} 1' in text
+    assert 'pantheon_rpc_requests_total{method="unknown",status="unknown_method"} 1' in text
     assert "evil" not in text
 
 
@@ -89,3 +101,17 @@ async def test_metrics_reset_on_restart(session: aiohttp.ClientSession, node: De
     await node.start_process()
     text = (await get(session, node, "/metrics")).text
     assert "pantheon_rpc_request_duration_seconds_count 0" in text
+
+
+async def test_future_dialect_also_exports_validation_errors(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Only the opt-in `future` dialect has a validation-error counter; it rises with the fault."""
+    async with Devnet("testnet", nodes=2, block_interval=0, dialect="future") as net:
+        node = net.nodes[0]
+        samples = _samples((await get(session, node, "/metrics")).text)
+        assert samples["pantheon_validation_errors_total"] == 0
+        node.faults.validation_errors = True
+        net.mine(2)
+        samples = _samples((await get(session, node, "/metrics")).text)
+        assert samples["pantheon_validation_errors_total"] == 3

@@ -17,14 +17,15 @@ from bot.nodes import (
     evaluate,
 )
 
-from .conftest import posts
+from .conftest import FAST_RETRY, FAST_TIMEOUTS, config_for, posts
 
+# Every /health condition. Validation errors are not among them: the daemon exports no metric
+# for them, so a gate reads one only where the environment names it (evidence: metric).
 ALL = HealthConditions(
     min_peers=1,
     not_syncing=True,
     tip_advancing=True,
     max_tip_lag=2,
-    no_validation_error_rise=True,
 )
 
 
@@ -93,12 +94,19 @@ async def test_stopped_node_fails_status(
 async def test_no_peers_fails_peers_and_syncing(
     devnet: Devnet, nodes: list[NodeConfig], client: NodeClient
 ) -> None:
-    """With no peers a node fails min_peers and not_syncing (syncing stays true without peers)."""
+    """A node that lost its peers fails not_syncing (syncing stays true without real peers),
+    though its peer_count still counts the connections it once accepted, as the daemon's does;
+    a node that never had a peer fails min_peers too."""
     devnet.nodes[0].faults.peers = 0
     samples = await HealthSampler(client).sample(nodes)
     failures = _failures(samples, HealthConditions(min_peers=1, not_syncing=True))
     assert set(failures) == {nodes[0].name}
-    reasons = failures[nodes[0].name]
+    assert set(failures[nodes[0].name]) == {Condition.NOT_SYNCING}
+    assert failures[nodes[0].name][Condition.NOT_SYNCING].startswith("still syncing")
+    await devnet.nodes[0].stop_process()
+    await devnet.nodes[0].start_process()  # no peer connects again
+    samples = await HealthSampler(client).sample(nodes)
+    reasons = _failures(samples, HealthConditions(min_peers=1, not_syncing=True))[nodes[0].name]
     assert reasons[Condition.MIN_PEERS] == "0 peers, fewer than the 1 required"
     assert "no peers" in reasons[Condition.NOT_SYNCING]
 
@@ -127,14 +135,18 @@ async def test_small_lag_is_consistent(
     assert not evaluate(samples, HealthConditions(max_tip_lag=1)).passed
 
 
-async def test_validation_errors_rising_fail(
-    devnet: Devnet, nodes: list[NodeConfig], client: NodeClient
-) -> None:
-    """A node whose validation error counter rises over the window fails that condition."""
-    samples_before = await HealthSampler(client).sample(nodes, metrics=True)
-    devnet.nodes[0].faults.validation_errors = True
-    devnet.mine(2)
-    samples_after = await HealthSampler(client).sample(nodes, metrics=True)
+async def test_validation_errors_rising_fail() -> None:
+    """On a node that exports a validation-error counter (the devnet's opt-in `future`
+    dialect), a rise over the window fails that condition for that node only."""
+    async with (
+        Devnet("testnet", nodes=3, block_interval=0, dialect="future") as devnet,
+        NodeClient(retry=FAST_RETRY, timeouts=FAST_TIMEOUTS) as client,
+    ):
+        nodes = config_for(devnet).nodes("testnet")
+        samples_before = await HealthSampler(client).sample(nodes, metrics=True)
+        devnet.nodes[0].faults.validation_errors = True
+        devnet.mine(2)
+        samples_after = await HealthSampler(client).sample(nodes, metrics=True)
     failures = _failures(
         samples_before + samples_after, HealthConditions(no_validation_error_rise=True)
     )
@@ -142,6 +154,21 @@ async def test_validation_errors_rising_fail(
     assert failures[nodes[0].name][Condition.NO_VALIDATION_ERROR_RISE].startswith(
         "validation errors rose by 3 (0 -> 3)"
     )
+
+
+async def test_a_metric_the_daemon_lacks_fails_naming_node_and_metric(
+    devnet: Devnet, nodes: list[NodeConfig], client: NodeClient
+) -> None:
+    """The daemon's /metrics has no validation-error counter: a gate told to read one fails
+    for every node, naming the node and the metric, never passing for want of a number."""
+    metric = "pantheon_validation_errors_total"
+    samples = await window(client, devnet, nodes, rounds=2)
+    failures = _failures(
+        samples, HealthConditions(no_validation_error_rise=True, validation_metric=metric)
+    )
+    assert set(failures) == {n.name for n in nodes}
+    reason = failures[nodes[0].name][Condition.NO_VALIDATION_ERROR_RISE]
+    assert f"no {metric} in /metrics" in reason
 
 
 async def test_metrics_unreadable_fails_validation_condition(

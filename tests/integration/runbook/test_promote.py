@@ -48,7 +48,8 @@ async def test_promote_to_mainnet_end_to_end(bot: Bot) -> None:
 
 async def test_a_failed_canary_halts_the_run_and_offers_rollback(bot: Bot) -> None:
     """A canary whose validation errors rise during its window halts the promotion before
-    any production wave, and the run offers a rollback."""
+    any production wave, and the run offers a rollback. The daemon exports no metric for them:
+    the evidence is the deploy system's log check over the window (the devnet config's source)."""
     await bot.seed_restore_drill()
     canary = bot.net("testnet").nodes[0]
     run = await bot.start("promote", version="v1.5.0", git_sha=SHA, environment="mainnet",
@@ -57,11 +58,16 @@ async def test_a_failed_canary_halts_the_run_and_offers_rollback(bot: Bot) -> No
     await bot.wait(run.id, lambda r: r.current is not None
                    and r.current[0].id == "canary-monitor")
     canary.faults.validation_errors = True
-    run = await bot.wait(run.id, blocked_at("canary-monitor"))
+    run = await bot.wait(run.id, blocked_at("canary-validation-errors"))
     assert run.offer == "rollback"
-    error = state_of(run, "canary-monitor").error or ""
-    assert canary.name in error
+    assert status_of(run, "canary-monitor") is StepStatus.SUCCEEDED  # /health was fine
+    state = state_of(run, "canary-validation-errors")
+    error = state.error or ""
     assert "validation errors rose" in error
+    assert f"deploy system log check: {canary.name} " in error
+    assert (state.result or {})["evidence"]["source"] == "deploy"
+    checks = [r for r in bot.net("testnet").deploy.requests if r.action == "check-logs"]
+    assert [r.body["nodes"] for r in checks if r.body] == [[canary.name]]
     assert bot.net("mainnet").deploy.applied == []  # no wave was deployed
 
 

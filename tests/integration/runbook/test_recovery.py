@@ -132,8 +132,14 @@ async def test_without_a_deploy_endpoint_webhook_steps_become_confirmations(
     await bot.confirm(run.id, "provenance", sbom_checksum=SUM)
     await bot.confirm(run.id, "config")
     await bot.confirm(run.id, "start")
+    # No deploy system to read the logs either: an operator says what the logs showed.
+    run = await bot.at(run.id, "validation-errors")
+    assert "Evidence: a person's confirmation" in (state_of(run, "validation-errors").note or "")
+    await bot.confirm(run.id, "validation-errors", logs_seen="no validation errors since start")
     run = await bot.finished(run.id)
     assert run.status is RunStatus.SUCCEEDED, run.reason
+    assert state_of(run, "validation-errors").result == {
+        "confirmed_by": "UOP", "inputs": {"logs_seen": "no validation errors since start"}}
     assert state_of(run, "provenance").inputs == {"sbom_checksum": SUM}
     assert state_of(run, "start").status is StepStatus.SUCCEEDED
     assert bot.net("testnet").deploy.requests == []

@@ -68,15 +68,19 @@ environments:
 
 
 def test_health_conditions_for_a_window_and_for_one_look() -> None:
-    """A window checks everything with the environment's thresholds; one look cannot judge
-    the tip advancing or a rise in errors, so it leaves those out; overrides win."""
+    """A window checks every /health condition with the environment's thresholds, and a rise
+    in validation errors only when given the /metrics counter to read (evidence: metric); one
+    look cannot judge the tip advancing or a rise, so it leaves those out; overrides win."""
     env = parse_config(ENV, env={"PW": "x"}).environment("testnet")
     window = conditions_for(env, True)
     assert window.min_peers == 4
     assert window.max_tip_lag == 3
     assert window.tip_advancing
-    assert window.no_validation_error_rise
-    single = conditions_for(env, False, {"min_peers": 0})
+    assert not window.no_validation_error_rise
+    metered = conditions_for(env, True, validation_metric="node_validation_errors_total")
+    assert metered.no_validation_error_rise
+    assert metered.validation_metric == "node_validation_errors_total"
+    single = conditions_for(env, False, {"min_peers": 0}, validation_metric="x_total")
     assert single.min_peers == 0
     assert not single.tip_advancing
     assert not single.no_validation_error_rise
