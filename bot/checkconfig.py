@@ -29,6 +29,7 @@ from typing import TextIO
 from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.capcheck import capability_problems, probe_config
 from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig, load_config
 from bot.nodes import (
     NetworkGuard,
@@ -39,7 +40,7 @@ from bot.nodes import (
     RetryPolicy,
     Timeouts,
 )
-from bot.policycheck import all_config_problems, policy_problems
+from bot.nodes.capabilities import table as capability_table
 from bot.probes import SlackAuthCheck
 from bot.runtime import DEFINITIONS_DIR
 from workflows.connection import connect, parse_redis_url
@@ -73,6 +74,7 @@ class Finding:
 @dataclass
 class Report:
     findings: list[Finding] = field(default_factory=list)
+    table: list[str] = field(default_factory=list)  # the nodes' capability table
 
     def add(self, level: Level, subject: str, message: str, code: str = "") -> None:
         self.findings.append(Finding(level, subject, message, code))
@@ -105,6 +107,7 @@ async def check_config(options: CheckOptions, env: Mapping[str, str]) -> Report:
         return report
     if config is not None:
         await _check_nodes(config, options.timeout, report)
+        await _check_capabilities(config, definitions, options.timeout, report)
     await _check_slack(env, options.timeout, report)
     await _check_redis(env, options.timeout, report)
     return report
@@ -123,12 +126,7 @@ def _check_file(options: CheckOptions, env: Mapping[str, str], report: Report) -
     try:
         config = load_config(path, env=env)
     except ConfigError as exc:
-        # every problem on its own line, with its field (never "and N more")
-        each = all_config_problems(path, env)
-        if not each:
-            report.add(Level.FAIL, "config", str(exc), exc.code)
-        for problem in each:
-            report.add(Level.FAIL, "config", f"{path}: {problem.text()}", problem.code)
+        report.add(Level.FAIL, "config", str(exc), exc.code)
         return None
     nodes = sum(len(e.nodes) for e in config.environments.values())
     report.add(Level.OK, "config",
@@ -203,8 +201,6 @@ def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: 
             report.add(Level.WARN, subject,
                        f"uses environment {environment!r}, which this config does not have: "
                        "runs of it will be refused", "unknown_environment")
-    for problem in policy_problems(config, definitions):
-        report.add(Level.FAIL, problem.subject, problem.text(), problem.code)
     for workflow in sorted(set(config.permissions) - set(definitions) - {"default"}):
         report.add(Level.WARN, "config",
                    f"permissions name workflow {workflow!r}, which no definition defines",
@@ -255,6 +251,16 @@ async def _check_node(
         Level.OK, subject,
         f"/health ok at height {health.best_height}; on the {environment.network} chain"))
     return findings
+
+
+async def _check_capabilities(
+    config: BotConfig, definitions: dict[str, Definition], seconds: float, report: Report
+) -> None:
+    """The capability table, and a FAIL for each gate whose evidence a node cannot feed."""
+    caps = await probe_config(config, seconds)
+    report.table.extend(capability_table(caps))
+    for problem in capability_problems(config, definitions, caps):
+        report.add(Level.FAIL, problem.subject, problem.message, problem.code)
 
 
 # --- Slack and Redis -------------------------------------------------------------------------
@@ -355,6 +361,10 @@ def run_check_config(
     report = asyncio.run(check_config(options, environ))
     for finding in report.findings:
         print(finding.line(), file=stream)
+    if report.table:
+        print("node capabilities (getinfo once, GET /health, GET /metrics):", file=stream)
+        for line in report.table:
+            print(f"  {line}", file=stream)
     problems, warnings = len(report.problems), len(report.warnings)
     if problems:
         print(f"{problems} problem{'s' if problems != 1 else ''}, {warnings} warning"

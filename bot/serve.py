@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot, build_web_app, create_bot
 from bot.archiving import run_archiver
+from bot.capcheck import log_capabilities
 from bot.config import BotConfig, ConfigError, load_config
 from bot.observability import BotMetrics, setup_logging
 from bot.probes import Readiness, SlackAuthCheck
@@ -132,6 +133,7 @@ async def serve(
             asyncio.create_task(bot.notifier.run_forever(), name="notifier"),
             asyncio.create_task(bot.drills.run_forever(), name="drills"),
             asyncio.create_task(run_archiver(runtime, until=stop), name="archiver"),
+            asyncio.create_task(_log_capabilities(runtime, stop), name="capabilities"),
         ]
         if settings.socket_mode and settings.slack_app_token is not None:
             socket = AsyncSocketModeHandler(
@@ -155,6 +157,21 @@ async def serve(
         return 0
     finally:
         await _shutdown(runtime, bot, runner, socket, tasks, deadline)
+
+
+async def _log_capabilities(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Probe every node once at start and log what it can tell (bot/capcheck.py); a stop
+    signal ends the probe at once (it never holds up a shutdown)."""
+    probe = asyncio.create_task(
+        log_capabilities(runtime.config, runtime.definitions, runtime.nodes))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({probe, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (probe, stopped):
+        task.cancel()
+    results = await asyncio.gather(probe, stopped, return_exceptions=True)
+    error = results[0]
+    if isinstance(error, Exception):  # a probe must never stop the bot
+        log.warning("node capability probe failed: %s", type(error).__name__)
 
 
 async def _shutdown(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -292,6 +293,21 @@ class NodeClient:
             True, retry, self._get, node, "/health", self.timeouts.health
         )
         return self._health_of(node, body)
+
+    async def health_fields(self, node: NodeConfig) -> tuple[str, ...]:
+        """The field names of the node's `GET /health` object, as it answers them (probing)."""
+        body: bytes = await self._attempts(
+            True, False, self._get, node, "/health", self.timeouts.health
+        )
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise NodeProtocolError(
+                node.name, "wrong_shape", "/health is not a JSON object", method="GET /health"
+            )
+        return tuple(sorted(str(key) for key in document))
 
     async def metrics(self, node: NodeConfig, *, retry: bool = True) -> NodeMetrics:
         """`GET /metrics`, read leniently line by line (the node's text is not valid exposition)."""
