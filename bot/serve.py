@@ -33,6 +33,7 @@ from bot.archiving import run_archiver
 from bot.capcheck import log_capabilities
 from bot.config import BotConfig, ConfigError, load_config
 from bot.observability import BotMetrics, setup_logging
+from bot.observability.outages import watch_outages
 from bot.probes import Readiness, SlackAuthCheck
 from bot.runtime import Runtime, build_runtime, default_executors
 from bot.settings import Settings, SettingsError, load_settings
@@ -120,6 +121,9 @@ async def serve(
         metrics.watch_engine(runtime.engine)
         metrics.watch_notifier(bot.notifier)
         bot.notifier.observer = metrics
+        watch_outages(metrics.registry, [
+            (runtime.engine.outage, "redis"), (bot.notifier.outage, "redis"),
+            (bot.notifier.slack_outage, "slack"), (bot.drills.outage, "redis")])
         readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
         web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,

@@ -30,6 +30,7 @@ from workflows.drills import (
     record_name,
     schedule,
 )
+from workflows.outage import Outage
 from workflows.store import RunStore
 
 __all__ = ["DrillBook", "DrillReminder", "DrillScheduler"]
@@ -113,6 +114,7 @@ class DrillScheduler:
         self.remind_every = remind_every
         self._clock = clock or book.store.now
         self._stopping = asyncio.Event()
+        self.outage = Outage("drills", log)
 
     @property
     def _redis(self) -> Redis:
@@ -146,12 +148,14 @@ class DrillScheduler:
     async def run_forever(self) -> None:
         """Tick until ``stop``; Redis being away is waited out, not fatal."""
         while not self._stopping.is_set():
+            wait = self.interval.total_seconds()
             try:
                 await self.tick()
+                self.outage.recovered()
             except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.warning("drill scheduler: redis unavailable: %s", exc)
+                wait = min(wait, self.outage.failed("redis", exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval.total_seconds())
+                await asyncio.wait_for(self._stopping.wait(), wait)
 
     def stop(self) -> None:
         self._stopping.set()

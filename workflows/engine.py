@@ -36,6 +36,7 @@ from workflows.model import (
     StepStatus,
     Tick,
 )
+from workflows.outage import Outage
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
 from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore
 from workflows.template import TemplateError, context_for, render
@@ -90,6 +91,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.services: Mapping[str, Any] = services or {}
         self.stats = EngineStats()
+        self.outage = Outage("engine", log)  # Redis away: one line when it begins, one at its end
         self._stopping = asyncio.Event()
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -115,21 +117,19 @@ class Engine:
             resumed = await self.resume_all()
             log.info("engine started; %d active runs due", resumed)
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            log.warning("could not resume runs at start (redis unavailable): %s", exc)
-        backoff = self.settings.poll_interval
+            self.outage.failed("redis", exc)  # (every run is resumed by its wake time anyway)
         kept_at = 0.0
         while not self._stopping.is_set():
             kept_at = await self._keep(kept_at)
             try:
                 started = await self.run_once()
-                backoff = self.settings.poll_interval
+                self.outage.recovered()
+                wait = self.settings.poll_interval
             except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.warning("redis unavailable, retrying in %.1fs: %s", backoff, exc)
-                started = 0
-                backoff = min(backoff * 2, 5.0)
+                started, wait = 0, self.outage.failed("redis", exc)
             if started == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                    await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def _keep(self, last: float) -> float:
         """Every second or so: the freezes of incidents that have ended are lifted and the runs
@@ -140,6 +140,8 @@ class Engine:
             return last
         try:
             await keeper.reconcile()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self.outage.failed("redis", exc)
         except Exception:
             log.exception("freeze keeper pass failed")
         return now
@@ -182,6 +184,8 @@ class Engine:
         except asyncio.CancelledError:
             log.warning("run released on stop", extra={"run_id": run_id})
             raise
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self.outage.failed("redis", exc)  # the run stays due; resumed once Redis is back
         except Exception:
             log.exception("engine error while processing a run", extra={"run_id": run_id})
         finally:

@@ -292,6 +292,7 @@ _NOTIFIER: Sequence[tuple[str, str, str]] = (
     ("unavailable", "unavailable", "Slack calls that met a 5xx or no connection (retried later)."),
     ("failed", "failed", "Slack calls refused with an error (not retried)."),
     ("coalesced", "coalesced", "Card updates folded into a later one."),
+    ("adopted", "adopted", "Messages found in Slack after a lost answer or crash, not re-posted."),
 )
 
 

@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -46,6 +47,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import aiohttp
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -76,6 +79,7 @@ from workflows.announcements import ANNOUNCEMENTS, Announcements
 from workflows.drillscheduler import DrillReminder, DrillScheduler
 from workflows.machine import Notify
 from workflows.model import Run
+from workflows.outage import Outage
 from workflows.store import RunStore
 
 __all__ = ["Notifier", "NotifierStats", "card_lock_key", "incident_channel_name", "requests_key"]
@@ -171,6 +175,8 @@ class Notifier:
         self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
         self._unlock = store.redis.register_script(_UNLOCK)
         self.announcements = Announcements(store.redis)
+        self.outage = Outage("notifier", log)  # Redis away
+        self.slack_outage = Outage("notifier", log)  # Slack away (unreachable, 5xx, no answer)
         self._once = PostOnce(store.redis, self._call, timeout=self._answer_timeout)
 
     # --- the loop ----------------------------------------------------------------------------
@@ -181,14 +187,18 @@ class Notifier:
 
     async def run_forever(self) -> None:
         while not self._stopping.is_set():
+            wait = self.poll
             try:
                 await self.run_once()
+                self.outage.recovered()
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                wait = self.outage.failed("redis", exc)  # one line per outage, and back off
             except Exception:
-                # Redis away, a bug in one card: the loop itself must survive.
+                # A bug in one card: the loop itself must survive.
                 log.exception("notifier pass failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll)
+                await asyncio.wait_for(self._wake.wait(), wait)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -238,7 +248,8 @@ class Notifier:
             state.retry_at = self._clock() + exc.retry_in
         except SlackUnavailable as exc:
             self.stats.unavailable += 1
-            self._back_off(state, f"Slack unavailable: {exc.message}", run_id)
+            self.slack_outage.failed("slack", exc)
+            self._back_off(state, f"Slack unavailable: {exc.message}", run_id, quiet=True)
         except SlackCallFailed as exc:
             self.stats.failed += 1
             self._back_off(state, str(exc), run_id)
@@ -248,11 +259,14 @@ class Notifier:
                 await self.store.ack_outbox(run_id, dropped)
                 await self.store.card_done(run_id, score)
 
-    def _back_off(self, state: _CardState, why: str, run_id: str) -> None:
+    def _back_off(self, state: _CardState, why: str, run_id: str, *, quiet: bool = False) -> None:
+        """Retry the card later (exponential, jittered); ``quiet`` while Slack is away (the
+        outage has its own line)."""
         state.failures += 1
-        delay = min(30.0, 0.5 * 2 ** (state.failures - 1))
+        delay = min(30.0, 0.5 * 2 ** (state.failures - 1)) * (0.5 + random.random() / 2)
         state.retry_at = self._clock() + delay
-        log.warning("card of %s not synced (%s); again in %.1fs", run_id, why, delay)
+        log.log(logging.DEBUG if quiet else logging.WARNING,
+                "card of %s not synced (%s); again in %.1fs", run_id, why, delay)
 
     # --- one card ----------------------------------------------------------------------------
 
@@ -493,7 +507,10 @@ class Notifier:
             try:
                 await self._call("chat.postMessage", channel=channel, text=reminder.text,
                                  blocks=blocks)
-            except (SlackRateLimited, SlackUnavailable, SlackCallFailed) as exc:
+            except SlackUnavailable as exc:
+                self.slack_outage.failed("slack", exc)
+                return
+            except (SlackRateLimited, SlackCallFailed) as exc:
                 log.warning("drill reminder not posted yet: %s", exc)
                 return
             self._reminders.pop(0)
@@ -529,6 +546,7 @@ class Notifier:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # sent; Slack may have done it
             self._observe_retry(method, "unreachable")
             raise SlackAnswerLost(f"{method}: {type(exc).__name__}") from None
+        self.slack_outage.recovered()
         data = response.data
         return data if isinstance(data, dict) else {}
 

@@ -18,6 +18,8 @@ METHODS = {
     "conversations.create": "channels:manage",
     "conversations.invite": "channels:manage",
     "pins.add": "pins:write",
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
     "views.open": None,
     "views.publish": None,
     "auth.test": None,
