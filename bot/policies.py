@@ -12,6 +12,9 @@ __all__ = ["ConfigPolicies"]
 class ConfigPolicies:
     """Implements ``workflows.policy.PolicySource`` over the config."""
 
+    #: the bot's runs always hold their environments' locks
+    environment_locks = True
+
     def __init__(self, config: BotConfig) -> None:
         self.config = config
 

@@ -1,8 +1,11 @@
 """Buttons. A click that changes a run is recorded through the service before the ack, with a
-de-duplication key built from what the button showed (run, step, visit, plan hash or card
-version) and who clicked, so a double click or a redelivery applies once. Buttons that need a
-reason or inputs ack at once and open their modal afterwards. A refused click raises; the one
-error handler answers the person and the service has already audited it.
+de-duplication key that identifies the delivery (who pressed, and the action's ``action_ts``,
+else its trigger id: ``ActionPayload.delivery``), so Slack delivering the same press again
+applies it once, while a second press is a press of its own: applied if it still applies (a
+Pause after a Resume, from a card not yet re-rendered), else refused with the reason ("you have
+already approved this step", "the run is already paused"). Buttons that need a reason or inputs
+ack at once and open their modal afterwards. A refused click raises; the one error handler
+answers the person and the service has already audited it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         await ack()
         ctx.deferred.spawn(
             post_incident_log(ctx, run_id, user=user, dedup=f"button:v{value.v}:{user}",
-                              channel=p.channel_id, response_url=p.response_url),
+                              channel=p.channel_id, response_url=p.response_url,
+                              delivery=p.delivery),
             f"export:{run_id}",
         )
         return
@@ -65,17 +69,16 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         await ctx.service.command(
             run_id,
             Approve(actor=user, step_id=step_id, plan_hash=plan_hash),
-            dedup_key=f"approve:{step_id}:{value.n}:{user}:{plan_hash}",
+            dedup_key=f"approve:{p.delivery}",
         )
     elif action is ActionId.PAUSE:
-        await ctx.service.command(run_id, Pause(actor=user), dedup_key=f"pause:v{value.v}:{user}")
+        await ctx.service.command(run_id, Pause(actor=user), dedup_key=f"pause:{p.delivery}")
     elif action is ActionId.RESUME:
-        await ctx.service.command(run_id, Resume(actor=user),
-                                  dedup_key=f"resume:v{value.v}:{user}")
+        await ctx.service.command(run_id, Resume(actor=user), dedup_key=f"resume:{p.delivery}")
     elif action is ActionId.RETRY:
         step_id = value.step_id()
         await ctx.service.command(run_id, Retry(actor=user, step_id=step_id),
-                                  dedup_key=f"retry:{step_id}:v{value.v}:{user}")
+                                  dedup_key=f"retry:{p.delivery}")
     elif action is ActionId.CONFIRM:
         run = await ctx.service.get(run_id)
         index = run.index_of(value.step_id())
@@ -88,7 +91,7 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         await ctx.service.command(
             run_id,
             Confirm(actor=user, step_id=value.step_id()),
-            dedup_key=f"confirm:{value.step_id()}:{value.n}:{user}",
+            dedup_key=f"confirm:{p.delivery}",
         )
     else:  # REJECT, SKIP, ABORT: a reason first
         run = await ctx.service.get(run_id)

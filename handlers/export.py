@@ -40,11 +40,24 @@ async def post_incident_log(
     dedup: str,
     channel: str | None = None,
     response_url: str | None = None,
+    delivery: str | None = None,
 ) -> None:
-    """Post the log in the run's thread, split into code-block messages; say so when it cannot."""
+    """Post the log in the run's thread, split into code-block messages; say so when it cannot.
+    ``dedup`` scopes the mark (a card version and person, a slash command's trigger);
+    ``delivery`` identifies this press: Slack delivering it again is quiet, a second press
+    within the mark's time is told the log was just asked for."""
     redis = ctx.service.store.redis
     mark = export_mark_key(run_id, dedup)
-    if not await redis.set(mark, user, nx=True, ex=EXPORT_MARK_SECONDS):
+    taken_by = delivery or user
+    if not await redis.set(mark, taken_by, nx=True, ex=EXPORT_MARK_SECONDS):
+        earlier = await redis.get(mark)
+        if isinstance(earlier, bytes):
+            earlier = earlier.decode()
+        if delivery is not None and earlier is not None and earlier != delivery:
+            text = (f"The incident log of {code(run_id, 40)} was asked for a moment ago; it is "
+                    "posted in the run's thread (press again in a few minutes for a new copy).")
+            await tell(ctx.client, notice(text), user=user, channel=channel,
+                       response_url=response_url)
         return  # this request was taken before (Slack's retry, a double click)
     run = await ctx.service.get(run_id)
     where = await ctx.service.store.get_card(run_id)

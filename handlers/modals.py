@@ -56,7 +56,7 @@ async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, 
         await ctx.service.command(
             run_id,
             Confirm(actor=user, step_id=value.step_id(), inputs=inputs),
-            dedup_key=f"confirm:{value.step_id()}:{value.n}:{user}",
+            dedup_key=f"confirm:{p.delivery}",
         )
     else:
         reason = p.value(str(BlockId.REASON), REASON_INPUT)
@@ -72,18 +72,18 @@ async def handle_submission(ctx: HandlerContext, ack: AsyncAck, body: dict[str, 
             await ctx.service.command(
                 run_id,
                 Reject(actor=user, step_id=step_id, reason=reason),
-                dedup_key=f"reject:{step_id}:{value.n}:{user}",
+                dedup_key=f"reject:{p.delivery}",
             )
         elif callback is CallbackId.SKIP:
             step_id = value.step_id()
             await ctx.service.command(
                 run_id,
                 Skip(actor=user, step_id=step_id, reason=reason),
-                dedup_key=f"skip:{step_id}:v{value.v}:{user}",
+                dedup_key=f"skip:{p.delivery}",
             )
         else:
             await ctx.service.command(run_id, Abort(actor=user, reason=reason),
-                                      dedup_key=f"abort:v{value.v}:{user}")
+                                      dedup_key=f"abort:{p.delivery}")
     await ack()
     ctx.wake_notifier()
 

@@ -42,6 +42,15 @@ class ActionPayload(_Payload):
     channel_id: str | None = None
     message_ts: str | None = None
     response_url: str | None = None
+    action_ts: str | None = Field(default=None, max_length=40)
+
+    @property
+    def delivery(self) -> str:
+        """What identifies this press, so that Slack delivering it again applies it once while
+        a second press (the same button, on purpose or not) is a press of its own: the action's
+        ``action_ts``, else the ``trigger_id``; only a payload with neither falls back to the
+        card version the button showed."""
+        return f"{self.user_id}:{self.action_ts or self.trigger_id or f'v{self.value.v}'}"
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ActionPayload:
@@ -57,6 +66,7 @@ class ActionPayload(_Payload):
                 channel_id=channel,
                 message_ts=container.get("message_ts"),
                 response_url=body.get("response_url"),
+                action_ts=action.get("action_ts"),
             )
         except (ValidationError, AttributeError, TypeError, IndexError, KeyError):
             raise BadPayload("this click arrived without a user or a readable button") from None
@@ -87,6 +97,12 @@ class ViewPayload(_Payload):
             )
         except (ValidationError, AttributeError, TypeError):
             raise BadPayload("this form arrived without a user or readable data") from None
+
+    @property
+    def delivery(self) -> str:
+        """What identifies this submission: the modal (one view per press of the button that
+        opened it), so Slack delivering it again applies it once."""
+        return f"{self.user_id}:{self.view_id or self.meta.dump()}"
 
     def value(self, block_id: str, action_id: str) -> str:
         return (self.values.get(block_id, {}).get(action_id) or "").strip()

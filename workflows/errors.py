@@ -7,6 +7,7 @@ WorkflowError                 every error here; ``code`` is stable, ``str()`` is
  +-- NotAuthorized            the actor may not do this (the config says who may)
  +-- RunNotFound              no run with that id
  +-- PromotionFrozen          a promotion freeze is on
+ +-- EnvironmentLocked        another run holds the lock of an environment this run writes to
  +-- VersionConflict          the run changed under us; re-read and apply again
  +-- LeaseLost                this worker no longer holds the run's lease (fencing)
  +-- OutcomeUnknown           a side-effecting call may or may not have happened (raised by an
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "DefinitionError",
+    "EnvironmentLocked",
     "InvalidCommand",
     "InvalidParameters",
     "LeaseLost",
@@ -72,6 +74,17 @@ class RunNotFound(WorkflowError):
 
 class PromotionFrozen(WorkflowError):
     code = "promotion_frozen"
+
+
+class EnvironmentLocked(WorkflowError):
+    """``holder``: the run that holds the lock; ``environment``: which lock."""
+
+    code = "environment_locked"
+
+    def __init__(self, message: str, *, environment: str = "", holder: str = "") -> None:
+        super().__init__(message)
+        self.environment = environment
+        self.holder = holder
 
 
 class VersionConflict(WorkflowError):

@@ -18,8 +18,11 @@ __all__ = [
     "FREEZE",
     "PREFIX",
     "RECENT",
+    "REFUSED_STARTS",
     "RunKeys",
+    "api_rate_key",
     "drill_reminded_key",
+    "lock_key",
     "record_key",
     "start_key",
 ]
@@ -32,6 +35,7 @@ FINISHED = f"{PREFIX}:runs:finished"  # zset: run id -> finished (ms), until it 
 ARCHIVED = f"{PREFIX}:runs:archived"  # zset: run id -> finished (ms), the last archived, trimmed
 CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became dirty (ms)
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
+REFUSED_STARTS = f"{PREFIX}:audit:refused-starts"  # stream: refused starts (no run of their own)
 DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule started
 DRILL_REMINDERS = f"{PREFIX}:drills:reminders"  # list: JSON drill reminders for Slack to post
 
@@ -44,6 +48,18 @@ def record_key(name: str) -> str:
 def drill_reminded_key(kind: str, due_at: str, period: int) -> str:
     """Set (NX, with a TTL) when a reminder for one drill's due date and period was queued."""
     return f"{PREFIX}:drills:reminded:{kind}:{due_at}:{period}"
+
+
+def lock_key(environment: str) -> str:
+    """string: the id of the run that holds the environment's lock (no TTL: it lives as long as
+    its run is active, and is persisted like the runs). Taken and released in the run's commit
+    script on one server; just before and after it on Cluster (another slot)."""
+    return f"{PREFIX}:lock:{environment}"
+
+
+def api_rate_key(token: str, window: int) -> str:
+    """counter (with a TTL): requests of one run-API token in one minute window."""
+    return f"{PREFIX}:api:rate:{token}:{window}"
 
 
 def start_key(dedup_key: str) -> str:

@@ -82,6 +82,9 @@ class EnvironmentPolicy(BaseModel):
 class PolicySource(Protocol):
     """What the service needs to know of the policies (implemented over the config)."""
 
+    #: whether runs hold their environments' locks (the bot: always; see DefaultPolicies)
+    environment_locks: bool
+
     def policy(self, environment: str | None) -> EnvironmentPolicy: ...
 
     def skip_approvers(self, environment: str | None, workflow: str) -> list[str]:
@@ -101,8 +104,15 @@ class DefaultPolicies:
     """The runbook's defaults, for a service built without a config (tests, benches): an
     environment named ``mainnet`` is mainnet; the operate group is ``operators``."""
 
-    def __init__(self, policies: dict[str, EnvironmentPolicy] | None = None) -> None:
+    def __init__(
+        self, policies: dict[str, EnvironmentPolicy] | None = None, *,
+        environment_locks: bool = False,
+    ) -> None:
         self._policies = policies or {}
+        # A service built without a config (the engine's own tests and benches, which run many
+        # runs of one test workflow side by side) takes no locks unless asked; the bot's
+        # services are built over its config (bot.policies.ConfigPolicies) and always do.
+        self.environment_locks = environment_locks
 
     def policy(self, environment: str | None) -> EnvironmentPolicy:
         return self._policies.get(environment or "", EnvironmentPolicy())

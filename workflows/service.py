@@ -14,6 +14,7 @@ from typing import Protocol
 
 from workflows.definition import Definition
 from workflows.errors import (
+    EnvironmentLocked,
     InvalidCommand,
     InvalidParameters,
     NotAuthorized,
@@ -40,6 +41,7 @@ from workflows.model import (
     RunStatus,
     Skip,
     StepStatus,
+    Supersede,
 )
 from workflows.planner import Inventory, check_params, plan_run, usage
 from workflows.policy import DefaultPolicies, PolicySource, check_windows
@@ -118,9 +120,16 @@ class WorkflowService:
         if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
             raise NotAuthorized(f"you are not allowed to start {workflow} runs")
         environment = self._environment(defn, params)
-        # Watch windows: never zero, never below the environment's minimum (on the field).
-        check_windows(defn.parameters, check_params(defn, params),
-                      self.policies.policy(environment), environment, usage(defn))
+        try:
+            # Watch windows: never zero, never below the environment's minimum (on the field).
+            check_windows(defn.parameters, check_params(defn, params),
+                          self.policies.policy(environment), environment, usage(defn))
+            # An offered start (a halted run's "Start rollback", by button or form) must be the
+            # offer that run makes; the rollback then takes over the halted run's locks.
+            takeover = await self._offered(parent_run_id, workflow)
+        except (InvalidParameters, InvalidCommand) as exc:
+            await self.store.audit_start_refusal(actor, workflow, str(exc), parent_run_id)
+            raise
         now = self.store.now()
         run_id = self._new_id(now)
         if dedup_key is not None:
@@ -139,13 +148,21 @@ class WorkflowService:
             parent_run_id=parent_run_id,
             skip_approvers=self.policies.skip_approvers(environment, workflow),
         )
+        if not self.policies.environment_locks:
+            pending = pending.model_copy(update={"locks": []})
         run, _ = transition(pending, RunStarted(), now)
         if is_promotion(run):
             await self._refuse_if_frozen(run)
-        outcome = await self.store.create(run, actor=actor)
+        outcome = await self.store.create(run, actor=actor, takeover_from=takeover)
         if outcome.status is CommitStatus.CONFLICT:
             # Another delivery of the same start created it first.
             return await self.store.get(run_id)
+        if outcome.status is CommitStatus.LOCKED:
+            raise await self._locked(run, outcome.detail, actor)
+        if takeover is not None:
+            # The halted run ends, linked to the run that took its locks over (idempotent).
+            await self.store.apply(takeover, Supersede(by=run.id),
+                                   dedup_key=f"superseded-by:{run.id}")
         return await self._after_start(outcome.run or run)
 
     async def _refuse_if_frozen(self, run: Run) -> None:
@@ -167,6 +184,42 @@ class WorkflowService:
         elif run.category == "incident":
             await self.freezer.incident_started(run)
         return run
+
+    async def _offered(self, parent_run_id: str | None, workflow: str) -> str | None:
+        """Check a start made from an offer against the offer; the run whose locks it may take
+        over (the halted run that offers it), if any."""
+        if parent_run_id is None:
+            return None
+        parent = await self.store.get(parent_run_id)
+        if parent.offer != workflow:
+            raise InvalidCommand(f"run {parent.id} offers no {workflow} run")
+        halted = parent.status is RunStatus.BLOCKED or (
+            parent.status is RunStatus.PAUSED and parent.paused_from is RunStatus.BLOCKED
+        )
+        return parent.id if halted else None
+
+    async def _locked(self, run: Run, detail: str, actor: str) -> EnvironmentLocked:
+        """The refusal of a start on a locked environment: which run holds it, what to do."""
+        key, _, holder_id = detail.partition("=")
+        environment = key.rsplit(":", 1)[-1]
+        holder = await self.store.load(holder_id)
+        if holder is None:
+            about = f"`{holder_id}`"
+        else:
+            about = (f"`{holder.id}` ({holder.title}, started by <@{holder.initiator}>, "
+                     f"{holder.status.value})")
+        todo = (
+            "Wait for it to end, or abort it (`/parthenon abort " + holder_id + " <reason>`)"
+            + ("; if it halted, its card's Start rollback takes its lock over" if holder
+               is not None and holder.offer else "")
+        )
+        text = (f"{environment} is locked by run {about}: one run writes to an environment at "
+                f"a time. Nothing was started. {todo}.")
+        await self.store.audit_refusal(
+            holder_id, "refused_start", actor, None, text,
+            {"workflow": run.workflow, "params": run.params, "environment": environment},
+        )
+        return EnvironmentLocked(text, environment=environment, holder=holder_id)
 
     @staticmethod
     def _environment(defn: Definition, params: dict[str, str]) -> str | None:

@@ -45,10 +45,13 @@ _PLAN_CACHE = 10_000  # parsed plans kept in memory; a plan never changes once a
 _PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
 
 # KEYS: run, audit, ledger, lease, seen, outbox [, due, cards: single server only]
+#       [, the environment locks: the last ARGV[23] keys, single server only]
 # ARGV: 1 expected version, 2 token, 3 new version, 4 doc, 5 ledger mode, 6 ledger field,
 #       7 ledger value, 8 dedup key, 9 dedup value, 10 outbox JSON array or '', 11 plan JSON
 #       (only when created) or '', 12-16 audit type, at, actor, step, detail,
-#       17 due ms or '', 18 now ms, 19 run id (the indexes, with KEYS 7 and 8)
+#       17 due ms or '', 18 now ms, 19 run id (the indexes, with KEYS 7 and 8),
+#       20 lock op ('', 'take', 'release'), 21 the run that may already hold them (a take-over)
+#       or '', 22 unused, 23 how many lock keys
 _COMMIT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[2] then
   return {'lease_lost', ''}
@@ -59,6 +62,16 @@ if ARGV[8] ~= '' then
 end
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] then return {'conflict', v} end
+local nlocks = tonumber(ARGV[23] or '0') or 0
+local firstlock = #KEYS - nlocks + 1
+if ARGV[20] == 'take' then
+  for i = firstlock, #KEYS do
+    local holder = redis.call('GET', KEYS[i])
+    if holder and holder ~= ARGV[19] and holder ~= ARGV[21] then
+      return {'locked', KEYS[i] .. '=' .. holder}
+    end
+  end
+end
 if ARGV[5] == 'intent' then
   if redis.call('HSETNX', KEYS[3], ARGV[6], ARGV[7]) == 0 then return {'in_doubt', ''} end
 elseif ARGV[5] == 'outcome' then
@@ -73,7 +86,14 @@ if ARGV[10] ~= '' then
   local out = cjson.decode(ARGV[10])
   for i = 1, #out do redis.call('RPUSH', KEYS[6], out[i]) end
 end
-if #KEYS >= 8 then
+for i = firstlock, #KEYS do
+  if ARGV[20] == 'take' then
+    redis.call('SET', KEYS[i], ARGV[19])
+  elseif ARGV[20] == 'release' and redis.call('GET', KEYS[i]) == ARGV[19] then
+    redis.call('DEL', KEYS[i])
+  end
+end
+if #KEYS - nlocks >= 8 then
   if ARGV[17] ~= '' then redis.call('ZADD', KEYS[7], 'LT', ARGV[17], ARGV[19]) end
   redis.call('ZADD', KEYS[8], ARGV[18], ARGV[19])
 end
@@ -109,6 +129,24 @@ if #KEYS > n then
   redis.call('ZREMRANGEBYRANK', KEYS[n + 6], 0, -tonumber(ARGV[5]) - 1)
 end
 return 'deleted'
+"""
+
+# Cluster only (the lock is in another slot than the run). KEYS: lock
+# ARGV: 'take' | 'release' | 'restore', owner, take-over from ('' or a run id)
+_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if ARGV[1] == 'take' then
+  if holder and holder ~= ARGV[2] and holder ~= ARGV[3] then return holder end
+  redis.call('SET', KEYS[1], ARGV[2])
+  return false
+elseif ARGV[1] == 'restore' then
+  if holder == ARGV[2] then
+    if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3]) else redis.call('DEL', KEYS[1]) end
+  end
+  return false
+end
+if holder == ARGV[2] then redis.call('DEL', KEYS[1]) end
+return false
 """
 
 # KEYS: lease, fence   ARGV: worker, ttl ms
@@ -170,6 +208,7 @@ class CommitStatus(StrEnum):
     CONFLICT = "conflict"  # the run changed since it was read
     LEASE_LOST = "lease_lost"  # the worker's fencing token no longer holds
     IN_DOUBT = "in_doubt"  # an intent for this step attempt was already recorded
+    LOCKED = "locked"  # another run holds an environment lock the new run needs (detail: env=run)
 
 
 @dataclass(frozen=True)
@@ -220,6 +259,7 @@ class RunStore:
         self.redis = redis
         self._clock = clock or (lambda: datetime.now(UTC))
         self._commit = redis.register_script(_COMMIT)
+        self._lock = redis.register_script(_LOCK)
         self._claim = redis.register_script(_CLAIM)
         self._lease = redis.register_script(_LEASE)
         self._card_done = redis.register_script(_CARD_DONE)
@@ -264,15 +304,54 @@ class RunStore:
             raise RunNotFound(f"no run {run_id!r}")
         return run
 
-    async def create(self, run: Run, *, actor: str) -> CommitOutcome:
-        """Store a new run (version 0 -> its version); refused as CONFLICT if the id exists."""
+    async def create(
+        self, run: Run, *, actor: str, takeover_from: str | None = None
+    ) -> CommitOutcome:
+        """Store a new run (version 0 -> its version); refused as CONFLICT if the id exists,
+        as LOCKED (detail ``environment=holder``) if another run holds one of ``run.locks``
+        (``takeover_from``: the run whose locks this one may take over). The locks are taken in
+        the same script as the run is written (one server)."""
+        if not self._single_slot_indexes and run.locks:
+            refused = await self._take_locks_apart(run, takeover_from)
+            if refused is not None:
+                return CommitOutcome(CommitStatus.LOCKED, None, refused)
         await self.redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
         if not self._single_slot_indexes:
             await self._touch_indexes(run)
-        detail = {"title": run.title, "params": run.params}
+        detail = {"title": run.title, "params": run.params, "locks": run.locks}
+        if takeover_from:
+            detail["took_over_from"] = takeover_from
         fields = _audit_fields(self.now(), "run_created", actor, None, run.version, detail)
-        return await self._write(run, 0, fields, token=None, ledger=None, dedup_key=None,
-                                 effects=[], with_plan=True)
+        outcome = await self._write(run, 0, fields, token=None, ledger=None, dedup_key=None,
+                                    effects=[], with_plan=True,
+                                    locks=("take", run.locks, takeover_from or ""))
+        if outcome.status is not CommitStatus.OK:
+            if outcome.status is CommitStatus.LOCKED:
+                await self.redis.zrem(keys.ACTIVE, run.id)
+            if not self._single_slot_indexes and run.locks:
+                await self._lock_apart(run.locks, "restore", run.id, takeover_from or "")
+        return outcome
+
+    async def lock_holder(self, environment: str) -> str | None:
+        raw = await self.redis.get(keys.lock_key(environment))
+        return _text(raw) if raw is not None else None
+
+    async def _take_locks_apart(self, run: Run, takeover_from: str | None) -> str | None:
+        """Cluster: take each lock on its own (another slot); undo on the first refusal."""
+        taken: list[str] = []
+        for environment in run.locks:
+            holder = await self._lock(keys=[keys.lock_key(environment)],
+                                      args=["take", run.id, takeover_from or ""])
+            if holder is not None:
+                await self._lock_apart(taken, "restore", run.id, takeover_from or "")
+                return f"{keys.lock_key(environment)}={_text(holder)}"
+            taken.append(environment)
+        return None
+
+    async def _lock_apart(self, environments: list[str], op: str, owner: str,
+                          previous: str) -> None:
+        for environment in environments:
+            await self._lock(keys=[keys.lock_key(environment)], args=[op, owner, previous])
 
     async def commit(
         self,
@@ -292,9 +371,14 @@ class RunStore:
         fields = _audit_fields(self.now(), event.type, actor, step_id, new.version, detail)
         if not self._single_slot_indexes:
             await self._touch_indexes(new)
+        # A run's locks are released in the commit that ends it.
+        ending = new.terminal and not old.terminal and bool(new.locks)
         outcome = await self._write(new, old.version, fields, token=token, ledger=ledger,
-                                    dedup_key=dedup_key, effects=effects)
+                                    dedup_key=dedup_key, effects=effects,
+                                    locks=("release", new.locks, "") if ending else None)
         if outcome.status is CommitStatus.OK and new.terminal:
+            if ending and not self._single_slot_indexes:
+                await self._lock_apart(new.locks, "release", new.id, "")
             await self._finished(new)
         return outcome
 
@@ -309,16 +393,22 @@ class RunStore:
         dedup_key: str | None,
         effects: list[Notify],
         with_plan: bool = False,
+        locks: tuple[str, list[str], str] | None = None,
     ) -> CommitOutcome:
         k = keys.RunKeys(run.id)
         outbox = [json.dumps(e.model_dump(mode="json")) for e in effects]
         run_keys = [k.run, k.audit, k.ledger, k.lease, k.seen, k.outbox]
-        index_args: list[str] = []
+        index_args: list[str] = ["", "", run.id]
+        lock_args: list[str] = ["", "", "", "0"]
         if self._single_slot_indexes:
             now = self.now()
             when = wake_at(run, now)
             run_keys += [keys.DUE, keys.CARDS]
             index_args = ["" if when is None else str(to_ms(when)), str(to_ms(now)), run.id]
+            if locks is not None and locks[1]:
+                op, environments, previous = locks
+                run_keys += [keys.lock_key(e) for e in environments]
+                lock_args = [op, previous, "", str(len(environments))]
         audit = _audit_values(audit_fields)
         reply = await self._run_commit(
             run_keys,
@@ -336,6 +426,7 @@ class RunStore:
                 _PLAN.dump_json(run.plan, exclude_defaults=True) if with_plan else "",
                 *audit,
                 *index_args,
+                *lock_args,
             ],
         )
         status = CommitStatus(_text(reply[0]))
@@ -479,6 +570,24 @@ class RunStore:
         fields = _audit_fields(self.now(), kind, actor, step_id, None, body)
         await self.redis.xadd(keys.RunKeys(run_id).audit, _pairs(fields))  # type: ignore[arg-type]
 
+    async def audit_start_refusal(
+        self, actor: str, workflow: str, reason: str, parent_run_id: str | None = None
+    ) -> None:
+        """A refused start has no run of its own: it goes to the refused-starts stream (and,
+        when it was started from a run's offer, to that run's audit log too)."""
+        body = {"workflow": workflow, "reason": reason}
+        fields = _audit_fields(self.now(), "refused_start", actor, None, None, body)
+        await self.redis.xadd(keys.REFUSED_STARTS, _pairs(fields),  # type: ignore[arg-type]
+                              maxlen=10_000, approximate=True)
+        if parent_run_id is not None and await self.load(parent_run_id) is not None:
+            await self.audit_refusal(parent_run_id, "refused_start", actor, None, reason,
+                                     {"workflow": workflow})
+
+    async def refused_starts(self, count: int = 100) -> list[dict[str, str]]:
+        """The latest refused starts, newest first (type, at, actor, detail JSON...)."""
+        raw = await self.redis.xrevrange(keys.REFUSED_STARTS, count=count)
+        return [{_text(k): _text(v) for k, v in fields.items()} for _, fields in raw]
+
     async def read_audit(
         self, run_id: str, count: int = 10_000, after: str | None = None
     ) -> list[AuditEntry]:
@@ -618,6 +727,15 @@ class RunStore:
         if b"channel" not in raw or b"ts" not in raw:
             return None
         return _text(raw[b"channel"]), _text(raw[b"ts"])
+
+    async def count_request(self, token: str, window: int) -> int:
+        """Requests of a run-API token in minute ``window``, this one included (all replicas)."""
+        key = keys.api_rate_key(token, window)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = await pipe.execute()
+        return int(count)
 
     # --- retention: finished runs leave Redis once archived (workflows.archiver) --------------
 

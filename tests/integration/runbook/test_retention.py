@@ -86,6 +86,8 @@ async def test_finished_runs_past_retention_leave_redis_whole_and_gates_still_pa
     record = await DrillBook(bot.store).record_of(DrillKind.RESTORE)
     assert record is not None
     assert record.run_id == drill_id
+    # the startup check holds testnet's lock, which the promotion's canary deploy needs
+    await bot.service.command(active.id, Abort(actor="UOP", reason="checked"))
     promote = await bot.start("promote", version="v2.0.0", git_sha=SHA, environment="mainnet")
     promote = await bot.at(promote.id, "security-signoff")
     assert drill_id in (state_of(promote, "restore-drill-gate").note or "")
