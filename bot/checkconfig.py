@@ -41,6 +41,7 @@ from bot.nodes import (
     Timeouts,
 )
 from bot.nodes.capabilities import table as capability_table
+from bot.policycheck import all_config_problems, policy_problems
 from bot.probes import SlackAuthCheck
 from bot.runtime import DEFINITIONS_DIR
 from workflows.connection import connect, parse_redis_url
@@ -126,7 +127,12 @@ def _check_file(options: CheckOptions, env: Mapping[str, str], report: Report) -
     try:
         config = load_config(path, env=env)
     except ConfigError as exc:
-        report.add(Level.FAIL, "config", str(exc), exc.code)
+        # every problem on its own line, with its field (never "and N more")
+        each = all_config_problems(path, env)
+        if not each:
+            report.add(Level.FAIL, "config", str(exc), exc.code)
+        for problem in each:
+            report.add(Level.FAIL, "config", f"{path}: {problem.text()}", problem.code)
         return None
     nodes = sum(len(e.nodes) for e in config.environments.values())
     report.add(Level.OK, "config",
@@ -201,6 +207,8 @@ def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: 
             report.add(Level.WARN, subject,
                        f"uses environment {environment!r}, which this config does not have: "
                        "runs of it will be refused", "unknown_environment")
+    for problem in policy_problems(config, definitions):
+        report.add(Level.FAIL, problem.subject, problem.text(), problem.code)
     for workflow in sorted(set(config.permissions) - set(definitions) - {"default"}):
         report.add(Level.WARN, "config",
                    f"permissions name workflow {workflow!r}, which no definition defines",
