@@ -7,10 +7,13 @@ none of the Slack parts and a broken optional part cannot stop the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "version"]
 
 #: command -> ("module:function", one line of help); the function takes argv, returns an exit code
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: parthenon-bot <command> [options]", "", "commands:"]
+    lines = ["usage: parthenon-bot <command> [options]  |  parthenon-bot --version", "",
+             "commands:"]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -39,16 +43,41 @@ def _resolve(target: str) -> Callable[[Sequence[str]], int]:
     return runner
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return package_version("parthenon-bot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in {"-h", "--help", "help"}:
         print(_usage())
+        return 0
+    if args[0] in {"-V", "--version", "version"}:
+        print(f"parthenon-bot {version()}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"parthenon-bot: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     return _resolve(COMMANDS[name][0])(rest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`parthenon-bot workflows | head`): what it read was what it
+        # wanted. Point stdout at /dev/null so that the exit's flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
 
 
 if __name__ == "__main__":

@@ -132,6 +132,9 @@ def _resolve_secret(
         return data
     if bool(env_name) == bool(file_name):
         raise _refuse("missing_secret", f"the {what} needs exactly one of {env_key} or {file_key}")
+    if isinstance(info.context, dict) and info.context.get("secrets") is False:
+        data[target] = "(not read)"  # structure only: the secret is named, never read
+        return data
     if env_name:
         value = _env_of(info).get(str(env_name))
         if value is None:
@@ -722,9 +725,12 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def parse_config(
-    text: str, *, source: str = "<config>", env: Mapping[str, str] | None = None
+    text: str, *, source: str = "<config>", env: Mapping[str, str] | None = None,
+    secrets: bool = True,
 ) -> BotConfig:
-    """Validate YAML text into a `BotConfig`; `env` stands in for os.environ (tests)."""
+    """Validate YAML text into a `BotConfig`; `env` stands in for os.environ (tests).
+    ``secrets=False`` checks the structure only: every secret must be named (an env var or a
+    file) but none is read, for commands that never use them (`parthenon-bot workflows`)."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except ConfigError as exc:
@@ -736,14 +742,17 @@ def parse_config(
         raise ConfigError("yaml", f"not valid YAML{where}", file=source) from None
     if not isinstance(data, dict):
         raise ConfigError("invalid", "the file must be a YAML mapping", file=source)
-    context = {"env": env if env is not None else os.environ, "from_file": True}
+    context = {"env": env if env is not None else os.environ, "from_file": True,
+               "secrets": secrets}
     try:
         return BotConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise _config_error(exc, data, source) from None
 
 
-def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> BotConfig:
+def load_config(
+    path: str | Path, *, env: Mapping[str, str] | None = None, secrets: bool = True
+) -> BotConfig:
     """Read and validate the configuration file at `path`."""
     source = str(path)
     try:
@@ -751,7 +760,7 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Bo
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError("unreadable", f"cannot read the file ({reason})", file=source) from None
-    config = parse_config(text, source=source, env=env)
+    config = parse_config(text, source=source, env=env, secrets=secrets)
     extra = config.definitions_dir
     if extra is not None and not extra.is_absolute():  # relative to the config file, not the cwd
         config = config.model_copy(update={"definitions_dir": Path(path).parent / extra})

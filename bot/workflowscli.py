@@ -4,6 +4,8 @@ Without NAME, one block per workflow: its usage and its steps (kind, effect, run
 With NAME, also each step's description (what the bot does and what people do). With a config,
 it also says what the definitions need from it that it lacks: approver and responder groups
 nobody is in, environments a step targets by name, and the waves each environment would get.
+The config's secrets (RPC passwords, webhook keys) are not read: each must be named, none needs
+to be set.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         default=os.environ.get("PARTHENON_BOT_CONFIG"),
-        help="check the definitions against this bot config (default: $PARTHENON_BOT_CONFIG)",
+        help="check the definitions against this bot config, without reading its secrets "
+             "(default: $PARTHENON_BOT_CONFIG)",
     )
     parser.add_argument(
         "--definitions", type=Path, default=DEFINITIONS_DIR, help=argparse.SUPPRESS
@@ -141,7 +144,7 @@ def run_workflows(argv: Sequence[str]) -> int:
     print("\n\n".join(blocks))
     if args.config:
         try:
-            config = load_config(args.config)
+            config = load_config(args.config, secrets=False)  # never needs them
         except ConfigError as exc:
             print(f"parthenon-bot workflows: {exc}", file=sys.stderr)
             return 1
