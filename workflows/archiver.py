@@ -72,7 +72,8 @@ class Archiver:
 
     async def sweep(self, now: datetime | None = None, limit: int = 10_000) -> SweepReport:
         """Archive every run that finished more than the retention before ``now``."""
-        cutoff = (now or self._clock()) - self.retention
+        now = now or self._clock()
+        cutoff = now - self.retention
         report = SweepReport()
         skip = 0  # deferred runs stay in the index: read past them
         while report.archived + report.dropped + report.deferred < limit:
@@ -170,8 +171,14 @@ class Archiver:
                 watcher.cancel()
 
     async def _loop(self) -> None:
+        adopted = False
         while not self._stopping.is_set():
             try:
+                if not adopted:  # finished runs the index lacks (a crash, an upgrade)
+                    found = await self.store.adopt_finished()
+                    adopted = True
+                    if found:
+                        log.info("%d finished runs put in the finished index", found)
                 report = await self.sweep()
             except (RedisError, OSError, ValueError) as exc:  # Redis down, the volume, a bad doc
                 if self._outage_since is None:

@@ -15,6 +15,7 @@ __all__ = [
     "DRILL_SINCE",
     "DUE",
     "FINISHED",
+    "FINISHED_ADOPTED",
     "FREEZE",
     "PREFIX",
     "RECENT",
@@ -32,6 +33,8 @@ DUE = f"{PREFIX}:due"  # zset: run id -> when it next needs a worker (ms since e
 ACTIVE = f"{PREFIX}:runs:active"  # zset: run id -> created (ms)
 RECENT = f"{PREFIX}:runs:recent"  # zset: run id -> finished (ms), trimmed
 FINISHED = f"{PREFIX}:runs:finished"  # zset: run id -> finished (ms), until it is archived
+FINISHED_ADOPTED = f"{PREFIX}:runs:finished:adopted"  # string: set once runs stored before
+#   the finished index existed were put in it (a one-time SCAN)
 ARCHIVED = f"{PREFIX}:runs:archived"  # zset: run id -> finished (ms), the last archived, trimmed
 CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became dirty (ms)
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none

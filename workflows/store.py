@@ -25,7 +25,7 @@ from redis.exceptions import NoScriptError
 from workflows import keys
 from workflows.errors import InvalidCommand, NotAuthorized, RunNotFound, VersionConflict
 from workflows.machine import Notify, transition, wake_at
-from workflows.model import Event, PlannedStep, Run
+from workflows.model import TERMINAL_STATUSES, Event, PlannedStep, Run
 
 __all__ = [
     "AuditEntry",
@@ -40,6 +40,7 @@ __all__ = [
 
 _RECENT_KEEP = 500
 _ARCHIVED_KEEP = 500  # archived runs listed by `runs` (the archive itself keeps all)
+_TERMINAL = {status.value for status in TERMINAL_STATUSES}
 _CARD_BUSY_MS = 3_600_000  # a card dirty for less than this may still be posted: not archived
 _PLAN_CACHE = 10_000  # parsed plans kept in memory; a plan never changes once a run exists
 _PLAN: TypeAdapter[list[PlannedStep]] = TypeAdapter(list[PlannedStep])
@@ -786,6 +787,41 @@ class RunStore:
             pipe.zremrangebyrank(keys.ARCHIVED, 0, -_ARCHIVED_KEEP - 1)
         await pipe.execute()
         await self.redis.zrem(keys.FINISHED, run_id)
+
+    async def adopt_finished(self) -> int:
+        """Put finished runs that are missing from the finished index into it (by when they
+        finished), so that they are archived too: those left in the active index by a crash
+        between a run's last commit and its index update (every start; costs the active runs),
+        and, once per Redis, every run stored before the index existed (a SCAN over the run
+        keys, the first time a replica starts after an upgrade). Returns how many."""
+        adopted = 0
+        for run in await self.load_many(await self.active_ids(limit=100_000)):
+            if run.terminal:
+                await self._index_finished(run)
+                adopted += 1
+        if await self.redis.set(keys.FINISHED_ADOPTED, self.now().isoformat(), nx=True):
+            pattern = f"{keys.PREFIX}:{{*}}:run"
+            async for key in self.redis.scan_iter(match=pattern, count=1000):
+                doc = await _hget(self.redis, _text(key), "doc")
+                if doc is None:
+                    continue
+                data = json.loads(doc)
+                run_id, finished = data.get("id"), data.get("finished_at")
+                if not run_id or not finished or data.get("status") not in _TERMINAL:
+                    continue
+                ms = to_ms(datetime.fromisoformat(finished))
+                if await self.redis.zadd(keys.FINISHED, {run_id: ms}, nx=True):
+                    adopted += 1
+        return adopted
+
+    async def _index_finished(self, run: Run) -> None:
+        when = to_ms(run.finished_at or self.now())
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.FINISHED, {run.id: when}, nx=True)
+        pipe.zadd(keys.RECENT, {run.id: when}, nx=True)
+        pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
+        pipe.zrem(keys.ACTIVE, run.id)
+        await pipe.execute()
 
     async def archived_ids(self, limit: int = 20) -> list[str]:
         """The runs archived last (by when they finished), newest first."""

@@ -162,3 +162,37 @@ async def test_a_run_that_changed_after_it_was_read_is_not_deleted(
     assert archived is not None
     assert archived.audit[-1].type == "refused_pause"
     assert await run_keys(redis, run.id) == []
+
+
+async def test_runs_finished_before_the_index_existed_are_found_and_archived_by_the_loop(
+    bot: Bot, redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    """Runs an older release finished (no finished index; one still in the active index, as a
+    crash between its last commit and its index update leaves it) are archived by the running
+    loop all the same, once their retention has passed."""
+    ids = []
+    for _ in range(2):
+        run = await bot.start("startup-check", environment="testnet")
+        await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
+        ids.append((await bot.finished(run.id)).id)
+    await redis.delete(keys.FINISHED, keys.FINISHED_ADOPTED)  # as an older release left them
+    await redis.zadd(keys.ACTIVE, {ids[1]: 1})
+    later = bot.store.now() + timedelta(days=31)
+    archiver = Archiver(RunStore(redis), RunArchive(tmp_path / "archive"), retention=RETENTION,
+                        interval=0.05, clock=lambda: later)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(archiver.run_forever(until=stop))
+    try:
+        for _ in range(200):
+            if all(archiver.archive.exists(run_id) for run_id in ids) and not any(
+                [await run_keys(redis, run_id) for run_id in ids]
+            ):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+    for run_id in ids:
+        assert await run_keys(redis, run_id) == []
+        assert archiver.archive.exists(run_id)
+        assert not await in_index(redis, keys.ACTIVE, run_id)
