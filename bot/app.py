@@ -48,6 +48,7 @@ from bot.slack.notifier import Notifier
 from bot.slack.pressure import RequestPressure
 from bot.slack.unrecorded import NOT_RECORDED, is_store_outage
 from bot.slack.views import notice
+from handlers.api import ApiState, add_api_routes
 from handlers.context import HandlerContext
 from handlers.grammar import Catalog
 from handlers.replies import tell
@@ -295,12 +296,16 @@ def build_web_app(
     events: bool = True,
     readiness: Readiness | None = None,
     metrics: BotMetrics | None = None,
+    api: ApiState | None = None,
 ) -> web.Application:
-    """The HTTP side: POST /slack/events (unless Socket Mode carries the events), and the ops
-    routes /healthz, /readyz, /metrics (bot.probes)."""
+    """The HTTP side: POST /slack/events (unless Socket Mode carries the events), the ops
+    routes /healthz, /readyz, /metrics (bot.probes), and the run API under /api/v1/ when the
+    config has API tokens (handlers.api)."""
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[BOT_KEY] = bot
     if events:
         web_app.router.add_post("/slack/events", _events)
     add_ops_routes(web_app, readiness=readiness, metrics=metrics)
+    if api is not None:
+        add_api_routes(web_app, api)
     return web_app

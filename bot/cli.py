@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("bot.checkconfig:run_check_config", "validate the config and reach the nodes"),
     "workflows": ("bot.workflowscli:run_workflows", "list the loaded workflow definitions"),
     "runs": ("bot.runscli:run_runs", "list runs; `runs export <run-id>` writes an incident log"),
+    "start": ("bot.startcli:run_start",
+              "start a run through the run API (for pipelines); --wait follows it"),
     "release-node": ("bot.releasecli:run_release_node",
                      "release a node the network guard refused, after re-checking its genesis"),
 }

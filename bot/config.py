@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from yarl import URL
 
+from bot.apiconfig import ApiConfig
 from bot.evidence import (
     EvidenceConfig,
     config_problems,
@@ -468,6 +469,7 @@ class BotConfig(BaseModel):
     incidents: IncidentsConfig = IncidentsConfig()  # private channels, severity (its module)
     prometheus_url: str | None = None
     definitions_dir: Path | None = None  # a team's own workflows (workflows.catalog)
+    api: ApiConfig = ApiConfig()  # the run API's bearer tokens (bot.apiconfig)
 
     @model_validator(mode="before")
     @classmethod

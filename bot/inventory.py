@@ -3,6 +3,7 @@ and people for permissions (Authority)."""
 
 from __future__ import annotations
 
+from bot.apiconfig import API_ACTOR_PREFIX
 from bot.config import BotConfig, NodeRole
 from bot.evidence import ReleaseEvidence, ValidationErrorsEvidence
 
@@ -67,6 +68,8 @@ class ConfigAuthority:
         return sorted(name for name, members in self.config.groups.items() if user in members)
 
     def may_start(self, user: str, workflow: str) -> bool:
+        if user.startswith(API_ACTOR_PREFIX):  # a run API token: the workflows it lists
+            return self.config.api.may_start(user, workflow)
         return self.config.may_start(user, workflow)
 
     def may_operate(self, user: str, workflow: str) -> bool:

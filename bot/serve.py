@@ -37,8 +37,10 @@ from bot.observability.outages import watch_outages
 from bot.probes import Readiness, SlackAuthCheck
 from bot.runtime import Runtime, build_runtime, default_executors
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.api import ApiState
+from workflows.catalog import origins
 from workflows.definition import Definition
-from workflows.errors import WorkflowError
+from workflows.errors import DefinitionError, WorkflowError
 
 __all__ = ["run_serve", "serve"]
 
@@ -59,6 +61,10 @@ def run_serve(argv: Sequence[str]) -> int:
                         help=f"seconds to keep serving with /readyz at 503 after SIGTERM "
                              f"(default {DRAIN:g}; 0 without a load balancer)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument("--definitions", type=Path, metavar="DIR",
+                        help="a directory of your own workflow definitions, added to the shipped "
+                             "ones (one of the same name replaces it); default: the config's "
+                             "definitions_dir")
     args = parser.parse_args(list(argv))
     setup_logging(level=args.log_level)
     try:
@@ -69,12 +75,18 @@ def run_serve(argv: Sequence[str]) -> int:
                   file=sys.stderr)
             return 2
         config = load_config(Path(path))
-    except (SettingsError, ConfigError) as exc:
+        extra = args.definitions or config.definitions_dir
+        catalog = origins(extra)
+    except (SettingsError, ConfigError, DefinitionError) as exc:
         print(f"parthenon-bot serve: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings, config, level=args.log_level)  # now every secret is known
+    for name, (_, origin) in sorted(catalog.items()):
+        if origin != "shipped":
+            log.info("workflow %s from %s", name, origin)
     try:
         return asyncio.run(serve(settings, config, host=args.host, port=args.port,
+                                 definitions={n: d for n, (d, _) in catalog.items()},
                                  drain=max(0.0, min(args.drain, STOP_DEADLINE / 2)),
                                  on_started=freeze_startup_heap))
     except KeyboardInterrupt:
@@ -126,8 +138,10 @@ async def serve(
             (bot.notifier.slack_outage, "slack"), (bot.drills.outage, "redis")])
         readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
+        api = (ApiState(runtime.service, config.api, config.slack.ops_channel)
+               if config.api.tokens else None)
         web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,
-                                metrics=metrics)
+                                metrics=metrics, api=api)
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=HTTP_CLOSE)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

@@ -30,6 +30,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings, load_settings
 from bot.slack.payloads import ButtonValue
 from bot.slack.standin import OpenedView, PostedMessage, SlackStandIn
+from handlers.api import ApiState
 from workflows.definition import Definition
 from workflows.engine import EngineSettings
 from workflows.model import Run, RunStatus
@@ -351,7 +352,9 @@ async def running_bot(
     )
     bot = await create_bot(settings_for(slack, redis_url), runtime, bot_user_id=slack.bot_user_id,
                            notifier_interval=notifier_interval, notifier_poll=0.05)
-    runner = web.AppRunner(build_web_app(bot), access_log=None)
+    cfg = runtime.config
+    api = ApiState(runtime.service, cfg.api, cfg.slack.ops_channel) if cfg.api.tokens else None
+    runner = web.AppRunner(build_web_app(bot, api=api), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = int(runner.addresses[0][1])
