@@ -43,7 +43,7 @@ from bot.nodes import (
 from bot.nodes.capabilities import table as capability_table
 from bot.policycheck import all_config_problems, policy_problems
 from bot.probes import SlackAuthCheck
-from bot.runtime import DEFINITIONS_DIR
+from workflows.catalog import shipped_directory
 from workflows.connection import connect, parse_redis_url
 from workflows.definition import Definition, GroupDef, StepDef, load_definition
 from workflows.errors import DefinitionError, RedisUrlError
@@ -92,7 +92,7 @@ class Report:
 @dataclass(frozen=True)
 class CheckOptions:
     config: Path | None
-    definitions: Path = DEFINITIONS_DIR
+    definitions: Path | None = None  # a team's own directory, added to the shipped ones
     offline: bool = False  # skip everything that needs the network (nodes, Slack, Redis)
     timeout: float = 5.0
 
@@ -101,7 +101,10 @@ async def check_config(options: CheckOptions, env: Mapping[str, str]) -> Report:
     """Run every check; the report holds one finding per thing checked."""
     report = Report()
     config = _check_file(options, env, report)
-    definitions = _check_definitions(options.definitions, report)
+    extra = options.definitions or (config.definitions_dir if config is not None else None)
+    definitions = _check_definitions(shipped_directory(), report)
+    if extra is not None:
+        definitions = {**definitions, **_check_definitions(extra, report)}
     if config is not None and definitions:
         _cross_check(config, definitions, report)
     if options.offline:
@@ -344,8 +347,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", type=Path, help="the configuration file")
     parser.add_argument("--config", type=Path, help=f"the configuration file (or {CONFIG_ENV})")
-    parser.add_argument("--definitions", type=Path, default=DEFINITIONS_DIR,
-                        help="the workflow definitions directory (default: the shipped ones)")
+    parser.add_argument("--definitions", type=Path, metavar="DIR",
+                        help="a directory of your own workflow definitions, added to the shipped "
+                             "ones (default: the config's definitions_dir)")
     parser.add_argument("--offline", action="store_true",
                         help="check files only: no nodes, no Slack, no Redis")
     parser.add_argument("--timeout", type=float, default=5.0,
