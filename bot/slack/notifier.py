@@ -405,8 +405,9 @@ class Notifier:
         if incident and channel is not None:
             await self._after_incident_post(run, where)
         if fallback_reason is not None:
+            hint = _scope_hint(fallback_reason, self.config.incidents.is_private(run.workflow))
             text = (f":warning: No incident channel could be opened ({code(fallback_reason, 60)}"
-                    f"{_scope_hint(fallback_reason)}); the incident runs here.")
+                    f"{hint}); the incident runs here.")
             await self._call("chat.postMessage", channel=where[0], thread_ts=where[1], text=text,
                              blocks=notice(text).blocks)
         return where
@@ -586,9 +587,9 @@ def _retry_after(headers: Any) -> float:
         return 1.0
 
 
-def _scope_hint(error: str) -> str:
+def _scope_hint(error: str, private: bool = False) -> str:
     if error == "missing_scope":
-        return ": the app needs the channels:manage scope"
+        return f": the app needs the {'groups:write' if private else 'channels:manage'} scope"
     if error == "restricted_action":
         return ": the workspace does not let apps create channels"
     return ""

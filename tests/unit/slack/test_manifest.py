@@ -34,6 +34,9 @@ def test_scopes_are_exactly_the_ones_the_methods_need() -> None:
     """The bot scopes are the commands scope, chat:write.public (cards in any public channel)
     and one scope per Web API method family the bot calls."""
     needed = {s for s in METHODS.values() if s} | {"commands", "chat:write.public"}
+    # The same methods on private incident channels (incidents.private): create and invite,
+    # and the look in the channel's history before posting again.
+    needed |= {"groups:write", "groups:history"}
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
 
 
