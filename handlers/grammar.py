@@ -460,6 +460,9 @@ def _start(
     names = {p.name for p in form.params}
     given: dict[str, str] = {}
     positional: list[_Token] = []
+    # name=value with a name the workflow does not have: words of a free text, or a mistake
+    # (a misspelt parameter) that is named as such, never taken as another parameter's value.
+    unknown: dict[int, str] = {}
     for token in tokens[first:]:
         match = None if token.quoted else _KEY_VALUE.match(token.value)
         if match and match.group(1) in names:
@@ -467,7 +470,17 @@ def _start(
                 raise GrammarError(f"{match.group(1)} is given twice", usage)
             given[match.group(1)] = match.group(2)
         else:
+            if match:
+                unknown[id(token)] = match.group(1)
             positional.append(token)
+
+    def take(token: _Token) -> str:
+        if id(token) in unknown:
+            known = ", ".join(p.name for p in form.params)
+            raise GrammarError(f"unknown parameter {unknown[id(token)]!r} in {token.value!r}; "
+                               f"{form.name} takes {known}", usage)
+        return token.value
+
     open_params = [p for p in form.params if p.name not in given]
     free_at = next((i for i, p in enumerate(open_params) if p.free_text), None)
     fixed = open_params if free_at is None else open_params[:free_at]
@@ -484,7 +497,7 @@ def _start(
             break
         if param.required or slots > 0:
             slots -= 0 if param.required else 1
-            given[param.name] = queue.pop(0).value
+            given[param.name] = take(queue.pop(0))
     if free_at is not None:
         free = open_params[free_at]
         later = open_params[free_at + 1 :]
@@ -492,7 +505,7 @@ def _start(
             given[free.name] = queue.pop(0).value
             for param in later:  # after a quoted text, positionals go on filling in order
                 if queue:
-                    given[param.name] = queue.pop(0).value
+                    given[param.name] = take(queue.pop(0))
         elif queue:
             given[free.name] = _span(text, tokens, queue)
             queue = []
@@ -501,6 +514,8 @@ def _start(
         if len(given.get(free.name, "")) > MAX_REASON:
             raise GrammarError(f"{free.name} is longer than {MAX_REASON} characters", usage)
     if queue:
+        for token in queue:
+            take(token)  # a misspelt name=value is named as unknown, not as one too many
         extra = " ".join(t.value for t in queue)
         raise GrammarError(f"too many arguments: {extra!r}", usage)
     return StartRun(command=command, workflow=workflow, params=given)

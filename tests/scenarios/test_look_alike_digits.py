@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.runtime import DEFINITIONS_DIR
-from tests.scenarios.harness import CONFIG, Harness, running_bot, scenario_config
-from workflows.definition import load_definitions
+from tests.scenarios.harness import Harness
+from tests.scenarios.shipped import running_shipped
 
 BOLD = {str(d): chr(0x1D7CE + d) for d in range(10)}
 ARABIC = {str(d): chr(0x0660 + d) for d in range(10)}
@@ -22,19 +21,10 @@ def fake(text: str, digits: dict[str, str]) -> str:
     return "".join(digits.get(c, c) for c in text)
 
 
-REGTEST = """  regtest:
-    network: regtest
-    rpc_credentials: {user: parthenon, password_env: SCENARIO_RPC_PASSWORD}
-    nodes:
-      - {name: reg-1, rpc_url: "http://127.0.0.1:11", role: miner}
-groups:"""
-
-
 @pytest.fixture
 async def shipped(redis_url: str) -> AsyncIterator[Harness]:
     """The shipped workflows, with a regtest environment so that a promotion can start."""
-    config = scenario_config(CONFIG.replace("groups:", REGTEST, 1))
-    async with running_bot(redis_url, load_definitions(DEFINITIONS_DIR), config=config) as h:
+    async with running_shipped(redis_url) as h:
         yield h
 
 
