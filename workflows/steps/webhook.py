@@ -123,6 +123,8 @@ class WebhookExecutor:
             body = build_body(ctx, env.name)
         except (StepSetupError, ValueError):
             return None
+        if ctx.args.get("action") == VERIFY_VERSION:  # a read: judge the versions again
+            return await self._verify_version(ctx, env, env.deploy_webhook)
         if env.deploy_webhook is None:
             return None
         return await self._post(ctx, env.deploy_webhook, body)
