@@ -241,7 +241,13 @@ async def _runs(ctx: HandlerContext) -> Message:
 
 async def _export(ctx: HandlerContext, p: CommandPayload, run_id: str) -> Message:
     check_may_export(ctx, p.user_id)
-    run = await ctx.service.get(run_id)  # an unknown run is answered in the ack
+    try:
+        run = await ctx.service.get(run_id)  # an unknown run is answered in the ack
+    except RunNotFound:
+        found = await archived_run(ctx, run_id)
+        if found is None:
+            raise
+        run = found.run
     work = post_incident_log(ctx, run.id, user=p.user_id, dedup=f"slash:{p.trigger_id}",
                              channel=p.channel_id, response_url=p.response_url)
     ctx.deferred.spawn(work, f"export:{run.id}")

@@ -12,9 +12,11 @@ from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.errors import NotPermitted
 from bot.slack.escape import code
 from bot.slack.views import incident_log_messages, notice
+from handlers.archived import archived_run
 from handlers.context import HandlerContext
 from handlers.replies import tell
 from workflows import keys
+from workflows.errors import RunNotFound
 from workflows.export import render_incident_log
 
 __all__ = ["EXPORT_MARK_SECONDS", "check_may_export", "export_mark_key", "post_incident_log"]
@@ -59,8 +61,15 @@ async def post_incident_log(
             await tell(ctx.client, notice(text), user=user, channel=channel,
                        response_url=response_url)
         return  # this request was taken before (Slack's retry, a double click)
-    run = await ctx.service.get(run_id)
-    where = await ctx.service.store.get_card(run_id)
+    archived = None
+    try:
+        run = await ctx.service.get(run_id)
+    except RunNotFound:  # past its retention: the log and the card's place are in the archive
+        archived = await archived_run(ctx, run_id)
+        if archived is None:
+            raise
+        run = archived.run
+    where = archived.card if archived is not None else await ctx.service.store.get_card(run_id)
     if where is None or not where[1]:
         await redis.delete(mark)
         text = (f"The card of {code(run.id, 40)} is not posted yet, so it has no thread for the "
@@ -68,7 +77,8 @@ async def post_incident_log(
         await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
         return
     async with ctx.pressure.background():  # reading and rendering give way to acks
-        markdown = render_incident_log(run, await ctx.service.audit(run_id))
+        markdown = (archived.incident_log if archived is not None
+                    else render_incident_log(run, await ctx.service.audit(run_id)))
         messages = incident_log_messages(run.id, markdown)
     try:
         for message in messages:

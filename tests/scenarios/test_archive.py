@@ -11,11 +11,22 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.archiving import archiver_for
-from tests.scenarios.harness import CONFIG, OPERATOR, Harness, running_bot, scenario_config
+from bot.config import BotConfig
+from bot.slack.standin import SlackStandIn
+from tests.scenarios.harness import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    CONFIG,
+    OPERATOR,
+    Harness,
+    running_bot,
+    scenario_config,
+)
 from tests.scenarios.test_runs_drills import answer_of
 from tests.unit.slack.definitions import definitions
 from workflows import keys
 from workflows.model import RunStatus
+from workflows.store import from_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,20 +57,30 @@ async def test_archived_runs_are_read_back_after_a_restart(redis_url: str, tmp_p
     config_file.write_text(text)
     config = scenario_config(text)
 
-    async with running_bot(redis_url, definitions(), config=config) as h:
+    slack = SlackStandIn(bot_token=BOT_TOKEN, app_token=APP_TOKEN)  # Slack outlives the bot
+    await slack.start()
+    try:
+        await archive_then_read_back(redis_url, config, config_file, archive_dir, slack)
+    finally:
+        await slack.stop()
+
+
+async def archive_then_read_back(redis_url: str, config: BotConfig, config_file: Path,
+                                 archive_dir: Path, slack: SlackStandIn) -> None:
+    async with running_bot(redis_url, definitions(), config=config, standin=slack) as h:
         old = await finished_run(h, "superseded by v1.4.3")
         kept = await finished_run(h, "recent enough to stay")
         redis = h.runtime.redis
-        # 31 days on for the first run only: the second finished "now" relative to that cutoff.
-        finished = await redis.zscore(keys.FINISHED, old)
-        await redis.zadd(keys.FINISHED, {old: finished - timedelta(days=31).total_seconds() * 1e3})
-        report = await archiver_for(h.runtime).sweep()
+        # 30 days after the first run finished (time passed in): the second, finished later,
+        # is not due yet.
+        old_finished = from_ms(await redis.zscore(keys.FINISHED, old))
+        report = await archiver_for(h.runtime).sweep(old_finished + timedelta(days=30))
         assert report.archived == 1
         assert [k async for k in redis.scan_iter(match=f"pcb:{{{old}}}:*")] == []
         assert [k async for k in redis.scan_iter(match=f"pcb:{{{kept}}}:*")]
         assert (archive_dir / "runs" / f"{old}.json").is_file()
 
-    async with running_bot(redis_url, definitions(), config=config) as h:  # a new process
+    async with running_bot(redis_url, definitions(), config=config, standin=slack) as h:
         listing = await answer_of(h, await h.command(OPERATOR, "runs"))
         assert "*Archived*" in listing
         archived_part = listing[listing.index("*Archived*"):]
@@ -70,6 +91,13 @@ async def test_archived_runs_are_read_back_after_a_restart(redis_url: str, tmp_p
         assert "superseded by v1.4.3" in status
         missing = await answer_of(h, await h.command(OPERATOR, "status r20200101-000000"))
         assert "Archived" not in missing
+        # The incident log of an archived run is posted in its card's thread, as before.
+        where = json.loads((archive_dir / "runs" / f"{old}.json").read_text())["card"]
+        assert (await h.command(OPERATOR, f"export {old}")).status == 200
+        [log] = await h.standin.wait_for(lambda: [
+            m for m in h.standin.replies(where["channel"], where["ts"])
+            if "Incident log" in json.dumps(m.blocks)][:1])
+        assert "superseded by v1.4.3" in json.dumps(log.blocks)
 
     code, out, err = await cli("runs", "export", old, "--redis-url", redis_url,
                                "--config", str(config_file))
