@@ -20,6 +20,7 @@ from bot.slack.escape import code, inline
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.payloads import ButtonValue, ModalMetadata
 from bot.slack.views import confirm_modal, notice, reason_modal, start_modal
+from handlers.clickplace import check_click_place
 from handlers.context import HandlerContext
 from handlers.export import check_may_export, post_incident_log
 from handlers.home import publish_home
@@ -50,6 +51,8 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         ctx.deferred.spawn(publish_home(ctx, user), f"home:{user}")
         return
     if action is ActionId.START_WORKFLOW:
+        if value.r is not None:  # an offer on a run's card: pressed where the card is
+            await check_click_place(ctx, value.r, user, p.channel_id, body)
         await _start(ctx, ack, p)
         return
     if action is ActionId.EXPORT_LOG:
@@ -64,6 +67,7 @@ async def handle_action(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]
         )
         return
     run_id = value.run_id()
+    await check_click_place(ctx, run_id, user, p.channel_id, body, value.s)
     if action is ActionId.APPROVE:
         step_id, plan_hash = value.step_id(), value.h or ""
         await ctx.service.command(
@@ -176,4 +180,3 @@ def _modal(ctx: HandlerContext, p: ActionPayload, view: dict[str, Any]) -> None:
                        channel=p.channel_id, response_url=p.response_url)
 
     ctx.deferred.spawn(work(), f"modal:{view.get('callback_id')}")
-

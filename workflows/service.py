@@ -204,12 +204,12 @@ class WorkflowService:
         environment = key.rsplit(":", 1)[-1]
         holder = await self.store.load(holder_id)
         if holder is None:
-            about = f"`{holder_id}`"
+            about = holder_id
         else:
-            about = (f"`{holder.id}` ({holder.title}, started by <@{holder.initiator}>, "
+            about = (f"{holder.id} ({holder.title}, started by <@{holder.initiator}>, "
                      f"{holder.status.value})")
         todo = (
-            "Wait for it to end, or abort it (`/parthenon abort " + holder_id + " <reason>`)"
+            "Wait for it to end, or abort it (/parthenon abort " + holder_id + " REASON)"
             + ("; if it halted, its card's Start rollback takes its lock over" if holder
                is not None and holder.offer else "")
         )

@@ -106,9 +106,10 @@ async def test_pause_resume_and_abort_by_command_and_by_modal(harness: Harness) 
 
 
 async def test_operator_buttons_pause_resume_and_skip(harness: Harness) -> None:
-    """Pause and Resume buttons work for an operator; Skip asks a reason and skips the step."""
+    """Pause and Resume buttons work for an operator; Skip asks a reason, then another operator
+    (never the asker) approves the skip and the step is skipped."""
     h = harness
-    run_id = await h.started_run(await h.command("URM0001", "promote v1.4.2 abc1234 testnet"))
+    run_id = await h.started_run(await h.command("URM0002", "promote v1.4.2 abc1234 testnet"))
     await h.wait_run(run_id, waiting_at("approve"))
     card = await h.card(run_id, lambda m: button_step(m, "run.pause") == "approve")
     await h.click(OPERATOR, card, "run.pause")
@@ -116,7 +117,7 @@ async def test_operator_buttons_pause_resume_and_skip(harness: Harness) -> None:
     card = await h.card(run_id, lambda m: button_step(m, "run.resume") is not None)
     await h.click(OPERATOR, card, "run.resume")
     await h.wait_run(run_id, status_is(RunStatus.WAITING))
-    for user in ("URM0002", "URM0003"):
+    for user in ("URM0001", "URM0003"):
         card = await h.card(run_id, lambda m: button_step(m, "run.approve") == "approve")
         await h.click(user, card, "run.approve")
     await h.wait_run(run_id, waiting_at("sbom"))
@@ -124,8 +125,13 @@ async def test_operator_buttons_pause_resume_and_skip(harness: Harness) -> None:
     await h.click(OPERATOR, card, "run.skip")
     [view] = await h.standin.wait_for(lambda: h.standin.opened("modal.skip"))
     await h.submit(OPERATOR, view, {"modal.reason": "checked by hand"})
+    await h.wait_run(run_id, waiting_at("sbom"))  # a skip request, not a skip
+    card = await h.card(run_id, lambda m: button_step(m, "run.approve") == "sbom")
+    await h.click(OPERATOR, card, "run.approve")  # the asker: refused
+    await h.click("URM0001", card, "run.approve")  # another operator
     run = await h.wait_run(run_id, lambda r: r.steps[2].status.value == "skipped")
-    assert run.steps[2].note == f"skipped by <@{OPERATOR}>: checked by hand"
+    assert run.steps[2].note == (
+        f"skipped at <@{OPERATOR}>'s request (checked by hand); approved by <@URM0001>")
 
 
 async def test_app_home_shows_what_waits_for_the_viewer(harness: Harness) -> None:

@@ -124,10 +124,10 @@ async def test_the_refusal_names_the_holder_and_what_to_do_and_is_audited(
     with pytest.raises(EnvironmentLocked) as caught:
         await locking.start("back", {"environment": "testnet"}, actor="U_OP2")
     text = str(caught.value)
-    assert text.startswith(f"testnet is locked by run `{first.id}` (Promote: testnet, started "
+    assert text.startswith(f"testnet is locked by run {first.id} (Promote: testnet, started "
                            "by <@U_OP>, running)")
     assert "Nothing was started." in text
-    assert f"/parthenon abort {first.id}" in text
+    assert f"/parthenon abort {first.id} REASON" in text
     refusals = [e for e in await store.read_audit(first.id) if e.type == "refused_start"]
     assert [(e.actor, e.detail["workflow"]) for e in refusals] == [("U_OP2", "back")]
 

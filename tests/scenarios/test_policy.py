@@ -1,0 +1,162 @@
+"""The policy core through signed Slack requests to the served bot: a skip needs the authority
+that could complete the step (never the asker's word), a watch window below the environment's
+minimum or of zero is refused on its field (slash command and form), a start on a locked
+environment is refused naming the holder, a click from another channel is refused. Every
+refusal is in the audit log; nothing that got a 200 is lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.runtime import DEFINITIONS_DIR
+from tests.scenarios.harness import (
+    CONFIG,
+    OPERATOR,
+    OPS,
+    Harness,
+    button_step,
+    running_bot,
+    scenario_config,
+    status_is,
+    waiting_at,
+)
+from tests.unit.slack.definitions import definition
+from workflows.definition import load_definitions
+from workflows.model import RunStatus, StepStatus
+
+SECURITY = "USEC001"
+OTHER_OPERATOR = "URM0001"  # in operators (and release-managers), not in security
+
+# Shaped like the shipped key-compromise incident's "Rotate credentials": only security confirms.
+ROTATE = """
+name: drill-rotate
+title: Rotate the keys
+category: drill
+parameters:
+  - {name: environment, choices: [testnet]}
+steps:
+  - {id: rotate, title: Rotate credentials, kind: manual, responders: [security]}
+  - {id: review, title: Review, kind: manual, responders: [operators]}
+"""
+
+# A workflow that writes to the environment's nodes (its deploy system does: a webhook).
+DEPLOY = """
+name: drill-deploy
+title: Deploy a build
+category: drill
+parameters:
+  - {name: environment, choices: [testnet]}
+steps:
+  - {id: deploy, title: Deploy the build, kind: webhook, targets: {select: all},
+     with: {action: deploy}}
+"""
+
+
+@pytest.fixture
+async def h(redis_url: str) -> AsyncIterator[Harness]:
+    defs = {**load_definitions(DEFINITIONS_DIR), "drill-rotate": definition(ROTATE),
+            "drill-deploy": definition(DEPLOY)}
+    async with running_bot(redis_url, defs, config=scenario_config(CONFIG)) as bot:
+        yield bot
+
+
+def text_of(reply: object) -> str:
+    return json.dumps(getattr(reply, "json", None))
+
+
+async def refusals(h: Harness, run_id: str) -> list[tuple[str, str | None]]:
+    return [(e.type, e.actor) for e in await h.runtime.store.read_audit(run_id)
+            if e.type.startswith("refused_")]
+
+
+async def test_skipping_a_security_step_needs_security_never_the_asker(h: Harness) -> None:
+    """An operator refused on "Rotate credentials" (only security confirms) presses Skip and
+    gives a reason: nothing is skipped yet. Neither the asker nor another operator can approve
+    the skip; security can, and the card says who asked, why and who approved."""
+    run_id = await h.started_run(await h.command(OPERATOR, "drill rotate testnet"))
+    await h.wait_run(run_id, waiting_at("rotate"))
+    card = await h.card(run_id, lambda m: button_step(m, "run.confirm") == "rotate")
+    assert (await h.click(OPERATOR, card, "run.confirm")).status == 200
+    assert ("refused_confirm", OPERATOR) in await refusals(h, run_id)
+
+    assert (await h.click(OPERATOR, card, "run.skip")).status == 200
+    [form] = await h.standin.wait_for(lambda: h.standin.opened("modal.skip") or None)
+    assert (await h.submit(OPERATOR, form, {"modal.reason": "no time"})).status == 200
+    run = await h.wait_run(run_id, waiting_at("rotate"))
+    request = run.steps[0].approval
+    assert request is not None
+    assert (request.purpose, request.requested_by, request.policy.groups) == (
+        "skip", OPERATOR, ["security"])
+    assert run.steps[0].status is StepStatus.WAITING  # not skipped on the asker's word
+
+    card = await h.card(run_id, lambda m: button_step(m, "run.approve") == "rotate")
+    for refused in (OPERATOR, OTHER_OPERATOR):
+        assert (await h.click(refused, card, "run.approve")).status == 200
+        assert ("refused_approve", refused) in await refusals(h, run_id)
+    assert (await h.run(run_id)).steps[0].status is StepStatus.WAITING
+
+    assert (await h.click(SECURITY, card, "run.approve")).status == 200
+    run = await h.wait_run(run_id, waiting_at("review"))
+    assert run.steps[0].status is StepStatus.SKIPPED
+    note = f"skipped at <@{OPERATOR}>'s request (no time); approved by <@{SECURITY}>"
+    assert run.steps[0].note == note
+    await h.card(run_id, lambda m: "no time" in json.dumps(m.blocks)
+                 and SECURITY in json.dumps(m.blocks))
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("canary_window=0s", "canary_window may not be zero"),
+        ("canary_window=30m", "canary_window 30m is shorter than testnet's minimum of 1h "
+                              "(policy.min_canary_window)"),
+        ("wave_window=5m", "wave_window 5m is shorter than testnet's minimum of 10m "
+                           "(policy.min_wave_window)"),
+    ],
+)
+async def test_a_window_below_the_minimum_is_refused_on_the_slash_command(
+    h: Harness, window: str, expected: str
+) -> None:
+    reply = await h.command(OPERATOR, f"promote v1.4.2 abc1234 testnet {window}")
+    assert reply.status == 200
+    assert expected in text_of(reply)
+    assert await h.runtime.service.active_runs() == []
+    refused = await h.runtime.store.refused_starts()
+    assert [r["actor"] for r in refused] == [OPERATOR]
+    assert expected in refused[0]["detail"]
+
+
+async def test_a_start_on_a_locked_environment_names_the_holder(h: Harness) -> None:
+    """Two runs that write to testnet: the second is refused, the holder named, audited on the
+    holder; once the first ends the lock is free."""
+    first = await h.started_run(await h.command(OPERATOR, "drill deploy testnet"))
+    await h.wait_run(first, waiting_at("deploy"))
+    reply = await h.command(OTHER_OPERATOR, "drill deploy testnet")
+    assert reply.status == 200
+    assert f"testnet is locked by run {first} (Deploy a build: testnet, started by " in text_of(
+        reply)
+    assert "Nothing was started" in text_of(reply)
+    assert ("refused_start", OTHER_OPERATOR) in await refusals(h, first)
+    assert [r.id for r in await h.runtime.service.active_runs()] == [first]
+
+    assert (await h.command(OPERATOR, f"abort {first} wrong build")).status == 200
+    await h.wait_run(first, status_is(RunStatus.ABORTED))
+    second = await h.started_run(await h.command(OTHER_OPERATOR, "drill deploy testnet"))
+    assert second != first
+
+
+async def test_a_click_from_another_channel_is_refused(h: Harness) -> None:
+    """The card's Pause pressed from a copy of it in another channel changes nothing."""
+    run_id = await h.started_run(await h.command(OPERATOR, "drill rotate testnet"))
+    card = await h.card(run_id, lambda m: button_step(m, "run.confirm") == "rotate")
+    assert card.channel == OPS
+    elsewhere = dataclasses.replace(card, channel="C0ELSEWHERE")
+    assert (await h.click(OPERATOR, elsewhere, "run.pause")).status == 200
+    assert ("refused_click", OPERATOR) in await refusals(h, run_id)
+    assert (await h.run(run_id)).status is RunStatus.WAITING
+    assert (await h.click(OPERATOR, card, "run.pause")).status == 200
+    await h.wait_run(run_id, status_is(RunStatus.PAUSED))
