@@ -295,8 +295,22 @@ def _checklist(run: Run, people: frozenset[str]) -> list[str]:
                 percent = f" ({wave['percent']}%)" if "percent" in wave else ""
                 lines.append(f"*{inline(group, 60)}*{percent}: {nodes}")
         indent = "    " if step.group is not None else ""
-        lines.append(indent + _step_line(step, state, people, index == run.cursor))
+        line = _step_line(step, state, people, index == run.cursor)
+        found = captured_text(run, step, state)
+        if found is not None:
+            line += (" · " if " — " in line else " — ") + found
+        lines.append(indent + line)
     return lines
+
+
+def captured_text(run: Run, step: PlannedStep, state: StepState) -> str | None:
+    """What a step that succeeded found and later steps use (its ``capture``: a rollback's last
+    known good height and hash, a backup's snapshot height), as ``found: name `value` ``."""
+    if state.status is not StepStatus.SUCCEEDED or not step.capture:
+        return None
+    shown = [f"{inline(name, 40)} {code(run.values[name], 80)}"
+             for name in list(step.capture)[:4] if run.values.get(name) not in (None, "")]
+    return "found: " + ", ".join(shown) if shown else None
 
 
 def _facts(run: Run) -> list[str]:
