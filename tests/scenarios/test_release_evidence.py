@@ -20,7 +20,7 @@ from bot.runtime import DEFINITIONS_DIR
 from bot.slack.standin import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
-from workflows.definition import StepKind, load_definitions
+from workflows.definition import StepKind, load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.model import Run, RunStatus
@@ -32,7 +32,7 @@ APPROVERS = {"security": ["USEC", "USEC2"], "release-managers": ["URM1", "URM2",
 EVIDENCE = {"release": {"source": "deploy"}, "validation_errors": {"source": "none"}}
 
 
-def devnet_config(devnets: dict[str, Devnet]) -> BotConfig:
+def devnet_config(devnets: dict[str, Devnet], evidence: dict[str, Any] | None = None) -> BotConfig:
     env = {"PCB_RPC_PASSWORD": PASSWORD}
     environments: dict[str, Any] = {}
     for name, net in devnets.items():
@@ -42,7 +42,7 @@ def devnet_config(devnets: dict[str, Devnet]) -> BotConfig:
         net.deploy.environment = name
         entry = net.config_entry(secret_env=secret_env, password_env="PCB_RPC_PASSWORD")
         entry["policy"] = TEST_POLICY
-        entry["evidence"] = EVIDENCE
+        entry["evidence"] = evidence or EVIDENCE
         environments[name] = entry
     doc = {
         "environments": environments,
@@ -176,3 +176,77 @@ async def test_promotion_runs_to_the_end_on_deploy_evidence(
         [e.detail for e in audit if e.step_id == "canary-version" and e.type == "step_finished"]
     )
     assert "deploy system" in finished
+
+
+PERSON_GATE = """
+name: promote
+title: Release gate alone
+parameters:
+  - {name: version, pattern: 'v?\\d+\\.\\d+\\.\\d+'}
+  - {name: environment, choices: [testnet]}
+steps:
+  - id: runs
+    title: The nodes run the release
+    description: "Bot: every node runs the release."
+    kind: rpc
+    targets: {select: all}
+    with: {action: version, version: "{{ version }}"}
+"""
+
+
+@pytest.fixture
+async def person_bot(redis_url: str) -> AsyncIterator[Harness]:
+    """testnet whose release evidence is a release manager's word; a one-gate workflow."""
+    async with Devnet("testnet", nodes=2, block_interval=0.1, canaries=1) as net:
+        evidence = {
+            "release": {"source": "person", "confirmers": ["release-managers"]},
+            "validation_errors": {"source": "none"},
+        }
+        config = devnet_config({"testnet": net}, evidence)
+        definitions = {"promote": parse_definition(yaml.safe_load(PERSON_GATE), "promote.yaml")}
+        async with running_bot(redis_url, definitions, config=config) as h:
+            yield h
+
+
+async def submit_confirm(h: Harness, user: str, run_id: str, seen: str) -> dict[str, Any] | None:
+    """Press Confirm on the card and submit the modal with the version seen."""
+    card = await h.card(run_id, confirm_button_for("runs"))
+    opened = len(h.standin.opened("modal.confirm"))
+    assert (await h.click(user, card, "run.confirm")).status == 200
+    views = await h.standin.wait_for(lambda: h.standin.opened("modal.confirm")[opened:] or None)
+    reply = await h.submit(user, views[0], {"modal.input:version_seen": seen})
+    assert reply.status == 200
+    answer: dict[str, Any] | None = reply.json
+    return answer
+
+
+def confirm_button_for(step_id: str) -> Callable[[PostedMessage], bool]:
+    def check(message: PostedMessage) -> bool:
+        return button_step(message, "run.confirm") == step_id
+
+    return check
+
+
+async def test_person_evidence_through_the_slack_form(person_bot: Harness) -> None:
+    """The gate is a confirmation by release managers with the version they saw: an operator is
+    refused, a release manager typing another version is refused on the field, the release
+    typed by a release manager passes, and the card says who saw what."""
+    h = person_bot
+    run_id = await h.started_run(await h.command("UOP", "promote v1.4.2 testnet"))
+    await h.wait_run(run_id, lambda r: r.status is RunStatus.WAITING)
+    card = await h.card(run_id, confirm_button_for("runs"))
+    assert "evidence: a person" in json.dumps(card.blocks)
+    refused = await submit_confirm(h, "UOP", run_id, "v1.4.2")
+    assert "only members of release-managers may confirm" in json.dumps(refused)
+    wrong = await submit_confirm(h, "URM1", run_id, "v1.4.1")
+    assert wrong is not None
+    assert wrong["response_action"] == "errors"
+    assert "'v1.4.1' is not the release v1.4.2" in json.dumps(wrong["errors"])
+    assert (await h.run(run_id)).status is RunStatus.WAITING
+    assert await submit_confirm(h, "URM1", run_id, "v1.4.2") is None
+    run = await h.wait_run(run_id, lambda r: r.terminal)
+    assert run.status is RunStatus.SUCCEEDED
+    final = await h.card(run_id, lambda m: m.text.endswith(": succeeded"))
+    shown = json.dumps(final.blocks)
+    assert "confirmed by <@URM1>" in shown
+    assert "saw v1.4.2" in shown
