@@ -92,17 +92,19 @@ class Freezer:
         run_id: str | None = None,
         pause: bool = True,
         announce: bool = True,
+        ends_with_run: bool | None = None,
     ) -> FreezeResult:
         """Freeze promotions (to ``environment``, or everywhere) and hold the running ones."""
+        if ends_with_run is None:  # an incident's freeze of its environment ends with it
+            ends_with_run = run_id is not None and environment is not None
         freeze = Freeze(id=freeze_id(environment, run_id), environment=environment, by=actor,
-                        reason=reason, run_id=run_id, ends_with_run=run_id is not None
-                        and environment is not None)
+                        reason=reason, run_id=run_id, ends_with_run=ends_with_run)
         created = await self.book.add(freeze)
         if not created:
             current = next((f for f in await self.book.all() if f.id == freeze.id), freeze)
             freeze = current
         held = await self._hold_running(freeze) if pause else []
-        if announce:
+        if announce and (created or run_id is None):  # a step verified again says nothing new
             kind = "freeze_set" if created else "freeze_already_on"
             await self.announcements.push(Announcement(
                 kind=kind, actor=actor, scope=freeze.scope, reason=freeze.reason,

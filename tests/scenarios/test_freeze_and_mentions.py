@@ -21,7 +21,7 @@ from tests.scenarios.harness import (
     status_is,
     waiting_at,
 )
-from tests.unit.slack.definitions import definitions
+from tests.unit.slack.definitions import INCIDENT_RELEASE, definitions
 from workflows.freezes import FreezeBook
 from workflows.model import Run, RunStatus, StepStatus
 
@@ -62,7 +62,7 @@ OPERATORS = "<@UOP0001> <@URM0001>"  # the scenario config's operators group
 
 @pytest.fixture
 async def h(redis_url: str) -> AsyncIterator[Harness]:
-    async with running_bot(redis_url, definitions(PROMOTE, MAINTENANCE)) as bot:
+    async with running_bot(redis_url, definitions(PROMOTE, MAINTENANCE, INCIDENT_RELEASE)) as bot:
         yield bot
 
 
@@ -166,6 +166,23 @@ async def test_a_run_paused_by_hand_stays_paused_and_a_blocked_run_mentions_its_
     await ops_says(h, "Still paused")
     assert (await h.run(run.id)).status is RunStatus.PAUSED
     assert (await h.command(OPERATOR, "unfreeze")).text.count("There was no promotion freeze")
+
+
+async def test_an_incidents_freeze_step_holds_running_promotions_and_says_so(h: Harness) -> None:
+    """The release incident's `freeze` step (every environment, until lifted) acts like the
+    command: the ops channel is told and a running promotion is held."""
+    run = await started(h, "URM0001", "promote v1.4.2 testnet")
+    await h.wait_run(run.id, waiting_at("approve"))
+    incident = await started(h, OPERATOR, "incident release node 3 forked")
+    await h.wait_run(incident.id, waiting_at("triage"))
+    posted = await ops_says(h, "Promotions are frozen on every environment")
+    assert run.id in text_of(posted)
+    assert incident.id in text_of(posted)
+    held = await h.run(run.id)
+    assert held.hold is not None
+    reply = await h.command(OPERATOR, "unfreeze")
+    assert "is lifted" in reply.text
+    assert (await h.run(run.id)).hold is None
 
 
 async def test_freeze_refusals_change_nothing(h: Harness) -> None:

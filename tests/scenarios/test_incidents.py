@@ -26,7 +26,7 @@ async def test_incident_opens_its_channel_invites_and_pins_the_card(harness: Har
     channel = h.standin.channels[card.channel]
     assert channel.name == channel_name(run, 1)
     assert channel.members >= {*RESPONDERS, "UOP0001"}
-    assert card.ts in channel.pins
+    assert await h.standin.wait_for(lambda: card.ts in channel.pins)  # pinned after the post
     pointer = await h.standin.wait_for(lambda: [
         m for m in h.standin.channel_messages(OPS) if f"<#{card.channel}>" in m.text])
     assert "<!here>" not in pointer[0].text

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from workflows.definition import StepKind
 from workflows.errors import WorkflowError
+from workflows.freezer import Freezer
 from workflows.freezes import FreezeBook, run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause, Run
 from workflows.steps.base import StepContext
@@ -70,6 +71,14 @@ async def _require_no_freeze(ctx: StepContext) -> Outcome:
 
 async def _freeze(ctx: StepContext) -> Outcome:
     reason = str(ctx.args.get("reason") or f"{ctx.run.title} ({ctx.run.id})")
+    freezer = ctx.services.get("freezer")
+    if isinstance(freezer, Freezer):
+        # Every environment, until someone lifts it; running promotions pause before their
+        # next write step, and the ops channel is told (once, however often this is verified).
+        done = await freezer.freeze(ctx.run.initiator, f"{reason} ({ctx.run.id})",
+                                    run_id=ctx.run.id, ends_with_run=False)
+        return OutcomeSucceeded(result={"freeze": "on", "already_on": not done.created,
+                                        "reason": done.freeze.reason, "held": done.held})
     created = await _store(ctx).set_freeze(ctx.run.initiator, reason, ctx.run.id)
     freeze = await _store(ctx).freeze()
     return OutcomeSucceeded(
@@ -78,6 +87,11 @@ async def _freeze(ctx: StepContext) -> Outcome:
 
 
 async def _unfreeze(ctx: StepContext) -> Outcome:
+    freezer = ctx.services.get("freezer")
+    if isinstance(freezer, Freezer):
+        lifted = await freezer.lift(ctx.run.initiator)
+        return OutcomeSucceeded(result={"freeze": "off", "was_on": bool(lifted.lifted),
+                                        "resumed": lifted.resumed})
     cleared = await _store(ctx).clear_freeze()
     return OutcomeSucceeded(result={"freeze": "off", "was_on": cleared})
 
