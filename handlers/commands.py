@@ -30,17 +30,17 @@ from bot.slack.views import (
     run_line,
     section,
 )
-from handlers.freezeanswers import froze_answer, unfroze_answer
 from bot.slack.views import reason_modal as reason_view
 from handlers.archived import archived_run, archived_runs
 from handlers.context import HandlerContext
 from handlers.export import check_may_export, post_incident_log
+from handlers.freezeanswers import freezes_text, froze_answer, unfroze_answer
 from handlers.grammar import (
-    HandOverCommand,
     AbortRun,
     Command,
     ExportRun,
     FreezePromotions,
+    HandOverCommand,
     ListRuns,
     PauseRun,
     ReleaseNode,
@@ -183,25 +183,15 @@ async def _start(ctx: HandlerContext, p: CommandPayload, command: StartRun) -> M
     return Message(text=f"Started {run.id}", blocks=[section(text)])
 
 
-async def _freeze_state(ctx: HandlerContext, lead: str) -> Message:
-    freeze = await ctx.service.freeze_state()
-    if not freeze:
-        return _said("There is no promotion freeze.")
-    who = mention(str(freeze.get("by", "")))
-    return _said(f":ice_cube: {lead} by {who}: {inline(freeze.get('reason', ''), 500)}")
-
-
 async def _status(ctx: HandlerContext) -> Message:
     active = await ctx.service.active_runs(_LISTED)
-    freeze = await ctx.service.freeze_state()
+    freezes = await ctx.service.freezes()
     more = " (the oldest shown; `runs` lists the rest)" if len(active) >= _LISTED else ""
     lines = [f"*Active runs* ({len(active)}){more}"]
     lines += [run_line(r) for r in active] or ["No run is active."]
     blocks = [section("\n".join(lines))]
-    if freeze:
-        who = mention(str(freeze.get("by", "")))
-        blocks.append(section(
-            f":ice_cube: Promotions are frozen by {who}: {inline(freeze.get('reason', ''), 500)}"))
+    if freezes:
+        blocks.append(section(freezes_text(freezes)))
     blocks.append(context("`/parthenon status <run-id>` shows one run's card."))
     return Message(text=f"{len(active)} active runs", blocks=blocks)
 

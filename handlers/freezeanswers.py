@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from bot.slack.escape import code, inline, mention
 from workflows.freezer import FreezeResult, LiftResult
+from workflows.freezes import Freeze
 
-__all__ = ["froze_answer", "unfroze_answer"]
+__all__ = ["freezes_text", "froze_answer", "unfroze_answer"]
 
 
 def _runs(ids: list[str]) -> str:
@@ -37,3 +38,13 @@ def unfroze_answer(result: LiftResult, environment: str | None) -> str:
         lines.append(f"Still paused (paused by hand; resume them yourself): "
                      f"{_runs(result.still_paused)}.")
     return " ".join(lines)
+
+
+def freezes_text(freezes: list[Freeze]) -> str:
+    """The freezes on, for `/parthenon status`: where, by whom, why, until when."""
+    lines = []
+    for freeze in freezes[:10]:
+        until = " (until the incident ends)" if freeze.ends_with_run else ""
+        lines.append(f":ice_cube: Promotions to {inline(freeze.scope, 80)} are frozen by "
+                     f"{mention(freeze.by)}: {inline(freeze.reason, 300)}{until}")
+    return "\n".join(lines)

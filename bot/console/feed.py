@@ -111,7 +111,8 @@ class Feed:
             channel = call.response.get("channel") or {}
             self.names.channels[str(channel.get("id"))] = str(channel.get("name"))
             name = self.names.channel(str(channel.get("id")))
-            self.screen.note(f"🆕 The bot opened the channel {self.style.bold(name)}")
+            kind = "private channel" if channel.get("is_private") else "channel"
+            self.screen.note(f"🆕 The bot opened the {kind} {self.style.bold(name)}")
         elif method == "conversations.invite":
             users = ", ".join(self.names.user(u) for u in str(args.get("users", "")).split(",")
                               if u)

@@ -154,6 +154,8 @@ async def test_a_run_paused_by_hand_stays_paused_and_a_blocked_run_mentions_its_
     assert (await h.command(OPERATOR, f"pause {run.id} vendor call")).status == 200
     await h.command(OPERATOR, "freeze environment=testnet canary looks odd")
     await ops_says(h, "Promotions are frozen on testnet")
+    status = await h.command("URM0002", "status")
+    assert "Promotions to testnet are frozen by <@UOP0001>: canary looks odd" in status.text
 
     blocked = await started(h, OPERATOR, "maintenance testnet disk swap")
     await h.wait_run(blocked.id, status_is(RunStatus.BLOCKED))

@@ -34,6 +34,7 @@ from workflows.model import (
     Retry,
     Run,
     RunStatus,
+    StepBegan,
     StepStatus,
 )
 
@@ -110,6 +111,12 @@ def test_a_hold_on_a_run_ready_at_a_write_step_pauses_it_at_once() -> None:
     assert run.status is RunStatus.PAUSED
     assert [e.kind for e in effects] == ["run_held"]
     assert "Resume" not in effects[0].text
+
+
+def test_no_worker_may_begin_the_write_step_of_a_held_run() -> None:
+    """Whichever replica's engine looks, the commit of a step's beginning is refused."""
+    run = go(started(make_run(step("deploy", "rpc", effect="write"))), hold())
+    assert "no step may begin" in refused(run, StepBegan(step_id="deploy", attempt=1))
 
 
 def test_resume_is_refused_while_the_freeze_holds_it_and_lifting_resumes() -> None:
