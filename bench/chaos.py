@@ -65,8 +65,8 @@ from bot.slack.views import button_value
 from workflows import keys
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
-from workflows.errors import WorkflowError
-from workflows.model import Approve, Retry, Run, RunStatus, StepStatus
+from workflows.errors import EnvironmentLocked, WorkflowError
+from workflows.model import Abort, Approve, Retry, Run, RunStatus, StepStatus
 
 __all__ = ["ChaosPlan", "ChaosReport", "main", "run_chaos"]
 
@@ -177,10 +177,24 @@ class Chaos:
             await asyncio.sleep(pause)
 
     def _starter(self, params: dict[str, str], key: str) -> Callable[[], Awaitable[Run]]:
+        """One run writes to an environment at a time (environment locks), and every
+        promotion writes to regtest and testnet: a start waits for the run holding them. A
+        holder that has settled without ending (blocked in doubt) is aborted by the operator,
+        as a person would, so the next promotion can go."""
+        operator = GROUPS["operators"][0]
+
         async def start() -> Run:
-            return await self.runtime.service.start(
-                "promote", params, actor=GROUPS["operators"][0], channel=OPS_CHANNEL,
-                dedup_key=key)
+            while True:
+                try:
+                    return await self.runtime.service.start(
+                        "promote", params, actor=operator, channel=OPS_CHANNEL, dedup_key=key)
+                except EnvironmentLocked as exc:
+                    holder = await self.runtime.store.load(exc.holder)
+                    if holder is not None and not holder.terminal and self._settled(holder):
+                        with contextlib.suppress(WorkflowError):
+                            await self.runtime.service.command(holder.id, Abort(
+                                actor=operator, reason="chaos: the next run needs its lock"))
+                await asyncio.sleep(0.2)
 
         return start
 

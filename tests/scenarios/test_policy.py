@@ -24,7 +24,15 @@ from tests.scenarios.harness import (
     status_is,
     waiting_at,
 )
-from tests.unit.slack.definitions import definition
+from tests.scenarios.test_offers_and_drills import (
+    HALTING,
+    MAINNET,
+    ROLLBACK,
+    halted,
+    offer_form,
+    runs_of,
+)
+from tests.unit.slack.definitions import definition, definitions
 from workflows.definition import load_definitions
 from workflows.model import RunStatus, StepStatus
 
@@ -160,3 +168,38 @@ async def test_a_click_from_another_channel_is_refused(h: Harness) -> None:
     assert (await h.run(run_id)).status is RunStatus.WAITING
     assert (await h.click(OPERATOR, card, "run.pause")).status == 200
     await h.wait_run(run_id, status_is(RunStatus.PAUSED))
+
+
+# The offered start form: a mainnet promotion halted at its testnet canary offers a rollback
+# whose wave_window is a production wave window (tests/scenarios/test_offers_and_drills.py).
+WAVE_ROLLBACK = ROLLBACK.replace("pattern: '\\d+[smh]'}", "pattern: '\\d+[smh]', window: wave}")
+
+
+@pytest.fixture
+async def offers(redis_url: str) -> AsyncIterator[Harness]:
+    assert "window: wave" in WAVE_ROLLBACK
+    defs = {**definitions(), "promote": definition(HALTING),
+            "rollback": definition(WAVE_ROLLBACK)}
+    config = scenario_config(CONFIG.replace("groups:", MAINNET, 1))
+    async with running_bot(redis_url, defs, config=config) as bot:
+        yield bot
+
+
+async def test_a_window_below_the_minimum_is_refused_on_the_form_field(offers: Harness) -> None:
+    """The offered rollback's form with a 1m wave window: refused on that field, naming the
+    minimum, audited on the halted run; nothing starts. At the minimum it starts."""
+    h = offers
+    canary_id, card = await halted(h)
+    view = await offer_form(h, card)
+    reply = await h.submit(OPERATOR, view, {"modal.param:version": "v1.4.3",
+                                            "modal.param:wave_window": "1m"})
+    assert reply.json["response_action"] == "errors"
+    assert reply.json["errors"] == {"modal.param:wave_window": (
+        "wave_window 1m is shorter than testnet's minimum of 10m (policy.min_wave_window)")}
+    assert await runs_of(h, "rollback", within=0.3) == []
+    assert ("refused_start", OPERATOR) in await refusals(h, canary_id)
+    reply = await h.submit(OPERATOR, view, {"modal.param:version": "v1.4.3",
+                                            "modal.param:wave_window": "10m"})
+    assert reply.status == 200
+    [rollback] = await runs_of(h, "rollback")
+    assert rollback.parent_run_id == canary_id
