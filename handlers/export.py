@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.errors import NotPermitted
 from bot.slack.escape import code
+from bot.slack.people import display_names
 from bot.slack.views import incident_log_messages, notice
 from handlers.archived import archived_run
 from handlers.context import HandlerContext
@@ -76,9 +77,16 @@ async def post_incident_log(
                 "log; try again in a moment.")
         await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
         return
-    async with ctx.pressure.background():  # reading and rendering give way to acks
-        markdown = (archived.incident_log if archived is not None
-                    else render_incident_log(run, await ctx.service.audit(run_id)))
+    if archived is not None:
+        markdown = archived.incident_log
+    else:
+        audit = await ctx.service.audit(run_id)
+        # People's names beside their ids (users.info, cached): a log is read outside Slack.
+        names = await display_names(ctx.client, redis,
+                                    [run.initiator, *(e.actor for e in audit if e.actor)])
+        async with ctx.pressure.background():  # rendering gives way to acks
+            markdown = render_incident_log(run, audit, names=names)
+    async with ctx.pressure.background():
         messages = incident_log_messages(run.id, markdown)
     try:
         for message in messages:

@@ -132,15 +132,16 @@ async def test_key_compromise_walked_through_slack_and_exported(h: Harness) -> N
     assert "host rebuilt from the trusted image, keys rotated" in log
     assert "- [ ] keys only in the HSM\n- [ ] alert on key use from new hosts" in log
     timeline = [line for line in log.splitlines() if re.match(r"- \d{4}-\d\d-\d\d ", line)]
+    # people by name beside their id (users.info through the stand-in: name "uop" -> "Uop")
     order = [
-        "**UOP** started the run (environment=testnet, severity=sev2",
-        "**URM1** was refused (confirm Isolate the affected host): only members of operators",
-        "**USEC** confirmed Isolate the affected host (host: test-3.example)",
-        "**USEC2** confirmed Rotate credentials, tokens and certificates (rotated: RPC password",
+        "**Uop (UOP)** started the run (environment=testnet, severity=sev2",
+        "**Urm1 (URM1)** was refused (confirm Isolate the affected host): only members of",
+        "**Usec (USEC)** confirmed Isolate the affected host (host: test-3.example)",
+        "**Usec2 (USEC2)** confirmed Rotate credentials, tokens and certificates (rotated:",
         "**parthenon-bot** Restore services from a trusted build and verified backups: done",
         "**parthenon-bot** The restored nodes are on the environment's chain: done",
         "**parthenon-bot** The restored nodes are healthy: done",
-        "**UOP2** confirmed Post-incident review and control updates (root_cause: a validator",
+        "**Uop2 (UOP2)** confirmed Post-incident review and control updates (root_cause:",
     ]
     at = [next(i for i, line in enumerate(timeline) if want in line) for want in order]
     assert at == sorted(at)

@@ -23,6 +23,7 @@ METHODS = {
     "views.open": None,
     "views.publish": None,
     "auth.test": None,
+    "users.info": "users:read",
 }
 
 
