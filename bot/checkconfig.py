@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.capcheck import capability_problems, probe_config
 from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig, load_config
+from bot.evidence import confirmer_problems
 from bot.nodes import (
     NetworkGuard,
     NetworkMismatch,
@@ -212,6 +213,9 @@ def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: 
                        "runs of it will be refused", "unknown_environment")
     for problem in policy_problems(config, definitions):
         report.add(Level.FAIL, problem.subject, problem.text(), problem.code)
+    for env_name, env in config.environments.items():
+        for text in confirmer_problems(env_name, env.evidence, config.groups):
+            report.add(Level.FAIL, "config", text, "no_confirmers")
     for workflow in sorted(set(config.permissions) - set(definitions) - {"default"}):
         report.add(Level.WARN, "config",
                    f"permissions name workflow {workflow!r}, which no definition defines",

@@ -23,6 +23,7 @@ top-level `prometheus_url`, `confirmers` existing groups) are `environment_probl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "ValidationErrorsEvidence",
     "ValidationErrorsSource",
     "config_problems",
+    "confirmer_problems",
     "default_evidence",
     "environment_problems",
 ]
@@ -239,8 +241,8 @@ def config_problems(
     """(field under `evidence`, problem) that need the whole file: Prometheus and groups.
 
     Confirmers written in the file must all be defined groups. The default `[operators]` is
-    not refused here (a file may have no such group and never use a person source); check-config
-    reports a person source whose confirmers nobody is in.
+    not refused here (a file may have no such group and never use a person source);
+    `confirmer_problems` (check-config) reports a person source whose confirmers nobody is in.
     """
     problems: list[tuple[str, str]] = []
     ve = evidence.validation_errors
@@ -263,5 +265,34 @@ def config_problems(
             (f"{field}.confirmers", f"group {group} is not defined under groups")
             for group in part.confirmers
             if group not in groups
+        )
+    return problems
+
+
+def confirmer_problems(
+    environment: str, evidence: EvidenceConfig, groups: Mapping[str, frozenset[str]]
+) -> list[str]:
+    """A `person` source whose confirmers nobody is in: its gates could never be confirmed.
+
+    For check-config; the load refuses only confirmers written in the file, since a default
+    `[operators]` is harmless while no gate asks a person.
+    """
+    parts: tuple[tuple[str, ReleaseEvidence | ValidationErrorsEvidence, bool], ...] = (
+        ("release", evidence.release, evidence.release.source is ReleaseSource.PERSON),
+        (
+            "validation_errors",
+            evidence.validation_errors,
+            evidence.validation_errors.source is ValidationErrorsSource.PERSON,
+        ),
+    )
+    problems: list[str] = []
+    for field, part, asks_person in parts:
+        if not asks_person or any(groups.get(group) for group in part.confirmers):
+            continue
+        named = ", ".join(part.confirmers)
+        problems.append(
+            f"environments.{environment}.evidence.{field}: source person, but nobody is in "
+            f"its confirmers ({named}): nobody could confirm these gates; define the group or "
+            "set confirmers"
         )
     return problems

@@ -333,3 +333,26 @@ async def test_several_problems_are_all_reported_with_exit_status_1(
     assert "FAIL  slack: slack auth.test: invalid_auth" in out
     assert "3 problems, 0 warnings" in out
     assert "xoxb-revoked-0000" not in out
+
+
+def set_release_evidence(path: Path, release: dict[str, object], **top: Any) -> None:
+    document = yaml.safe_load(path.read_text())
+    document["environments"]["testnet"].setdefault("evidence", {})["release"] = release
+    document.update(top)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+async def test_person_release_evidence_with_nobody_to_confirm_fails(
+    config_file: Path, env: dict[str, str]
+) -> None:
+    """A person source whose confirmers nobody is in: its gates could never be confirmed."""
+    set_release_evidence(config_file, {"source": "person"}, groups={**GROUPS, "operators": []})
+    report = await check(config_file, env, offline=True)
+    assert ("config", "no_confirmers") in failures(report)
+    assert (
+        "environments.testnet.evidence.release: source person, but nobody is in its "
+        "confirmers (operators)"
+    ) in text_of(report)
+    set_release_evidence(config_file, {"source": "person", "confirmers": ["security"]})
+    report = await check(config_file, env, offline=True)
+    assert "no_confirmers" not in {code for _, code in failures(report)}
