@@ -7,6 +7,7 @@ operators of a blocked run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -193,3 +194,25 @@ async def test_freeze_refusals_change_nothing(h: Harness) -> None:
     unknown = await h.command(OPERATOR, "freeze environment=moon because")
     assert "there is no environment 'moon'" in unknown.text
     assert await h.runtime.service.freezes() == []
+
+
+async def test_a_freeze_set_on_one_replica_holds_the_run_on_every_replica(
+    h: Harness, redis_url: str,
+) -> None:
+    """A second replica (its own HTTP server, engine and notifier, the same Redis and Slack)
+    takes the freeze command; the first one's engine still never begins the write step."""
+    defs = definitions(PROMOTE, MAINTENANCE, INCIDENT_RELEASE)
+    async with running_bot(redis_url, defs, standin=h.standin) as other:
+        run = await started(h, "URM0001", "promote v1.4.2 testnet")
+        await h.wait_run(run.id, waiting_at("approve"))
+        reply = await other.command(OPERATOR, "freeze environment=testnet hold it")
+        assert run.id in reply.text
+        request = await h.reply_with(await h.card(run.id), "run.approve")
+        assert (await h.click("URM0002", request, "run.approve")).status == 200
+        held = await h.wait_run(run.id, status_is(RunStatus.PAUSED))
+        assert held.current is not None
+        assert held.current[0].id == "deploy"
+        await asyncio.sleep(0.5)  # both engines had time to (wrongly) begin it
+        assert (await h.run(run.id)).steps[held.index_of("deploy") or 0].attempt == 0
+        assert "Resumed" in (await other.command(OPERATOR, "unfreeze testnet")).text
+        await h.wait_run(run.id, waiting_at("done"))
