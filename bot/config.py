@@ -41,6 +41,7 @@ from bot.evidence import (
 )
 from bot.incidentsconfig import IncidentsConfig
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
+from bot.pagingconfig import PagingConfig
 from bot.retention import RetentionConfig
 from workflows.policy import EnvironmentPolicy
 
@@ -470,6 +471,7 @@ class BotConfig(BaseModel):
     prometheus_url: str | None = None
     definitions_dir: Path | None = None  # a team's own workflows (workflows.catalog)
     api: ApiConfig = ApiConfig()  # the run API's bearer tokens (bot.apiconfig)
+    paging: PagingConfig | None = None  # where incidents page the on-call (bot.pager)
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,7 @@ incidents:
   private: {key-compromise: true, supply-chain: true, release: false}
   invite: [security]
   severity:
-    sev1: {freeze: true, pause: true}
+    sev1: {freeze: true, pause: true, page: true}
     sev2: {freeze: true, pause: true}
     sev3: {freeze: false, pause: false}
     sev4: {freeze: false, pause: false}
@@ -14,7 +14,8 @@ incidents:
 
 Every key is optional; what is not given keeps the default shown (the runbook's: security
 incidents are handled in private channels with security in them; sev1 and sev2 freeze promotions
-to the incident's environment and pause the running ones there before their next write step).
+to the incident's environment and pause the running ones there before their next write step;
+sev1 pages the on-call through `paging:`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _SEVERITY = re.compile(r"^sev[1-9]$")
 DEFAULT_PRIVATE: dict[str, bool] = {"key-compromise": True, "supply-chain": True,
                                     "release": False}
 DEFAULT_SEVERITY: dict[str, dict[str, bool]] = {
-    "sev1": {"freeze": True, "pause": True},
+    "sev1": {"freeze": True, "pause": True, "page": True},
     "sev2": {"freeze": True, "pause": True},
     "sev3": {"freeze": False, "pause": False},
     "sev4": {"freeze": False, "pause": False},
@@ -55,6 +56,7 @@ class SeverityRule(BaseModel):
 
     freeze: bool = False  # freeze promotions to the incident's environment while it runs
     pause: bool = False  # pause running promotions there before their next write step
+    page: bool = False  # page the on-call through the config's `paging:` (bot.pager)
 
     @model_validator(mode="after")
     def _pause_needs_freeze(self) -> SeverityRule:
@@ -103,6 +105,10 @@ class IncidentsConfig(BaseModel):
         if self.invite is not None:
             return self.invite
         return ("security",) if "security" in defined else ()
+
+    def pages(self, severity: str) -> bool:
+        rule = self.severity.get(severity)
+        return rule is not None and rule.page
 
     def severity_action(self, severity: str) -> tuple[bool, bool]:
         rule = self.severity.get(severity)

@@ -34,6 +34,7 @@ from bot.capcheck import log_capabilities
 from bot.config import BotConfig, ConfigError, load_config
 from bot.observability import BotMetrics, setup_logging
 from bot.observability.outages import watch_outages
+from bot.pager import PagerClient, PagerLoop
 from bot.probes import Readiness, SlackAuthCheck
 from bot.runtime import Runtime, build_runtime, default_executors
 from bot.settings import Settings, SettingsError, load_settings
@@ -153,6 +154,9 @@ async def serve(
             asyncio.create_task(run_archiver(runtime, until=stop), name="archiver"),
             asyncio.create_task(_log_capabilities(runtime, stop), name="capabilities"),
         ]
+        if config.paging is not None:  # incidents whose severity pages reach the on-call
+            pager = PagerLoop(runtime.service, config, PagerClient(config.paging, bot.session))
+            tasks.append(asyncio.create_task(pager.run_forever(until=stop), name="pager"))
         if settings.socket_mode and settings.slack_app_token is not None:
             socket = AsyncSocketModeHandler(
                 bot.app,

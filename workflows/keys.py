@@ -17,6 +17,7 @@ __all__ = [
     "FINISHED",
     "FINISHED_ADOPTED",
     "FREEZE",
+    "PAGES_OPEN",
     "PREFIX",
     "RECENT",
     "REFUSED_STARTS",
@@ -40,6 +41,7 @@ CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
 REFUSED_STARTS = f"{PREFIX}:audit:refused-starts"  # stream: refused starts (no run of their own)
 DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule started
+PAGES_OPEN = f"{PREFIX}:pages:open"  # set: incident run ids whose on-call page may be open
 DRILL_REMINDERS = f"{PREFIX}:drills:reminders"  # list: JSON drill reminders for Slack to post
 
 

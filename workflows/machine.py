@@ -19,18 +19,19 @@ from workflows.model import (
     ApprovalRequest,
     Approve,
     Confirm,
+    Event,
     HandOver,
     Hold,
     HoldRun,
-    Event,
     OutcomeFailed,
     OutcomeReschedule,
     OutcomeSucceeded,
     OutcomeWait,
-    PlannedStep,
     Pause,
-    ReleaseHold,
+    PlannedStep,
+    RecordPage,
     Reject,
+    ReleaseHold,
     Resume,
     Retry,
     Run,
@@ -41,8 +42,8 @@ from workflows.model import (
     StepFinished,
     StepInDoubt,
     StepState,
-    Supersede,
     StepStatus,
+    Supersede,
     Tick,
     Vote,
 )
@@ -138,6 +139,10 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
             _release_hold(new, event, effects)
         case HandOver():
             _hand_over(new, event, effects)
+        case RecordPage():
+            if new.category != "incident":
+                raise InvalidCommand("only an incident pages the on-call")
+            new.page = event.page
     if new.hold is not None and not new.terminal:
         _pause_if_held(new, effects)
     new.version = run.version + 1

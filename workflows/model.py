@@ -40,8 +40,10 @@ __all__ = [
     "OutcomeReschedule",
     "OutcomeSucceeded",
     "OutcomeWait",
+    "PageState",
     "Pause",
     "PlannedStep",
+    "RecordPage",
     "Reject",
     "ReleaseHold",
     "Resume",
@@ -186,6 +188,7 @@ class Run(_Model):
     message_ts: str | None = None
     thread_ts: str | None = None
     commander: str | None = None  # an incident's commander (None: the initiator)
+    page: PageState | None = None  # an incident's page to the on-call (bot.pager)
     hold: Hold | None = None  # a promotion freeze holds the run before its next write step
     status: RunStatus = RunStatus.PENDING
     paused_from: RunStatus | None = None
@@ -369,6 +372,24 @@ class ReleaseHold(_Command):
     freeze_id: str
 
 
+class PageState(_Model):
+    """Where paging the on-call for an incident stands (bot.pager writes it; the card shows it)."""
+
+    status: Literal["triggered", "failed"]
+    via: str  # "pagerduty" | "webhook"
+    at: datetime
+    attempts: int = 1
+    error: str | None = None  # why the last attempt failed (never a secret)
+    retry_at: datetime | None = None
+
+
+class RecordPage(_Command):
+    """The pager's word on paging this incident's on-call; only the bot issues it."""
+
+    type: Literal["record_page"] = "record_page"
+    page: PageState
+
+
 class HandOver(_Command):
     """The incident's command passes to ``to``."""
 
@@ -394,7 +415,7 @@ class Skip(_Command):
 
 Command = Annotated[
     Approve | Reject | Confirm | Pause | Resume | Abort | Retry | Skip | HoldRun | ReleaseHold
-    | HandOver,
+    | HandOver | RecordPage,
     Field(discriminator="type"),
 ]
 
@@ -422,6 +443,7 @@ Event = Annotated[
     | Skip
     | HoldRun
     | ReleaseHold
-    | HandOver,
+    | HandOver
+    | RecordPage,
     Field(discriminator="type"),
 ]

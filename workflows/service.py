@@ -32,6 +32,7 @@ from workflows.model import (
     HoldRun,
     Pause,
     PlannedStep,
+    RecordPage,
     Reject,
     ReleaseHold,
     Resume,
@@ -258,7 +259,8 @@ class WorkflowService:
             return await self.store.get(run_id)
         return outcome.run
 
-    async def command_as_bot(self, run_id: str, command: Pause, dedup_key: str) -> Run:
+    async def command_as_bot(self, run_id: str, command: Pause | RecordPage,
+                             dedup_key: str) -> Run:
         """A command the bot itself issues from a step (halting rollouts); no permission check."""
         outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
         return outcome.run or await self.store.get(run_id)
@@ -278,6 +280,8 @@ class WorkflowService:
         if isinstance(command, HoldRun | ReleaseHold):
             raise NotAuthorized("only a promotion freeze holds or releases a run "
                                 "(`/parthenon freeze`, `/parthenon unfreeze`)")
+        if isinstance(command, RecordPage):
+            raise NotAuthorized("only the bot's pager records a page")
         if isinstance(command, HandOver):
             commander = run.commander or run.initiator
             if actor == commander or self.authority.may_operate(actor, run.workflow):

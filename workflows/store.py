@@ -150,6 +150,28 @@ if holder == ARGV[2] then redis.call('DEL', KEYS[1]) end
 return false
 """
 
+# One server. KEYS: the locks   ARGV: 'release' | 'retake', the run
+# release: delete the locks the run holds. retake: take them all if each is free or the run's,
+# else change nothing and return 'key=holder' of the first held by another run.
+_LOCKS = """
+if ARGV[1] == 'retake' then
+  for i = 1, #KEYS do
+    local holder = redis.call('GET', KEYS[i])
+    if holder and holder ~= ARGV[2] then return KEYS[i] .. '=' .. holder end
+  end
+  for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2]) end
+  return false
+end
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2] then
+    redis.call('DEL', KEYS[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
 # KEYS: lease, fence   ARGV: worker, ttl ms
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -261,6 +283,7 @@ class RunStore:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._commit = redis.register_script(_COMMIT)
         self._lock = redis.register_script(_LOCK)
+        self._locks = redis.register_script(_LOCKS)
         self._claim = redis.register_script(_CLAIM)
         self._lease = redis.register_script(_LEASE)
         self._card_done = redis.register_script(_CARD_DONE)
@@ -332,6 +355,28 @@ class RunStore:
             if not self._single_slot_indexes and run.locks:
                 await self._lock_apart(run.locks, "restore", run.id, takeover_from or "")
         return outcome
+
+    async def release_locks(self, run_id: str, environments: list[str]) -> None:
+        """Give up the locks ``run_id`` holds (a take-over); others' are never touched."""
+        if not environments:
+            return
+        if self._single_slot_indexes:
+            await self._locks(keys=[keys.lock_key(e) for e in environments],
+                              args=["release", run_id])
+        else:
+            await self._lock_apart(environments, "release", run_id, "")
+
+    async def retake_locks(self, run_id: str, environments: list[str]) -> str | None:
+        """Take the run's locks back (resuming after a take-over): all of them, or none and
+        ``'<lock key>=<holder>'`` of one another run holds."""
+        if not environments:
+            return None
+        if self._single_slot_indexes:
+            held = await self._locks(keys=[keys.lock_key(e) for e in environments],
+                                     args=["retake", run_id])
+            return _text(held) if held is not None else None
+        run = await self.get(run_id)
+        return await self._take_locks_apart(run, None)
 
     async def lock_holder(self, environment: str) -> str | None:
         raw = await self.redis.get(keys.lock_key(environment))
@@ -728,6 +773,17 @@ class RunStore:
         if b"channel" not in raw or b"ts" not in raw:
             return None
         return _text(raw[b"channel"]), _text(raw[b"ts"])
+
+    async def page_opened(self, run_id: str) -> None:
+        """Before a page is sent: its incident must be resolved at the pager when it ends."""
+        await self.redis.sadd(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
+
+    async def page_closed(self, run_id: str) -> None:
+        await self.redis.srem(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
+
+    async def open_pages(self, limit: int = 500) -> list[str]:
+        found = await self.redis.srandmember(keys.PAGES_OPEN, limit)  # type: ignore[misc]
+        return sorted(_text(r) for r in found or [])
 
     async def count_request(self, token: str, window: int) -> int:
         """Requests of a run-API token in minute ``window``, this one included (all replicas)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from bot.slack.escape import code, inline, mention, trusted_mentions
 from bot.slack.ids import ActionId, BlockId
@@ -29,7 +30,7 @@ from bot.slack.views._blocks import (
     section,
 )
 from workflows.definition import StepKind
-from workflows.model import PlannedStep, Run, RunStatus, StepState, StepStatus
+from workflows.model import PageState, PlannedStep, Run, RunStatus, StepState, StepStatus
 
 __all__ = [
     "RUN_EMOJI",
@@ -320,11 +321,22 @@ def _facts(run: Run) -> list[str]:
     ]
     if run.category == "incident":
         facts.append(f"*Commander*\n{mention(run.commander or run.initiator)}")
+    if run.page is not None:
+        facts.append(f"*On-call*\n{_page_text(run.page)}")
     if run.environment:
         facts.append(f"*Environment*\n{code(run.environment, 60)}")
     for name, value in list(run.params.items())[: max(10 - len(facts), 0)]:
         facts.append(f"*{inline(name, 60)}*\n{code(value, 200)}")
     return facts
+
+
+def _page_text(page: PageState) -> str:
+    """Whether the on-call was paged (bot.pager), and if it failed, why and when it retries."""
+    if page.status == "triggered":
+        return f":pager: paged via {inline(page.via, 20)} at {page.at.astimezone(UTC):%H:%M} UTC"
+    retry = f"; retrying at {page.retry_at.astimezone(UTC):%H:%M:%S} UTC" if page.retry_at else ""
+    return (f":warning: paging via {inline(page.via, 20)} failed (attempt {page.attempts}): "
+            f"{inline(page.error or 'no answer', 200)}{retry}")
 
 
 def _current(run: Run, people: frozenset[str]) -> str | None:
