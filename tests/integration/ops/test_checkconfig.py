@@ -34,7 +34,7 @@ GROUPS = {
 @pytest.fixture
 async def devnets() -> AsyncIterator[tuple[Devnet, Devnet]]:
     async with Devnet("testnet", nodes=3, block_interval=0) as testnet, \
-            Devnet("regtest", nodes=1, block_interval=0) as regtest:
+            Devnet("regtest", nodes=1, block_interval=0, peers=1) as regtest:  # peered: not syncing
         yield testnet, regtest
 
 
