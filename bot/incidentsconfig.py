@@ -83,8 +83,8 @@ class IncidentsConfig(BaseModel):
         for kind in value:
             if not isinstance(kind, str) or not _KIND.match(kind):
                 raise PydanticCustomError(
-                    "bad_name", "incident kind {kind!r}: the name `/parthenon incident` takes, "
-                    "such as key-compromise", {"kind": str(kind)})
+                    "bad_name", f"incident kind {str(kind)[:60]!r}: the name `/parthenon "
+                    "incident` takes, such as key-compromise")
         return {**DEFAULT_PRIVATE, **value}
 
     @field_validator("severity", mode="before")
@@ -95,7 +95,7 @@ class IncidentsConfig(BaseModel):
         for name in value:
             if not isinstance(name, str) or not _SEVERITY.match(name):
                 raise PydanticCustomError(
-                    "bad_name", "severity {name!r}: sev1 to sev9", {"name": str(name)})
+                    "bad_name", f"severity {str(name)[:60]!r}: sev1 to sev9")
         return {**DEFAULT_SEVERITY, **value}
 
     def is_private(self, workflow: str) -> bool:
