@@ -744,9 +744,9 @@ def _page(
 
 def _history(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     """Top-level messages of a channel, newest first (thread replies are not in history)."""
-    channel = s.channels.get(_str(args, "channel"))
-    if channel is None:
+    if not _str(args, "channel"):
         return {"ok": False, "error": "channel_not_found"}
+    channel = s._channel(_str(args, "channel"))
     body = _page(s, args, s.channel_messages(channel.id), newest_first=True)
     if body["ok"]:
         body["pin_count"] = len(channel.pins)
@@ -756,9 +756,9 @@ def _history(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
 def _replies(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     """A thread: its parent first, then the replies oldest first (the parent always leads the
     first page; ``oldest``/``latest`` bound the replies)."""
-    channel = s.channels.get(_str(args, "channel"))
-    if channel is None:
+    if not _str(args, "channel"):
         return {"ok": False, "error": "channel_not_found"}
+    channel = s._channel(_str(args, "channel"))
     message = s.messages.get((channel.id, _str(args, "ts")))
     if message is None:
         return {"ok": False, "error": "thread_not_found"}
