@@ -71,6 +71,8 @@ async def verify_release(ctx: StepContext, ask: Ask) -> Outcome:
     if not isinstance(expected, str) or not expected:
         return OutcomeFailed(error=f"step {ctx.step.id}: a version check needs 'version'")
     targets = list(ctx.step.targets)
+    if not targets:  # nothing to judge is no evidence, never a pass
+        return OutcomeFailed(error=f"step {ctx.step.id} has no target nodes")
     known = {n: v for n, v in reported_by_deploys(ctx).items() if n in targets}
     missing = [node for node in targets if node not in known]
     if missing:

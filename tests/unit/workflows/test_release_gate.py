@@ -10,8 +10,10 @@ from tests.unit.workflows.runs import NOW, begin, finish, make_run, started, ste
 from workflows.definition import StepKind
 from workflows.errors import InvalidCommand, InvalidParameters, NotAuthorized
 from workflows.machine import transition
-from workflows.model import Confirm, PlannedStep, Run, StepStatus
+from workflows.model import Confirm, OutcomeFailed, PlannedStep, Run, StepStatus
 from workflows.release_gate import is_release_gate, release_gate, resolve_release_gates
+from workflows.steps.base import StepContext
+from workflows.steps.release import verify_release
 
 PARAMS = {"version": "v1.4.2", "environment": "testnet"}
 
@@ -117,3 +119,25 @@ def test_the_version_seen_must_be_the_release_and_the_confirmer_in_the_group() -
         "by": "URM1",
         "value": {"version_seen": "1.4.2"},
     }
+
+
+async def test_a_deploy_gate_without_targets_never_passes() -> None:
+    """No nodes to judge is no evidence: the step fails, the deploy system is not even asked."""
+    planned = release_gate(gate(), evidence("deploy"), PARAMS).model_copy(update={"targets": []})
+    run = make_run(step("version", "manual")).model_copy(update={"plan": [planned]})
+
+    async def ask(nodes: list[str]) -> tuple[int, object]:
+        raise AssertionError("asked the deploy system")
+
+    ctx = StepContext(
+        run=run,
+        step=planned,
+        state=run.steps[0],
+        args={"version": "v1.4.2"},
+        now=NOW,
+        attempt=1,
+        idempotency_key="k",
+    )
+    outcome = await verify_release(ctx, ask)
+    assert isinstance(outcome, OutcomeFailed)
+    assert "has no target nodes" in outcome.error
