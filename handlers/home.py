@@ -7,9 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.nodes import NodeError
 from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.escape import code
 from bot.slack.views import HomeItem, home_view, notice
+from bot.slack.views.home import RefusedNode
 from handlers.context import HandlerContext
 from handlers.replies import tell
 
@@ -32,7 +34,20 @@ async def build_home(ctx: HandlerContext, user: str) -> dict[str, Any]:
     recent = await service.recent_runs(20)
     now = service.store.now()
     drills = await ctx.drills.schedule(now) if ctx.drills is not None else []
-    return home_view(ctx.viewer(user), pending, active, recent, drills, now)
+    return home_view(ctx.viewer(user), pending, active, recent, drills, now,
+                     refused=await refused_nodes(ctx))
+
+
+async def refused_nodes(ctx: HandlerContext) -> list[RefusedNode]:
+    """The nodes the network guard refuses, from Redis (no node is asked anything)."""
+    names = [node.name for env in ctx.config.environments.values() for node in env.nodes]
+    try:
+        refused = await ctx.node_guard().refused(names)
+    except NodeError as exc:  # Redis away: the home still shows the rest
+        ctx.log.warning("refused nodes not shown on App Home: %s", exc.message)
+        return []
+    return [RefusedNode(name, ctx.config.environment_of(name).name, error.message)
+            for name, error in refused.items()]
 
 
 async def publish_home(ctx: HandlerContext, user: str) -> None:

@@ -4,7 +4,8 @@ For every fault a devnet node can have (bot/devnet/faults.py), one node gets it 
 bot is asked twice, through its real surfaces: `/parthenon health testnet` as a signed Slack
 command, and a one-look health gate over the same nodes run by the engine. The nodes the table
 calls not ok are exactly the nodes the gate fails. Then: a node one replica refused is shown as
-refused by another replica's `/parthenon health`, which does not ask it anything.
+refused by another replica's `/parthenon health` (which does not ask it anything) and App Home,
+until an operator releases it.
 """
 
 from __future__ import annotations
@@ -136,3 +137,17 @@ async def test_a_node_refused_by_one_replica_is_shown_refused_by_another_without
         assert len(testnet.node(FAULTY).request_log) == asked  # not even GET /health
         assert "1 of 3" not in body
         assert "2 of 3 nodes ok" in body
+        # App Home shows it too, from Redis, on either replica; a release clears it
+        await second.event({"type": "app_home_opened", "user": "UOP", "tab": "home"})
+        home = json.dumps(await second.standin.wait_for(lambda: second.standin.home.get("UOP")))
+        assert "Nodes refused by the network guard" in home
+        assert "`test-2`" in home
+        assert "/parthenon release-node test-2" in home
+        assert "`test-1`" not in home
+        await first.command("UOP", "release-node test-2")
+        await first.standin.wait_for(
+            lambda: [r for r in first.standin.responses if "is released" in json.dumps(r)])
+        second.standin.home.pop("UOP")
+        await second.event({"type": "app_home_opened", "user": "UOP", "tab": "home"})
+        home = json.dumps(await second.standin.wait_for(lambda: second.standin.home.get("UOP")))
+        assert "Nodes refused by the network guard" not in home

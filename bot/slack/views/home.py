@@ -15,7 +15,7 @@ from bot.slack.views.card import Viewer, button_value, run_line
 from workflows.drills import DrillDue
 from workflows.model import PlannedStep, Run
 
-__all__ = ["HomeItem", "drill_line", "drill_reminder", "home_view"]
+__all__ = ["HomeItem", "RefusedNode", "drill_line", "drill_reminder", "home_view"]
 
 _HOME_BLOCKS = 100
 _PENDING, _ACTIVE, _RECENT = 10, 15, 10  # shown on Home (with 10 drills: 77 blocks at most)
@@ -63,6 +63,7 @@ def home_view(
     recent: Sequence[Run],
     drills: Sequence[DrillDue],
     now: datetime,
+    refused: Sequence[RefusedNode] = (),
 ) -> dict[str, Any]:
     blocks: list[Block] = [header("ParthenonChain operations")]
     blocks.append(context(f"For <@{viewer.user}> · updated {date(now)}"))
@@ -74,6 +75,10 @@ def home_view(
             blocks += _pending(item)
     else:
         blocks.append(context("Nothing waits for you."))
+    if refused:
+        blocks.append(divider())
+        blocks.append(section(f"*Nodes refused by the network guard*{_shown(len(refused), 10)}"))
+        blocks += [section(_refused_line(node)) for node in refused[:10]]
     blocks.append(divider())
     blocks.append(section(f"*Active runs*{_shown(len(active), _ACTIVE)}"))
     if active:
@@ -98,6 +103,21 @@ def home_view(
     if not drills:
         blocks.append(context("No drills are defined."))
     return {"type": "home", "blocks": blocks[:_HOME_BLOCKS]}
+
+
+@dataclass(frozen=True)
+class RefusedNode:
+    """A node the network guard refuses (wrong genesis), as every replica sees it in Redis."""
+
+    node: str
+    environment: str
+    reason: str
+
+
+def _refused_line(node: RefusedNode) -> str:
+    return (f":no_entry: {code(node.node, 70)} ({code(node.environment, 60)}): "
+            f"{inline(node.reason, 400)} · `/parthenon release-node {inline(node.node, 70)}` "
+            "once it is back on its chain")
 
 
 def drill_line(drill: DrillDue) -> str:
