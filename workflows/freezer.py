@@ -98,7 +98,8 @@ class Freezer:
         if ends_with_run is None:  # an incident's freeze of its environment ends with it
             ends_with_run = run_id is not None and environment is not None
         freeze = Freeze(id=freeze_id(environment, run_id), environment=environment, by=actor,
-                        reason=reason, run_id=run_id, ends_with_run=ends_with_run)
+                        reason=reason, run_id=run_id, ends_with_run=ends_with_run,
+                        at=self.store.now())  # (each setting is its own: see _instance)
         created = await self.book.add(freeze)
         if not created:
             current = next((f for f in await self.book.all() if f.id == freeze.id), freeze)
