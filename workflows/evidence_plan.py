@@ -49,11 +49,16 @@ def resolve_evidence(
             if evidence.source is ValidationErrorsSource.METRIC and evidence.metric:
                 step = step.model_copy(
                     update={"with_": {**step.with_, "validation_metric": evidence.metric}}
-                )
+                )  # (its card names the source once it passed: result.evidence)
         elif step.kind is StepKind.EVIDENCE:
             if evidence.source is ValidationErrorsSource.METRIC:
                 continue  # the window health step samples the metric itself
-            args = {**step.with_, "source": evidence.source.value}
+            args = {
+                **step.with_,
+                "source": evidence.source.value,
+                # What the card says before the step has run (the label of the source).
+                "evidence": {"source": evidence.source.value, "label": evidence.label},
+            }
             if evidence.query is not None:
                 args["query"] = evidence.query
             watched = args.get("window_of")

@@ -57,9 +57,9 @@ class EvidenceExecutor:
         except ValueError as exc:
             return OutcomeFailed(error=str(exc))
         if source == "none":
+            said = f"{_FACT}: not checked (evidence: none)"
             return OutcomeSucceeded(
-                result=_evidence("none", checked=False),
-                note=f"{_FACT}: not checked (evidence: none)",
+                result=_evidence("none", checked=False, summary=said), note=said
             )
         if source == "person":
             return _ask_person(ctx, since, until, because=None)
@@ -97,8 +97,10 @@ class EvidenceExecutor:
             answer = await instant_query(config.prometheus_url, query, at=until.timestamp())
         except PrometheusUnavailable as exc:
             return _ask_person(ctx, since, until, because=f"Prometheus cannot tell: {exc.reason}")
-        evidence = _evidence("prometheus", value=answer.value, query=query, series=answer.series)
-        return _judged(answer.value, evidence, f"Prometheus query {query}")
+        where = f"Prometheus query {query}"
+        evidence = _evidence("prometheus", value=answer.value, query=query, series=answer.series,
+                             summary=f"{_summary(answer.value)} ({where})"[:300])
+        return _judged(answer.value, evidence, where)
 
     async def _deploy(
         self, ctx: StepContext, env: EnvironmentConfig, since: datetime, until: datetime
@@ -122,9 +124,11 @@ class EvidenceExecutor:
                 because="the deploy system did not report the logs of " + ", ".join(missing),
             )
         total = float(sum(counts.values()))
-        evidence = _evidence("deploy", value=total, nodes=counts)
         detail = ", ".join(f"{name} {count}" for name, count in counts.items())
-        return _judged(total, evidence, f"deploy system log check: {detail}")
+        where = f"deploy system log check: {detail}"
+        evidence = _evidence("deploy", value=total, nodes=counts,
+                             summary=f"{_summary(total)} ({where})"[:300])
+        return _judged(total, evidence, where)
 
     async def _post(
         self, ctx: StepContext, hook: WebhookConfig, body: bytes
@@ -205,6 +209,10 @@ def _judged(value: float, evidence: dict[str, Any], where: str) -> Outcome:
     return OutcomeSucceeded(
         result=evidence, note=f"no {_FACT} over the window ({where})"[:1500]
     )
+
+
+def _summary(value: float) -> str:
+    return f"{value:g} {_FACT}" if value else f"no {_FACT}"
 
 
 def _evidence(source: str, *, checked: bool = True, **facts: Any) -> dict[str, Any]:

@@ -143,7 +143,8 @@ class HealthExecutor:
                 metric = conditions.validation_metric
                 what += f"; validation errors (evidence: node /metrics {metric}): no rise"
                 base["evidence"] = {"fact": "validation_errors", "source": "metric",
-                                    "metric": metric, "checked": True}
+                                    "metric": metric, "checked": True,
+                                    "summary": f"no rise in {metric} (node /metrics)"}
             return self._judged(final, {**base, **_gate_result(final)}, what)
         at = min(ctx.now + timedelta(seconds=interval), until)
         if at <= ctx.now:

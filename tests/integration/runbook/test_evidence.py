@@ -17,9 +17,10 @@ from aiohttp import web
 from bot.config import BotConfig
 from bot.evidence import EvidenceConfig, ValidationErrorsEvidence, ValidationErrorsSource
 from bot.inventory import ConfigInventory
+from bot.slack.views.card import evidence_text
 from tests.integration.runbook.conftest import Bot
 from workflows.definition import parse_definition
-from workflows.model import OutcomeFailed, OutcomeSucceeded, OutcomeWait
+from workflows.model import OutcomeFailed, OutcomeSucceeded, OutcomeWait, StepStatus
 from workflows.planner import plan_run
 from workflows.steps.base import StepContext
 from workflows.steps.evidence import EvidenceExecutor
@@ -127,7 +128,15 @@ async def test_deploy_log_check_passes_with_the_count_on_the_result(parts: Bot) 
     assert outcome.result["evidence"] == {
         "fact": "validation_errors", "source": "deploy", "checked": True, "value": 0.0,
         "nodes": {"test-1": 0},
+        "summary": "no validation errors (deploy system log check: test-1 0)",
     }
+    # The card names the source before the step runs, and what it found once it passed.
+    waiting = ctx.state
+    assert evidence_text(ctx.step, waiting) == "evidence: deploy system log check"
+    done = waiting.model_copy(update={"status": StepStatus.SUCCEEDED, "result": outcome.result})
+    assert evidence_text(ctx.step, done) == (
+        "evidence: no validation errors (deploy system log check: test-1 0)"
+    )
     calls = [r for r in parts.net("testnet").deploy.requests if r.action == "check-logs"]
     assert len(calls) == 1
     assert calls[0].body is not None

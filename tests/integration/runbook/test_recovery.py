@@ -138,8 +138,12 @@ async def test_without_a_deploy_endpoint_webhook_steps_become_confirmations(
     await bot.confirm(run.id, "validation-errors", logs_seen="no validation errors since start")
     run = await bot.finished(run.id)
     assert run.status is RunStatus.SUCCEEDED, run.reason
+    saw = {"logs_seen": "no validation errors since start"}
     assert state_of(run, "validation-errors").result == {
-        "confirmed_by": "UOP", "inputs": {"logs_seen": "no validation errors since start"}}
+        "confirmed_by": "UOP", "inputs": saw,
+        "evidence": {"by": "UOP", "label": "a person's confirmation", "source": "person",
+                     "value": saw},
+    }
     assert state_of(run, "provenance").inputs == {"sbom_checksum": SUM}
     assert state_of(run, "start").status is StepStatus.SUCCEEDED
     assert bot.net("testnet").deploy.requests == []
