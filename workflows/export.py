@@ -98,6 +98,12 @@ def _event_text(entry: AuditEntry, titles: Mapping[str, str]) -> str | None:
             return f"retried {title}"
         case "skip":
             return f"asked to skip {title}: {reason}"
+        case "hand_over":
+            return f"handed incident command to {detail.get('to')}"
+        case "hold":
+            return f"held the run (promotion freeze): {reason}"
+        case "release_hold":
+            return "released the run (the freeze was lifted)"
         case kind if kind.startswith("refused_"):
             verb = kind.removeprefix("refused_")
             target = f" {title}" if title else ""

@@ -326,6 +326,9 @@ class WorkflowService:
             if state.status is not StepStatus.WAITING:
                 continue
             request = state.approval
+            if not self.authority.groups_of(command.to):
+                raise InvalidCommand(f"<@{command.to}> is in no configured group; command goes "
+                                     "to someone the bot knows")
             if request is not None:
                 barred = {run.initiator, request.requested_by or run.initiator}
                 voted = any(v.user == user for v in request.votes)

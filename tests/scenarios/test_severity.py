@@ -21,6 +21,7 @@ from tests.integration.runbook.conftest import devnets as devnets  # the fixture
 from tests.scenarios.harness import OPS, Harness, running_bot, status_is, waiting_at
 from workflows.definition import load_definitions
 from workflows.drills import DrillKind, DrillRecord
+from workflows.export import render_incident_log
 from workflows.drillscheduler import DrillBook
 from workflows.freezes import FreezeBook
 from workflows.model import Run, RunStatus, StepStatus
@@ -102,9 +103,14 @@ async def test_sev1_key_compromise_freezes_mainnet_and_pauses_the_promotion(h: H
     # The commander hands over; an outsider may not.
     outsider = await h.command("URM1", f"commander {incident.id} <@URM1|ren>")
     assert "only the incident commander or an operator" in outsider.text
+    stranger = await h.command("UOP2", f"commander {incident.id} U0NOBODY")
+    assert "is in no configured group" in stranger.text
     handed = await h.command("UOP2", f"commander {incident.id} <@USEC|sam>")
     assert "is now the commander" in handed.text
     await h.card(incident.id, lambda m: "*Commander*\\n<@USEC>" in text_of(m))
+    log = render_incident_log(await h.run(incident.id),
+                              await h.runtime.service.audit(incident.id))
+    assert "handed incident command to USEC" in log
 
     # The incident ends: its freeze goes with it and the promotion resumes.
     assert (await h.command("UOP2", f"abort {incident.id} false alarm")).status == 200
