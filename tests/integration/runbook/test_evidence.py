@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,10 +21,17 @@ from bot.inventory import ConfigInventory
 from bot.slack.views.card import evidence_text
 from tests.integration.runbook.conftest import Bot
 from workflows.definition import parse_definition
-from workflows.model import OutcomeFailed, OutcomeSucceeded, OutcomeWait, StepStatus
+from workflows.model import (
+    OutcomeFailed,
+    OutcomeReschedule,
+    OutcomeSucceeded,
+    OutcomeWait,
+    StepStatus,
+)
 from workflows.planner import plan_run
 from workflows.steps.base import StepContext
 from workflows.steps.evidence import EvidenceExecutor
+from workflows.steps.health import HealthExecutor
 from workflows.template import context_for, render
 
 DEFINITION = """
@@ -94,8 +102,8 @@ def with_source(
     )
 
 
-def planned(bot: Bot, config: BotConfig) -> StepContext:
-    """The evidence step of a run planned now, its watched window a second long and over."""
+def planned(bot: Bot, config: BotConfig, step_id: str = "errors") -> StepContext:
+    """A step of a run planned now (the evidence step by default), its watched window over."""
     defn = parse_definition(yaml.safe_load(DEFINITION), "watch.yaml", DEFINITION)
     now = bot.store.now()
     run = plan_run(defn, {"environment": "testnet"}, inventory=ConfigInventory(config),
@@ -104,7 +112,7 @@ def planned(bot: Bot, config: BotConfig) -> StepContext:
         update={"started_at": now - timedelta(seconds=60), "finished_at": now}
     )
     run = run.model_copy(update={"steps": [watched, *run.steps[1:]]})
-    index = run.index_of("errors")
+    index = run.index_of(step_id)
     assert index is not None
     step = run.plan[index]
     return StepContext(
@@ -272,3 +280,26 @@ async def test_metric_source_moves_the_check_into_the_window(parts: Bot) -> None
                    run_id="r-m", initiator="UOP", now=parts.store.now())
     assert [p.id for p in run.plan] == ["health"]
     assert run.plan[0].with_["validation_metric"] == "pantheon_validation_errors_total"
+
+
+async def test_metric_the_daemon_lacks_fails_the_window_naming_node_and_metric(
+    parts: Bot,
+) -> None:
+    """On the daemon's dialect a `metric` source cannot be fed: the window's first look reads
+    /metrics and, at the second, fails every node naming it and the metric (check-config
+    refuses such a config beforehand); it never passes for want of a number."""
+    metric = "pantheon_validation_errors_total"
+    evidence = ValidationErrorsEvidence(source=ValidationErrorsSource.METRIC, metric=metric)
+    config = with_source(parts.config, evidence)
+    executor = HealthExecutor()
+    ctx = planned(parts, config, "health")
+    first = await executor.execute(ctx)
+    assert isinstance(first, OutcomeReschedule), first
+    again = replace(ctx, state=ctx.state.model_copy(update={"data": first.data}),
+                    now=ctx.now + timedelta(seconds=2))
+    final = await executor.execute(again)
+    assert isinstance(final, OutcomeFailed), final
+    for node in ("test-1", "test-2", "test-3", "test-4"):
+        need = f"{node}: validation errors need 2 readable /metrics samples of {metric}"
+        assert need in final.error
+    assert f"(no {metric} in /metrics)" in final.error
