@@ -1,5 +1,6 @@
 """The network guard's refusals live in Redis: every replica refuses a node another refused,
-the release asks the node again first, and every refusal and release is audited."""
+the release asks the node again first, and every refusal and release is audited (in Redis and
+as a log line)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ async def test_refusal_by_one_replica_is_seen_by_another_without_asking_the_node
 
 async def test_release_is_refused_while_the_genesis_is_wrong_and_granted_once_fixed(
     devnet: Devnet, config: BotConfig, nodes: list[NodeConfig], client: NodeClient,
-    redis_url: str,
+    redis_url: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
     env = config.environment("testnet")
     first, r1 = guard_on(client, redis_url)
@@ -74,6 +75,13 @@ async def test_release_is_refused_while_the_genesis_is_wrong_and_granted_once_fi
             (GuardEvent.RELEASED, "UOP0001"),
         ]
         assert await second.release(nodes[2], env, actor="UOP0001") is False  # nothing to do
+        events = [(r.__dict__.get("event"), r.__dict__.get("node"), r.__dict__.get("actor"))
+                  for r in caplog.records if r.name == "parthenon.guard"]
+        assert events == [
+            ("node_refused", nodes[2].name, None),
+            ("node_release_refused", nodes[2].name, "UOP0001"),
+            ("node_released", nodes[2].name, "UOP0001"),
+        ]
     finally:
         await r1.aclose()
         await r2.aclose()
