@@ -189,7 +189,9 @@ class DemoStack:
         header = ("# Written by `parthenon-bot demo` at each start (ports change); "
                   "secrets are in the demo process only.\n"
                   "# Evidence: evidence.release is `deploy` everywhere (the devnet deploy "
-                  "receivers report the release they installed on each node).\n")
+                  "receivers report the release they installed on each node), and so is "
+                  "evidence.validation_errors (they answer `check-logs` with the validation "
+                  "errors each node logged; the daemon exports no metric for them).\n")
         path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         return path, env
 
