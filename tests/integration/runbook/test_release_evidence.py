@@ -367,7 +367,8 @@ async def test_rollback_wave_gates_take_the_environment_source(
             initiator="UOP",
             now=bot.store.now(),
         )
-        gates = [s for s in run.plan if s.with_.get("evidence")]
+        gates = [s for s in run.plan if s.id.endswith(".version")]
         assert [s.id for s in gates] == [f"wave-{i}.version" for i in range(1, len(gates) + 1)]
+        assert all(s.with_["evidence"]["source"] == "deploy" for s in gates)
         assert all(s.kind is StepKind.WEBHOOK for s in gates)
         assert all(s.with_["action"] == "verify-version" for s in gates)
