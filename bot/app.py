@@ -48,6 +48,7 @@ from bot.slack.notifier import Notifier
 from bot.slack.pressure import RequestPressure
 from bot.slack.unrecorded import NOT_RECORDED, is_store_outage
 from bot.slack.views import notice
+from bot.usergroups import UserGroupSync
 from handlers.api import ApiState, add_api_routes
 from handlers.context import HandlerContext
 from handlers.grammar import Catalog
@@ -78,6 +79,7 @@ class SlackBot:
     session: aiohttp.ClientSession
     bot_user_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    usergroups: UserGroupSync | None = None  # groups that follow Slack user groups
 
     async def aclose(self, deadline: float = 5.0) -> None:
         """Stop the notifier, let after-ack work finish within ``deadline``, close the session."""
@@ -149,6 +151,7 @@ async def create_bot(
         poll=notifier_poll,
         turn=pressure.background,
     )
+    usergroups = UserGroupSync(runtime.config, after_ack, runtime.store)
     ctx = HandlerContext(
         service=runtime.service,
         config=runtime.config,
@@ -162,11 +165,12 @@ async def create_bot(
         describe_error=describe_error,
         pressure=pressure,
         guard=runtime.guard,
+        usergroups_changed=usergroups.changed,
     )
     register_handlers(app, ctx)
     app.error(_error_handler(ctx))
     return SlackBot(settings, runtime, app, after_ack, notifier, deferred, ctx, drills, session,
-                    bot_user_id)
+                    bot_user_id, usergroups=usergroups)
 
 
 # --- the one error handler ---------------------------------------------------------------------

@@ -68,6 +68,7 @@ _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_USERGROUP = re.compile(r"^S[A-Z0-9]{2,30}$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -463,6 +464,9 @@ class BotConfig(BaseModel):
 
     environments: dict[str, EnvironmentConfig] = Field(min_length=1)
     groups: dict[str, frozenset[str]] = Field(default_factory=dict)
+    # group -> the Slack user group it follows; its members in ``groups`` are kept up to date by
+    # bot.usergroups (the one place that changes ``groups`` after load)
+    slack_usergroups: dict[str, str] = Field(default_factory=dict)
     permissions: dict[str, WorkflowPermission] = Field(default_factory=dict)
     slack: SlackConfig = SlackConfig()
     drills: DrillsConfig = DrillsConfig()
@@ -472,6 +476,28 @@ class BotConfig(BaseModel):
     definitions_dir: Path | None = None  # a team's own workflows (workflows.catalog)
     api: ApiConfig = ApiConfig()  # the run API's bearer tokens (bot.apiconfig)
     paging: PagingConfig | None = None  # where incidents page the on-call (bot.pager)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _usergroups(cls, data: Any) -> Any:
+        """A group written as ``{slack_usergroup: S...}`` follows that Slack user group: it starts
+        empty (nobody can act for it until its members are read) and bot.usergroups fills it."""
+        if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+            return data
+        groups: dict[str, Any] = {}
+        followed: dict[str, str] = {}
+        for name, members in data["groups"].items():
+            if isinstance(members, dict):
+                ref = members.get("slack_usergroup")
+                if set(members) != {"slack_usergroup"} or not isinstance(ref, str) \
+                        or not _SLACK_USERGROUP.match(ref):
+                    raise _refuse("invalid", f"group {name} must be a list of Slack user ids or "
+                                  "{slack_usergroup: S...} (a Slack user group's id)",
+                                  field=f"groups.{name}")
+                followed[str(name)] = ref
+                members = []
+            groups[name] = members
+        return {**data, "groups": groups, "slack_usergroups": followed}
 
     @model_validator(mode="before")
     @classmethod

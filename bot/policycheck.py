@@ -121,6 +121,7 @@ def _empty_groups(config: BotConfig, definitions: dict[str, Definition]) -> list
                       "could act", "empty_group")
         for group, field, subject in named
         if group in config.groups and not config.groups[group]
+        and group not in config.slack_usergroups  # read from Slack at run time, not here
     ]
 
 
@@ -146,6 +147,8 @@ def _quorums(config: BotConfig, name: str, defn: Definition) -> list[PolicyProbl
 
 
 def _quorum_problem(config: BotConfig, policy: ApprovalPolicy, starters: set[str]) -> str:
+    if any(g in config.slack_usergroups for g in policy.groups):
+        return ""  # members of a Slack user group are known at run time, not from the file
     members = {u for g in policy.groups for u in config.groups.get(g, ())}
     initiator_counts = not policy.allow_initiator and bool(members & starters)
     available = len(members) - (1 if initiator_counts else 0)

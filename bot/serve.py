@@ -154,6 +154,9 @@ async def serve(
             asyncio.create_task(run_archiver(runtime, until=stop), name="archiver"),
             asyncio.create_task(_log_capabilities(runtime, stop), name="capabilities"),
         ]
+        if config.slack_usergroups and bot.usergroups is not None:  # groups from Slack
+            tasks.append(asyncio.create_task(bot.usergroups.run_forever(until=stop),
+                                             name="usergroups"))
         if config.paging is not None:  # incidents whose severity pages reach the on-call
             pager = PagerLoop(runtime.service, config, PagerClient(config.paging, bot.session))
             tasks.append(asyncio.create_task(pager.run_forever(until=stop), name="pager"))

@@ -42,6 +42,8 @@ class HandlerContext:
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
     # the network guard (refusals in Redis); built over the service's Redis when not given
     guard: NetworkGuard | None = None
+    # Slack said a user group's members changed (bot.usergroups reads it again)
+    usergroups_changed: Callable[[str], None] = lambda subteam: None
 
     def node_guard(self) -> NetworkGuard:
         """The network guard: its refusals are in Redis, shared with the engine and replicas."""

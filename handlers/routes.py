@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, home, modals
+from handlers import actions, commands, home, modals, usergroups
 from handlers.context import HandlerContext
 
 __all__ = ["register_handlers"]
@@ -15,3 +15,4 @@ def register_handlers(app: AsyncApp, ctx: HandlerContext) -> None:
     actions.register(app, ctx)
     modals.register(app, ctx)
     home.register(app, ctx)
+    usergroups.register(app, ctx)

@@ -21,6 +21,7 @@ __all__ = [
     "PREFIX",
     "RECENT",
     "REFUSED_STARTS",
+    "USERGROUPS",
     "RunKeys",
     "api_rate_key",
     "drill_reminded_key",
@@ -41,6 +42,7 @@ CARDS = f"{PREFIX}:cards"  # zset: run id -> when its Slack card / outbox became
 FREEZE = f"{PREFIX}:freeze"  # string: JSON of the promotion freeze, absent when none
 REFUSED_STARTS = f"{PREFIX}:audit:refused-starts"  # stream: refused starts (no run of their own)
 DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule started
+USERGROUPS = f"{PREFIX}:usergroups"  # hash: group -> JSON members of its Slack user group
 PAGES_OPEN = f"{PREFIX}:pages:open"  # set: incident run ids whose on-call page may be open
 DRILL_REMINDERS = f"{PREFIX}:drills:reminders"  # list: JSON drill reminders for Slack to post
 

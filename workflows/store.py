@@ -774,6 +774,14 @@ class RunStore:
             return None
         return _text(raw[b"channel"]), _text(raw[b"ts"])
 
+    async def put_usergroup(self, group: str, members: list[str]) -> None:
+        """The members last read of the Slack user group ``group`` follows (all replicas)."""
+        await self.redis.hset(keys.USERGROUPS, group, json.dumps(members))  # type: ignore[misc]
+
+    async def usergroups(self) -> dict[str, list[str]]:
+        raw = await self.redis.hgetall(keys.USERGROUPS)  # type: ignore[misc]
+        return {_text(k): [str(u) for u in json.loads(v)] for k, v in raw.items()}
+
     async def page_opened(self, run_id: str) -> None:
         """Before a page is sent: its incident must be resolved at the pager when it ends."""
         await self.redis.sadd(keys.PAGES_OPEN, run_id)  # type: ignore[misc]

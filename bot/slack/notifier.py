@@ -171,7 +171,6 @@ class Notifier:
         self._reminders: list[DrillReminder] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._people = frozenset(u for members in config.groups.values() for u in members)
         self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
         self._unlock = store.redis.register_script(_UNLOCK)
         self.announcements = Announcements(store.redis)
@@ -446,6 +445,11 @@ class Notifier:
             for user in sorted(users):  # one refused id must not keep the others out
                 with contextlib.suppress(SlackCallFailed):
                     await self._call("conversations.invite", channel=channel, users=user)
+
+    @property
+    def _people(self) -> frozenset[str]:
+        """Everyone in a configured group now (a group may follow a Slack user group)."""
+        return frozenset(u for members in self.config.groups.values() for u in members)
 
     def _people_of(self, groups: Collection[str]) -> set[str]:
         return {u for g in groups for u in self.config.groups.get(g, frozenset())}

@@ -149,6 +149,7 @@ class SlackStandIn:
         self.users: dict[str, str] = dict(users or {})
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], PostedMessage] = {}
+        self.usergroups: dict[str, set[str]] = {}  # user group id (S...) -> its members
         self.ephemerals: list[Ephemeral] = []
         self.views: list[OpenedView] = []
         self.home: dict[str, dict[str, Any]] = {}
@@ -714,6 +715,15 @@ def _page(
         latest = float(_str(args, "latest") or "inf")
         limit = max(1, min(int(_str(args, "limit") or 100), 999))
     except ValueError:
+def _usergroup_users(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    """usergroups.users.list as Slack answers it: the ids of the user group's members, or
+    `no_such_subteam` (a test edits ``s.usergroups`` to change members)."""
+    group = _str(args, "usergroup")
+    if group not in s.usergroups:
+        return {"ok": False, "error": "no_such_subteam"}
+    return {"ok": True, "users": sorted(s.usergroups[group])}
+
+
         return {"ok": False, "error": "invalid_arguments"}
     inclusive = _flag(args, "inclusive")
     def within(ts: float) -> bool:
@@ -791,3 +801,4 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "users.info": _users_info,
     "apps.connections.open": _connections_open,
 }
+    "usergroups.users.list": _usergroup_users,

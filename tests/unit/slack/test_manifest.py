@@ -24,6 +24,7 @@ METHODS = {
     "views.publish": None,
     "auth.test": None,
     "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
 }
 
 
@@ -42,7 +43,8 @@ def test_scopes_are_exactly_the_ones_the_methods_need() -> None:
 
 
 def test_command_interactivity_and_events_point_at_one_endpoint() -> None:
-    """/parthenon, interactivity and the app_home_opened event all go to /slack/events."""
+    """/parthenon, interactivity and the events (app_home_opened, subteam_members_changed for
+    groups that follow a Slack user group) all go to /slack/events."""
     doc = manifest()
     [command] = doc["features"]["slash_commands"]
     assert command["command"] == SLASH_COMMAND
@@ -52,5 +54,6 @@ def test_command_interactivity_and_events_point_at_one_endpoint() -> None:
     assert len(urls) == 1
     assert urls.pop().endswith("/slack/events")
     assert doc["settings"]["interactivity"]["is_enabled"] is True
-    assert doc["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert doc["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened", "subteam_members_changed"]
     assert doc["features"]["app_home"]["home_tab_enabled"] is True
