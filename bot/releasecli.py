@@ -23,7 +23,14 @@ from redis.exceptions import RedisError
 
 from bot.config import ConfigError, load_config
 from bot.noderelease import ReleaseNotPermitted, release_node
-from bot.nodes import NetworkGuard, NodeClient, NodeError, PostBudget, ReleaseRefused
+from bot.nodes import (
+    NetworkGuard,
+    NodeClient,
+    NodeError,
+    PostBudget,
+    ReleaseRefused,
+    RetryPolicy,
+)
 from bot.nodes.refusals import RedisRefusals
 from workflows.connection import connect
 from workflows.errors import RedisUrlError
@@ -54,7 +61,9 @@ async def _release(config_path: Path, redis_url: str, node: str, user: str,
     config = load_config(config_path, env=environ)
     redis = connect(redis_url, attempts=1)
     try:
-        async with NodeClient(budget=PostBudget(redis)) as client:
+        # Two attempts, 20 s at most: a node that does not answer is reported, not waited for.
+        retry = RetryPolicy(attempts=2, total=20.0)
+        async with NodeClient(budget=PostBudget(redis), retry=retry) as client:
             guard = NetworkGuard(client, refusals=RedisRefusals(redis))
             actor = f"{user} (cli, {getpass.getuser()})"
             outcome = await release_node(config, guard, node, user=user, actor=actor)

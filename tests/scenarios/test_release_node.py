@@ -108,7 +108,15 @@ async def test_release_from_the_cli(
     status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP", "--config", str(path))
     assert status == 1
     assert "still reports genesis" in text
-    testnet.node("test-3").faults.wrong_network = False
+    testnet.node("test-3").faults.refuse_connections = True  # down: its genesis cannot be read
+    status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP", "--config", str(path))
+    assert status == 1
+    assert "its genesis could not be read" in text
+    assert await h.runtime.guard.refused(["test-3"])  # nothing changed
+    status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP")
+    assert status == 2
+    assert "give the configuration file" in text
+    testnet.node("test-3").faults.update({"refuse_connections": False, "wrong_network": False})
     status, text = await asyncio.to_thread(cli, "test-3", "--as", "UOP", "--config", str(path))
     assert status == 0, text
     assert "is released" in text
