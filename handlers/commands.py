@@ -49,6 +49,7 @@ from handlers.grammar import (
     ShowHelp,
     ShowStatus,
     StartRun,
+    TakeOverRun,
     UnfreezePromotions,
     help_for,
     parse,
@@ -106,6 +107,12 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
             return await _export(ctx, p, run_id)
         case ShowHealth(environment=environment):
             return _health(ctx, p, environment)
+        case TakeOverRun(run_id=run_id, reason=reason):
+            taken = await ctx.service.take_over(run_id, p.user_id, reason)
+            ctx.wake_notifier()
+            freed = ", ".join(code(e, 40) for e in taken.locks)
+            return _said(f":unlock: Took {freed} over from {code(run_id, 40)}: it is paused, and "
+                         "resuming it takes its locks back once they are free.")
         case PauseRun(run_id=run_id, reason=reason):
             await ctx.service.command(run_id, Pause(actor=p.user_id, reason=reason),
                                       dedup_key=f"slash:{p.trigger_id}")

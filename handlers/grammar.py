@@ -39,6 +39,7 @@ __all__ = [
     "ShowHelp",
     "ShowStatus",
     "StartRun",
+    "TakeOverRun",
     "UnfreezePromotions",
     "WorkflowForm",
     "help_for",
@@ -118,6 +119,12 @@ class AbortRun(_Cmd):
     reason: str | None = None  # None: a modal asks for it
 
 
+class TakeOverRun(_Cmd):
+    kind: Literal["takeover"] = "takeover"
+    run_id: str
+    reason: str
+
+
 class FreezePromotions(_Cmd):
     kind: Literal["freeze"] = "freeze"
     reason: str
@@ -138,6 +145,7 @@ class HandOverCommand(_Cmd):
 Command = (
     ShowHelp | StartRun | ShowStatus | ListRuns | ExportRun | ShowHealth | PauseRun | ResumeRun
     | AbortRun | FreezePromotions | UnfreezePromotions | HandOverCommand | ReleaseNode
+    | TakeOverRun
 )
 
 
@@ -240,6 +248,11 @@ _STATIC_HELP: dict[str, tuple[str, str]] = {
     "pause": ("pause <run-id> [reason]", "Pause a run; nothing new starts until it is resumed."),
     "resume": ("resume <run-id>", "Resume a paused run."),
     "abort": ("abort <run-id> [reason]", "Abort a run; without a reason a form asks for one."),
+    "takeover": (
+        "takeover <run-id> <reason>",
+        "Take the environment locks of a run away from it (it is paused first), so that an "
+        "incident or rollback can write there; its environments' takeover approvers only.",
+    ),
     "freeze": (
         "freeze [environment=<name>] <reason>",
         "Freeze promotions (to one environment, or all): none starts, and running ones pause "
@@ -263,7 +276,7 @@ _STATIC_HELP: dict[str, tuple[str, str]] = {
 
 COMMANDS = (
     "help", *_DIRECT, "incident", "drill", "status", "runs", "export", "health", "pause", "resume",
-    "abort", "freeze", "unfreeze", "commander", "release-node",
+    "abort", "takeover", "freeze", "unfreeze", "commander", "release-node",
 )
 
 
@@ -412,6 +425,10 @@ def _operation(name: str, text: str, tokens: list[_Token]) -> Command:
             raise GrammarError("resume takes only a run id", form)
         return ResumeRun(run_id=run_id)
     reason = _reason(text, tokens, 2, "reason", form)
+    if name == "takeover":
+        if not reason:
+            raise GrammarError("takeover needs a reason after the run id", form)
+        return TakeOverRun(run_id=run_id, reason=reason)
     if name == "pause":
         return PauseRun(run_id=run_id, reason=reason)
     return AbortRun(run_id=run_id, reason=reason)

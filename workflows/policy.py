@@ -66,7 +66,8 @@ class EnvironmentPolicy(BaseModel):
 
     #: who approves skipping a check the bot makes (None: security on mainnet, else operators)
     skip_approvers: tuple[str, ...] | None = Field(default=None, min_length=1)
-    #: who approves an explicit take-over of this environment's lock (None: as skip_approvers)
+    #: whose member may take this environment's lock over from the run holding it, pausing
+    #: that run first (None: as skip_approvers)
     takeover_approvers: tuple[str, ...] | None = Field(default=None, min_length=1)
     min_canary_window: Duration = DEFAULT_CANARY_WINDOW
     min_wave_window: Duration = DEFAULT_WAVE_WINDOW
@@ -89,6 +90,11 @@ class PolicySource(Protocol):
 
     def skip_approvers(self, environment: str | None, workflow: str) -> list[str]:
         """The groups that approve skipping a check the bot makes on this environment."""
+        ...
+
+    def takeover_approvers(self, environment: str, workflow: str) -> list[str]:
+        """The groups whose member may take this environment's lock over from a run of
+        ``workflow`` (default: as skip_approvers)."""
         ...
 
 
@@ -121,6 +127,12 @@ class DefaultPolicies:
         return default_skip_approvers(
             self.policy(environment), mainnet=environment == MAINNET, operate_groups=["operators"]
         )
+
+    def takeover_approvers(self, environment: str, workflow: str) -> list[str]:
+        policy = self.policy(environment)
+        if policy.takeover_approvers is not None:
+            return list(policy.takeover_approvers)
+        return self.skip_approvers(environment, workflow)
 
 
 # --- skip authority ----------------------------------------------------------------------------

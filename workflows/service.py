@@ -238,6 +238,8 @@ class WorkflowService:
         command = command.model_copy(update={"groups": groups})
         try:
             self._check_may(run, command)
+            if isinstance(command, Resume):
+                await self._retake_locks(run)
             # The run just read is the one to apply to (one read less before Slack's ack); if
             # it changed meanwhile, the commit conflicts and apply reads it again.
             outcome = await self.store.apply(run_id, command, dedup_key=dedup_key, known=run)
@@ -258,6 +260,47 @@ class WorkflowService:
         if outcome.status is CommitStatus.DUPLICATE or outcome.run is None:
             return await self.store.get(run_id)
         return outcome.run
+
+    async def _retake_locks(self, run: Run) -> None:
+        """A run resumes only with its locks (a take-over may have given them to another)."""
+        if not run.locks or run.terminal or not self.policies.environment_locks:
+            return
+        held = await self.store.retake_locks(run.id, run.locks)
+        if held is not None:
+            key, _, holder = held.partition("=")
+            environment = key.rsplit(":", 1)[-1]
+            raise InvalidCommand(
+                f"{environment} was taken over and is now locked by run {holder}: resume this "
+                "run once that one has ended"
+            )
+
+    async def take_over(self, run_id: str, actor: str, reason: str) -> Run:
+        """Take the environment locks of ``run_id`` away from it: a member of every locked
+        environment's ``policy.takeover_approvers`` only; the run is paused first (before its
+        next step), then its locks are freed for the run that needs them. Resuming it later
+        takes them back, or is refused while another run holds them. Audited on the run."""
+        run = await self.store.get(run_id)
+        groups = set(self.authority.groups_of(actor))
+        try:
+            if run.terminal or not run.locks:
+                raise InvalidCommand(f"run {run.id} holds no environment lock")
+            for environment in run.locks:
+                approvers = self.policies.takeover_approvers(environment, run.workflow)
+                if not groups & set(approvers):
+                    raise NotAuthorized(
+                        f"taking over {environment}'s lock needs a member of "
+                        f"{', '.join(approvers)} (policy.takeover_approvers)"
+                    )
+        except (InvalidCommand, NotAuthorized) as exc:
+            await self.store.audit_refusal(run.id, "refused_takeover", actor, None, str(exc))
+            raise
+        if run.status is not RunStatus.PAUSED:
+            pause = Pause(actor=actor, groups=sorted(groups), reason=f"taken over: {reason}")
+            await self.store.apply(run.id, pause, dedup_key=f"takeover:{actor}:{reason}")
+        await self.store.release_locks(run.id, run.locks)
+        await self.store.audit_refusal(
+            run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})
+        return await self.store.get(run.id)
 
     async def command_as_bot(self, run_id: str, command: Pause | RecordPage,
                              dedup_key: str) -> Run:
@@ -283,6 +326,9 @@ class WorkflowService:
         if isinstance(command, RecordPage):
             raise NotAuthorized("only the bot's pager records a page")
         if isinstance(command, HandOver):
+            if not self.authority.groups_of(command.to):
+                raise InvalidCommand(f"<@{command.to}> is in no configured group; command goes "
+                                     "to someone the bot knows")
             commander = run.commander or run.initiator
             if actor == commander or self.authority.may_operate(actor, run.workflow):
                 return
@@ -326,9 +372,6 @@ class WorkflowService:
             if state.status is not StepStatus.WAITING:
                 continue
             request = state.approval
-            if not self.authority.groups_of(command.to):
-                raise InvalidCommand(f"<@{command.to}> is in no configured group; command goes "
-                                     "to someone the bot knows")
             if request is not None:
                 barred = {run.initiator, request.requested_by or run.initiator}
                 voted = any(v.user == user for v in request.votes)

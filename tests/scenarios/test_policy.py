@@ -203,3 +203,21 @@ async def test_a_window_below_the_minimum_is_refused_on_the_form_field(offers: H
     assert reply.status == 200
     [rollback] = await runs_of(h, "rollback")
     assert rollback.parent_run_id == canary_id
+
+
+async def test_take_over_from_slack_pauses_the_holder_and_frees_the_lock(h: Harness) -> None:
+    """`/parthenon takeover` by someone outside the takeover approvers is refused (audited);
+    by an operator it pauses the holder and frees testnet for another run."""
+    first = await h.started_run(await h.command(OPERATOR, "drill deploy testnet"))
+    await h.wait_run(first, waiting_at("deploy"))
+    reply = await h.command(SECURITY, f"takeover {first} canary looks bad")
+    assert "policy.takeover_approvers" in text_of(reply)
+    assert ("refused_takeover", SECURITY) in await refusals(h, first)
+    reply = await h.command(OTHER_OPERATOR, f"takeover {first} canary looks bad")
+    assert "Took" in text_of(reply)
+    await h.wait_run(first, status_is(RunStatus.PAUSED))
+    second = await h.started_run(await h.command(OTHER_OPERATOR, "drill deploy testnet"))
+    assert second != first
+    reply = await h.command(OPERATOR, f"resume {first}")
+    assert f"now locked by run {second}" in text_of(reply)
+    assert (await h.run(first)).status is RunStatus.PAUSED

@@ -14,11 +14,12 @@ import yaml
 from bot.redisserver import RedisServer
 from workflows import keys
 from workflows.definition import Definition, parse_definition
-from workflows.errors import EnvironmentLocked, InvalidCommand
+from workflows.errors import EnvironmentLocked, InvalidCommand, NotAuthorized
 from workflows.model import (
     Abort,
     OutcomeFailed,
     OutcomeSucceeded,
+    Resume,
     Run,
     RunStatus,
     StepBegan,
@@ -202,3 +203,31 @@ async def test_a_start_from_an_offer_is_checked_against_the_offer(
     assert [e.detail["workflow"] for e in await store.read_audit(parent.id)
             if e.type == "refused_start"] == ["promo"]
     assert len(await store.refused_starts()) == 1
+
+
+async def test_an_explicit_take_over_pauses_the_holder_and_frees_its_lock(
+    locking: WorkflowService, store: RunStore, redis: aioredis.Redis
+) -> None:
+    """Only the environment's takeover approvers (default: the operators off mainnet) may take
+    a lock over; the holder is paused first, its locks freed for a rollback; resuming it is
+    refused while the rollback holds testnet, and takes the locks back once it has ended."""
+    holder = await locking.start("promo", {"environment": "testnet"}, actor="U_OP")
+    with pytest.raises(NotAuthorized, match=r"policy\.takeover_approvers"):
+        await locking.take_over(holder.id, "U_RM1", "canary looks bad")
+    assert ("refused_takeover", "U_RM1") in [
+        (e.type, e.actor) for e in await store.read_audit(holder.id)]
+    assert await holders(redis, "testnet") == [holder.id]
+
+    taken = await locking.take_over(holder.id, "U_OP2", "canary looks bad")
+    assert taken.status is RunStatus.PAUSED
+    assert await holders(redis, "testnet", "regtest") == [None, None]
+    rollback = await locking.start("back", {"environment": "testnet"}, actor="U_OP2")
+    assert await holders(redis, "testnet") == [rollback.id]
+
+    with pytest.raises(InvalidCommand, match=f"now locked by run {rollback.id}"):
+        await locking.command(holder.id, Resume(actor="U_OP"))
+    assert (await store.get(holder.id)).status is RunStatus.PAUSED
+    await locking.command(rollback.id, Abort(actor="U_OP2", reason="done by hand"))
+    resumed = await locking.command(holder.id, Resume(actor="U_OP"))
+    assert resumed.status is not RunStatus.PAUSED
+    assert await holders(redis, "testnet", "regtest") == [holder.id, holder.id]
