@@ -24,7 +24,9 @@ from tests.integration.workflows.conftest import (
 from workflows import keys
 from workflows.connection import connect
 from workflows.engine import Engine, EngineSettings
-from workflows.model import Approve, Confirm, RunStatus, StepStatus
+from workflows.errors import EnvironmentLocked, InvalidCommand
+from workflows.model import Abort, Approve, Confirm, Resume, Run, RunStatus, StepStatus
+from workflows.policy import DefaultPolicies
 from workflows.service import WorkflowService
 from workflows.store import RunStore
 from workflows.testing import RecordingExecutor, StaticAuthority, StaticInventory
@@ -123,3 +125,37 @@ async def test_runs_command_reads_a_cluster(
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert run.id in out.decode()
+
+
+async def test_environment_locks_hold_on_a_cluster(cluster_client: aioredis.Redis) -> None:
+    """On a Cluster the lock keys live in other slots than the run: still exactly one of many
+    racing starts holds testnet, the others are refused naming it, the lock is released when
+    the run ends, a take-over frees it and the holder's resume takes it back once free."""
+    store = RunStore(cluster_client)
+    inventory = StaticInventory(
+        {"testnet": [("test-1", "miner", True), ("test-2", "validator", False)]}
+    )
+    service = WorkflowService(
+        store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS),
+        policies=DefaultPolicies(environment_locks=True),
+    )
+    params = {"version": "v1.4.2", "environment": "testnet"}
+    results = await asyncio.gather(
+        *(service.start("smoke", params, actor="U_RM1", dedup_key=f"c{n}") for n in range(6)),
+        return_exceptions=True,
+    )
+    [won] = [r for r in results if isinstance(r, Run)]
+    refused = [r for r in results if isinstance(r, EnvironmentLocked)]
+    assert len(refused) == 5
+    assert {e.holder for e in refused} == {won.id}
+    assert await store.lock_holder("testnet") == won.id
+
+    await service.take_over(won.id, "U_OP", "a rollback needs testnet")
+    assert await store.lock_holder("testnet") is None
+    other = await service.start("smoke", params, actor="U_RM1")
+    with pytest.raises(InvalidCommand, match=f"now locked by run {other.id}"):
+        await service.command(won.id, Resume(actor="U_OP"))
+    await service.command(other.id, Abort(actor="U_OP", reason="done"))
+    assert await store.lock_holder("testnet") is None
+    await service.command(won.id, Resume(actor="U_OP"))
+    assert await store.lock_holder("testnet") == won.id
