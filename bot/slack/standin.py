@@ -33,6 +33,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.slack.blocklimits import SlackRefuses, check_blocks, check_view
+
 __all__ = [
     "Call",
     "Channel",
@@ -147,9 +149,9 @@ class SlackStandIn:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.users: dict[str, str] = dict(users or {})
+        self.usergroups: dict[str, set[str]] = {}  # user group id (S...) -> its members
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], PostedMessage] = {}
-        self.usergroups: dict[str, set[str]] = {}  # user group id (S...) -> its members
         self.ephemerals: list[Ephemeral] = []
         self.views: list[OpenedView] = []
         self.home: dict[str, dict[str, Any]] = {}
@@ -427,7 +429,9 @@ class SlackStandIn:
 
     def _do(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         handler = _METHODS.get(method)
-        return handler(self, args) if handler else {"ok": False, "error": "unknown_method"}
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        return _refused_layout(method, args) or handler(self, args)
 
     def _fault_for(self, method: str, args: dict[str, Any]) -> Fault | None:
         queue = self._faults.get(method)
@@ -501,6 +505,26 @@ class SlackStandIn:
             "deleted": False,
             "profile": {"display_name": name, "real_name": name.title()},
         }
+
+
+_BLOCK_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral"}
+_VIEW_METHODS = {"views.open", "views.push", "views.update", "views.publish"}
+
+
+def _refused_layout(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer to blocks or a view that break a Block Kit limit (``bot.slack.blocklimits``:
+    slack_sdk's own models plus the per-surface block counts); None when they are fine."""
+    try:
+        if method in _BLOCK_METHODS and args.get("blocks"):
+            blocks = args["blocks"]
+            check_blocks(json.loads(blocks) if isinstance(blocks, str) else blocks, "message")
+        elif method in _VIEW_METHODS and isinstance(args.get("view"), dict):
+            check_view(args["view"])
+    except (SlackRefuses, ValueError, TypeError, KeyError) as exc:
+        error = "invalid_blocks" if method in _BLOCK_METHODS else "invalid_arguments"
+        return {"ok": False, "error": error, "errors": [str(exc)],
+                "response_metadata": {"messages": [f"[ERROR] {exc}"]}}
+    return None
 
 
 async def _arguments(request: web.Request) -> dict[str, Any]:
@@ -691,6 +715,15 @@ def _users_info(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "user": s._user(user)}
 
 
+def _usergroup_users(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    """usergroups.users.list as Slack answers it: the ids of the user group's members, or
+    `no_such_subteam` (a test edits ``s.usergroups`` to change members)."""
+    group = _str(args, "usergroup")
+    if group not in s.usergroups:
+        return {"ok": False, "error": "no_such_subteam"}
+    return {"ok": True, "users": sorted(s.usergroups[group])}
+
+
 def _connections_open(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "url": s.socket_url}
 
@@ -715,15 +748,6 @@ def _page(
         latest = float(_str(args, "latest") or "inf")
         limit = max(1, min(int(_str(args, "limit") or 100), 999))
     except ValueError:
-def _usergroup_users(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
-    """usergroups.users.list as Slack answers it: the ids of the user group's members, or
-    `no_such_subteam` (a test edits ``s.usergroups`` to change members)."""
-    group = _str(args, "usergroup")
-    if group not in s.usergroups:
-        return {"ok": False, "error": "no_such_subteam"}
-    return {"ok": True, "users": sorted(s.usergroups[group])}
-
-
         return {"ok": False, "error": "invalid_arguments"}
     inclusive = _flag(args, "inclusive")
     def within(ts: float) -> bool:
@@ -799,6 +823,6 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "views.update": lambda s, a: _view(s, "views.update", a),
     "views.publish": lambda s, a: _view(s, "views.publish", a),
     "users.info": _users_info,
+    "usergroups.users.list": _usergroup_users,
     "apps.connections.open": _connections_open,
 }
-    "usergroups.users.list": _usergroup_users,
