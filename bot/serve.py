@@ -38,6 +38,7 @@ from bot.pager import PagerClient, PagerLoop
 from bot.probes import Readiness, SlackAuthCheck
 from bot.runtime import Runtime, build_runtime, default_executors
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.socketedge import CheckedSocketModeHandler
 from handlers.api import ApiState
 from workflows.catalog import origins
 from workflows.definition import Definition
@@ -161,7 +162,7 @@ async def serve(
             pager = PagerLoop(runtime.service, config, PagerClient(config.paging, bot.session))
             tasks.append(asyncio.create_task(pager.run_forever(until=stop), name="pager"))
         if settings.socket_mode and settings.slack_app_token is not None:
-            socket = AsyncSocketModeHandler(
+            socket = CheckedSocketModeHandler(  # payloads bolt cannot read are acked, not raised
                 bot.app,
                 settings.slack_app_token.get_secret_value(),
                 logger=logging.getLogger("parthenon.socket"),

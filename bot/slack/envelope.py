@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-__all__ = ["Envelope", "Refused", "read_envelope"]
+__all__ = ["Envelope", "Refused", "check_socket_payload", "read_envelope"]
 
 # What this app answers: slash commands (and Slack's ssl_check), buttons, modals, App Home.
 _INTERACTIVE = frozenset({"block_actions", "view_submission"})  # no modal asks for view_closed
@@ -54,15 +54,8 @@ def read_envelope(text: str, content_type: str | None) -> Envelope | Refused:
         body = _json_object(text)
         if isinstance(body, Refused):
             return body
-        kind = body.get("type")
-        if kind not in _EVENTS:
-            return Refused("not an Events API callback this app handles")
-        if kind == "event_callback" and not isinstance(body.get("event"), dict):
-            return Refused("an event callback without an event object")
-        if kind == "event_callback" and not isinstance(body["event"].get("type"), str):
-            return Refused("an event without a type")
-        problem = _typed(body, 0)
-        return Refused(problem) if problem else Envelope(body, str(kind))
+        problem = _event(body)
+        return Refused(problem) if problem else Envelope(body, str(body["type"]))
     if "payload" in text:
         params = dict(parse_qsl(text, keep_blank_values=True))
         raw = params.get("payload")
@@ -80,6 +73,35 @@ def read_envelope(text: str, content_type: str | None) -> Envelope | Refused:
     if "command" not in form:
         return Refused("a form that is neither a slash command nor a payload")
     return Envelope(form, "command")
+
+
+def check_socket_payload(kind: str, payload: object) -> str | None:
+    """The same check for what arrives over Socket Mode (``kind`` is the envelope's type:
+    ``slash_commands``, ``interactive``, ``events_api``): None, or why bolt could not read it."""
+    if not isinstance(payload, dict):
+        return "a payload that is not an object"
+    if kind == "slash_commands":
+        if not isinstance(payload.get("command"), str):
+            return "a slash command without a command"
+        return _typed(payload, 0)
+    if kind == "interactive":
+        return _interactive(payload)
+    if kind == "events_api":
+        return _event(payload)
+    return "an envelope this app does not handle"
+
+
+def _event(body: dict[str, Any]) -> str | None:
+    kind = body.get("type")
+    if kind not in _EVENTS:
+        return "not an Events API callback this app handles"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict):
+            return "an event callback without an event object"
+        if not isinstance(event.get("type"), str):
+            return "an event without a type"
+    return _typed(body, 0)
 
 
 def _json_object(text: str) -> dict[str, Any] | Refused:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -109,3 +110,31 @@ async def test_socket_mode_still_serves_healthz_and_not_events(served: Served) -
             assert await r.json() == {"status": "ok"}
         async with http.post(f"http://127.0.0.1:{served.port}/slack/events", data=b"x") as r:
             assert r.status in {404, 405}
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("interactive", {"type": "block_actions", "user": {"id": "URM0002"}, "actions": "x"}),
+        ("interactive", {"type": "block_actions", "user": {"id": "URM0002"}, "actions": [None]}),
+        ("interactive", {"type": "view_submission", "user": {"id": "URM0002"},
+                         "view": {"callback_id": "modal.abort"}}),
+        ("events_api", {"type": "event_callback", "event": "x"}),
+        ("slash_commands", {"text": "status"}),
+    ],
+    ids=["actions-string", "actions-null", "view-without-type", "event-string", "no-command"],
+)
+async def test_socket_mode_acks_a_payload_bolt_cannot_read_and_logs_no_traceback(
+    served: Served, caplog: pytest.LogCaptureFixture, kind: str, payload: dict[str, object]
+) -> None:
+    """The same shape check as the events route: acked empty, nothing above INFO, no
+    traceback, and the next command is answered."""
+    s = served
+    caplog.set_level(logging.INFO)
+    ack = await s.standin.send_envelope(kind, payload)
+    assert "payload" not in ack
+    assert [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING or r.exc_info] == []
+    answer = await s.standin.send_envelope("slash_commands",
+                                           command_payload(s.standin, "URM0001", "status"))
+    assert answer["payload"]["response_type"] == "ephemeral"
