@@ -17,7 +17,7 @@ Pure: the probing is done by the caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import BotConfig
@@ -147,12 +147,14 @@ async def probe_config(config: BotConfig, seconds: float) -> list[NodeCapabiliti
 
 
 async def log_capabilities(
-    config: BotConfig, definitions: Mapping[str, Definition], client: NodeClient
+    config: BotConfig, definitions: Mapping[str, Definition], client: NodeClient,
+    *, refused: Collection[str] = (),
 ) -> list[NodeCapabilities]:
-    """`serve` at start: probe every node once (within the client's POST budget), log one
-    structured line per node and a warning per gate its evidence source cannot be fed by."""
+    """`serve` at start: probe every node once (within the client's POST budget; a node the
+    network guard refuses is not probed), log one structured line per node and a warning per
+    gate its evidence source cannot be fed by."""
     pairs = [(env, node) for env in config.environments.values() for node in env.nodes]
-    caps = await probe_all(client, pairs)
+    caps = await probe_all(client, pairs, refused=refused)
     for cap in caps:
         health = ", ".join(cap.health_fields) if cap.health_fields is not None else "unreadable"
         families = (f"{len(cap.metric_families)} families" if cap.metric_families is not None

@@ -32,6 +32,7 @@ from bot.app import SlackBot, build_web_app, create_bot
 from bot.archiving import run_archiver
 from bot.capcheck import log_capabilities
 from bot.config import BotConfig, ConfigError, load_config
+from bot.nodes import NodeError
 from bot.observability import BotMetrics, setup_logging
 from bot.observability.outages import watch_outages
 from bot.pager import PagerClient, PagerLoop
@@ -188,8 +189,14 @@ async def serve(
 async def _log_capabilities(runtime: Runtime, stop: asyncio.Event) -> None:
     """Probe every node once at start and log what it can tell (bot/capcheck.py); a stop
     signal ends the probe at once (it never holds up a shutdown)."""
-    probe = asyncio.create_task(
-        log_capabilities(runtime.config, runtime.definitions, runtime.nodes))
+    names = [node.name for env in runtime.config.environments.values() for node in env.nodes]
+    try:
+        refused = set(await runtime.guard.refused(names))
+    except NodeError:  # Redis away: probe nothing rather than a node that may be refused
+        log.warning("node capability probe skipped: the network guard's refusals are unavailable")
+        return
+    probe = asyncio.create_task(log_capabilities(
+        runtime.config, runtime.definitions, runtime.nodes, refused=refused))
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({probe, stopped}, return_when=asyncio.FIRST_COMPLETED)
     for task in (probe, stopped):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -150,12 +150,17 @@ async def probe(
 
 async def probe_all(
     client: NodeClient, pairs: Iterable[tuple[EnvironmentConfig, NodeConfig]],
-    *, limit: int = 16,
+    *, limit: int = 16, refused: Collection[str] = (),
 ) -> list[NodeCapabilities]:
-    """Probe every (environment, node), `limit` at a time, in the order given."""
+    """Probe every (environment, node), `limit` at a time, in the order given. A node the
+    network guard refuses (`refused`) is sent nothing at all."""
     semaphore = asyncio.Semaphore(limit)
 
     async def one(environment: EnvironmentConfig, node: NodeConfig) -> NodeCapabilities:
+        if node.name in refused:
+            return NodeCapabilities(
+                node.name, environment.name, None, VersionKind.UNKNOWN, None, None,
+                ("refused by the network guard (wrong genesis): not probed",))
         async with semaphore:
             return await probe(client, node, environment)
 

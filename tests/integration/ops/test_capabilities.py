@@ -20,8 +20,10 @@ from bot.checkconfig import CheckOptions, Report, check_config, run_check_config
 from bot.devnet import Devnet
 from bot.nodes.capabilities import VersionKind, metric_families, version_kind
 from bot.nodes.metrics import parse_metrics
+from bot.nodes.refusals import RedisRefusals, Refusal
 from bot.slack.standin import SlackStandIn
 from tests.integration.ops.test_serve import serving, until_ready
+from workflows.connection import connect
 
 PASSWORD = "devnet-password"
 ENV = {"PARTHENON_RPC_PASSWORD_TESTNET": PASSWORD, "PARTHENON_DEPLOY_SECRET": "deploy-secret"}
@@ -149,14 +151,18 @@ async def test_serve_logs_each_nodes_capabilities_once_at_start(
     tmp_path: Path, redis_url: str
 ) -> None:
     """`serve` probes every node once at start: one structured log line per node (version
-    kind, /health fields, /metrics families), a warning per gate that cannot be fed, and no
-    secret in any of it."""
+    kind, /health fields, /metrics families), a warning per gate that cannot be fed, nothing
+    sent to a node the network guard refuses, and no secret in any of it."""
     token, signing = "xoxb-caps-5555-secret", "caps-signing-secret-77"
     slack = SlackStandIn(bot_token=token)
     await slack.start()
     try:
         async with Devnet("testnet", nodes=2, block_interval=0.1) as net:
             path = write(net, tmp_path / "c.yaml", {"release": {"source": "rpc"}})
+            redis = connect(redis_url)  # another replica refused test-2 for a wrong genesis
+            await RedisRefusals(redis).refuse(Refusal(
+                "test-2", "testnet", "66" * 32, "fe" * 32, "reports another genesis", 1.0))
+            await redis.aclose()
             env = {"PATH": os.environ.get("PATH", ""), "PARTHENON_BOT_CONFIG": str(path),
                    **ENV, "SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": signing,
                    "SLACK_API_URL": slack.api_url, "REDIS_URL": redis_url}
@@ -179,6 +185,11 @@ async def test_serve_logs_each_nodes_capabilities_once_at_start(
     finally:
         await slack.stop()
     assert sorted(r["node"] for r in caps) == ["test-1", "test-2"]
+    [refused] = [r for r in caps if r["node"] == "test-2"]
+    assert refused["probe_problems"] == [
+        "refused by the network guard (wrong genesis): not probed"]
+    assert net.node("test-2").request_log == []  # nothing at all was sent to it
+    caps = [r for r in caps if r["node"] == "test-1"]
     for record in caps:
         assert record["environment"] == "testnet"
         assert record["version_kind"] == "constant"
