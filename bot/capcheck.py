@@ -138,12 +138,15 @@ def _problem(
     return None
 
 
-async def probe_config(config: BotConfig, seconds: float) -> list[NodeCapabilities]:
-    """Probe every node of the config once (check-config: one getinfo POST per node)."""
+async def probe_config(
+    config: BotConfig, seconds: float, *, refused: Collection[str] = ()
+) -> list[NodeCapabilities]:
+    """Probe every node of the config once (check-config: one getinfo POST per node); the
+    nodes in `refused` (on the wrong chain) are sent nothing."""
     timeouts = Timeouts(call=seconds, connect=min(seconds, 3.0), health=seconds)
     async with NodeClient(timeouts=timeouts, retry=RetryPolicy(attempts=1)) as client:
         pairs = [(env, node) for env in config.environments.values() for node in env.nodes]
-        return await probe_all(client, pairs)
+        return await probe_all(client, pairs, refused=refused)
 
 
 async def log_capabilities(

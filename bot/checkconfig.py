@@ -271,8 +271,12 @@ async def _check_node(
 async def _check_capabilities(
     config: BotConfig, definitions: dict[str, Definition], seconds: float, report: Report
 ) -> None:
-    """The capability table, and a FAIL for each gate whose evidence a node cannot feed."""
-    caps = await probe_config(config, seconds)
+    """The capability table, and a FAIL for each gate whose evidence a node cannot feed. A node
+    found on the wrong chain just above is not probed (the guard sends it nothing more)."""
+    mismatched = [f.subject for f in report.findings if f.code == "network_mismatch"]
+    wrong_chain = {node.name for env in config.environments.values() for node in env.nodes
+                   if any(subject.startswith(f"node {node.name} ") for subject in mismatched)}
+    caps = await probe_config(config, seconds, refused=wrong_chain)
     report.table.extend(capability_table(caps))
     for problem in capability_problems(config, definitions, caps):
         report.add(Level.FAIL, problem.subject, problem.message, problem.code)

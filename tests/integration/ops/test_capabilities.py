@@ -200,3 +200,16 @@ async def test_serve_logs_each_nodes_capabilities_once_at_start(
     text = log.read_text()
     for secret in (token, signing, PASSWORD, ENV["PARTHENON_DEPLOY_SECRET"]):
         assert secret not in text
+
+
+async def test_a_node_on_the_wrong_chain_is_not_probed(daemon: Devnet, tmp_path: Path) -> None:
+    """check-config refuses a node on another chain and sends it nothing more: no getinfo."""
+    daemon.node("test-2").faults.wrong_network = True
+    report = await check(write(daemon, tmp_path / "c.yaml"))
+    assert ("node test-2 (testnet)", "network_mismatch") in [
+        (f.subject, f.code) for f in report.problems]
+    methods = [r.method for r in daemon.node("test-2").request_log if r.method]
+    assert methods == ["getblock"]  # the genesis check only
+    [row] = [row for row in report.table if row.startswith("test-2")]
+    assert "unknown" in row
+    assert "unreadable" in row
