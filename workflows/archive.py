@@ -27,15 +27,17 @@ from typing import Any
 from workflows.model import Run
 from workflows.store import AuditEntry
 
-__all__ = ["FORMAT", "ArchivedRun", "RunArchive", "archive_document", "valid_run_id"]
+__all__ = ["FORMAT", "ArchiveConflict", "ArchivedRun", "RunArchive", "archive_document",
+           "valid_run_id"]
 
 FORMAT = "parthenon-bot/archived-run/1"
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _STALE_TMP = 3600.0  # a temporary file older than this was left by a crash
 
 
 def valid_run_id(run_id: str) -> bool:
-    """Run ids name files here: letters, digits, '-' and '_' only (never a path)."""
+    """Run ids name files here: letters, digits, '.', '-' and '_', starting with a letter or a
+    digit (never a path, never a hidden file)."""
     return bool(_RUN_ID.fullmatch(run_id))
 
 
@@ -76,6 +78,10 @@ def archive_document(
     }
 
 
+class ArchiveConflict(ValueError):
+    """The archive holds another run under this id (created at another time): never replaced."""
+
+
 @dataclass(frozen=True)
 class ArchivedRun:
     run: Run
@@ -108,8 +114,13 @@ class RunArchive:
         self.runs.mkdir(parents=True, exist_ok=True)
         markdown = str(document.get("incident_log", ""))
         body = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-        _write_atomic(self.path_of(run_id, ".md"), markdown.encode())
         target = self.path_of(run_id)
+        if target.is_file():
+            held = json.loads(target.read_bytes())
+            if held.get("created_at") != document.get("created_at"):
+                raise ArchiveConflict(
+                    f"the archive holds another run {run_id} (created {held.get('created_at')})")
+        _write_atomic(self.path_of(run_id, ".md"), markdown.encode())
         _write_atomic(target, body.encode())
         _fsync_dir(self.runs)
         return target

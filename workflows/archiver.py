@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 
-from workflows.archive import RunArchive, archive_document, valid_run_id
+from workflows.archive import ArchiveConflict, RunArchive, archive_document, valid_run_id
 from workflows.export import render_incident_log
 from workflows.store import AuditEntry, RunStore
 
@@ -104,6 +104,10 @@ class Archiver:
         except NotFinished:
             log.warning("run %s is in the finished index but not finished; left alone", run_id,
                         extra={"run_id": run_id})
+            return "deferred"
+        except ArchiveConflict as exc:
+            log.error("run %s not archived: %s; it stays in Redis", run_id, exc,
+                      extra={"run_id": run_id})
             return "deferred"
         if written is None:
             archived = self.archive.exists(run_id)

@@ -63,6 +63,9 @@ class Authority(Protocol):
     def may_operate(self, user: str, workflow: str) -> bool: ...
 
 
+_ID_DRAWS = 5  # a start without a delivery key whose random id is taken draws again
+
+
 def new_run_id(now: datetime) -> str:
     return f"r{now:%Y%m%d}-{secrets.token_hex(3)}"
 
@@ -138,23 +141,28 @@ class WorkflowService:
             existing = await self.store.load(run_id)
             if existing is not None:
                 return await self._after_start(existing)
-        pending = plan_run(
-            defn,
-            params,
-            inventory=self.inventory,
-            run_id=run_id,
-            initiator=actor,
-            now=now,
-            channel=channel,
-            parent_run_id=parent_run_id,
-            skip_approvers=self.policies.skip_approvers(environment, workflow),
-        )
-        if not self.policies.environment_locks:
-            pending = pending.model_copy(update={"locks": []})
-        run, _ = transition(pending, RunStarted(), now)
-        if is_promotion(run):
-            await self._refuse_if_frozen(run)
-        outcome = await self.store.create(run, actor=actor, takeover_from=takeover)
+        for draw in range(_ID_DRAWS):
+            pending = plan_run(
+                defn,
+                params,
+                inventory=self.inventory,
+                run_id=run_id,
+                initiator=actor,
+                now=now,
+                channel=channel,
+                parent_run_id=parent_run_id,
+                skip_approvers=self.policies.skip_approvers(environment, workflow),
+            )
+            if not self.policies.environment_locks:
+                pending = pending.model_copy(update={"locks": []})
+            run, _ = transition(pending, RunStarted(), now)
+            if is_promotion(run):
+                await self._refuse_if_frozen(run)
+            outcome = await self.store.create(run, actor=actor, takeover_from=takeover)
+            if (outcome.status is not CommitStatus.CONFLICT or dedup_key is not None
+                    or draw == _ID_DRAWS - 1):
+                break
+            run_id = self._new_id(now)  # the random id is another run's: draw a new one
         if outcome.status is CommitStatus.CONFLICT:
             # Another delivery of the same start created it first.
             return await self.store.get(run_id)

@@ -8,11 +8,12 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.runbook.conftest import SUM, Bot, state_of
 from workflows import keys
-from workflows.archive import RunArchive
+from workflows.archive import ArchiveConflict, RunArchive
 from workflows.archiver import Archiver
 from workflows.drills import DrillKind
 from workflows.drillscheduler import DrillBook
@@ -196,3 +197,20 @@ async def test_runs_finished_before_the_index_existed_are_found_and_archived_by_
         assert await run_keys(redis, run_id) == []
         assert archiver.archive.exists(run_id)
         assert not await in_index(redis, keys.ACTIVE, run_id)
+
+
+async def test_the_archive_never_replaces_another_run_of_the_same_id(
+    bot: Bot, tmp_path: Path
+) -> None:
+    """Ids are random: should a later run carry an archived run's id, its document is refused
+    (that run stays in Redis, logged) and the archived one is kept as it was."""
+    run = await bot.start("startup-check", environment="testnet")
+    await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
+    await bot.finished(run.id)
+    archive = RunArchive(tmp_path / "archive")
+    assert await Archiver(bot.store, archive, retention=RETENTION).write(run.id) is not None
+    kept = archive.path_of(run.id).read_bytes()
+    other = {**json.loads(kept), "created_at": "2030-01-01T00:00:00+00:00", "title": "another"}
+    with pytest.raises(ArchiveConflict):
+        await archive.write(other)
+    assert archive.path_of(run.id).read_bytes() == kept
