@@ -7,7 +7,7 @@ PromQL expression that may use two placeholders, filled in when the gate runs:
 
 - `$window`: the watch window as a Prometheus duration (`3600s`), for `increase(x[$window])`;
 - `$nodes`: the gate's target node names as a regex alternation (`test-1|test-2`), for
-  `{node=~"$nodes"}`.
+  `{node=~"$nodes"}` (a "." in a name is escaped for a double-quoted PromQL string).
 
 The answer must be a vector or a scalar; the sum of its values is the number of validation
 errors over the window. An empty vector, an error answer, or no answer is "Prometheus cannot
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +49,11 @@ class PrometheusAnswer:
 
 
 def render_query(template: str, *, window_seconds: float, nodes: list[str]) -> str:
-    """The query with `$window` and `$nodes` filled in (node names are regex-escaped)."""
+    """The query with `$window` and `$nodes` filled in."""
     window = f"{max(1, math.ceil(window_seconds))}s"
-    alternation = "|".join(re.escape(name) for name in nodes)
+    # Node names are [A-Za-z0-9._-]: only "." means something in a regex. PromQL strings use
+    # Go's escapes, so the regex escape `\.` is written `\\.` inside the query's quotes.
+    alternation = "|".join(name.replace(".", "\\\\.") for name in nodes)
     return template.replace("$window", window).replace("$nodes", alternation)
 
 
