@@ -21,8 +21,8 @@ from tests.integration.runbook.conftest import devnets as devnets  # the fixture
 from tests.scenarios.harness import OPS, Harness, running_bot, status_is, waiting_at
 from workflows.definition import load_definitions
 from workflows.drills import DrillKind, DrillRecord
-from workflows.export import render_incident_log
 from workflows.drillscheduler import DrillBook
+from workflows.export import render_incident_log
 from workflows.freezes import FreezeBook
 from workflows.model import Run, RunStatus, StepStatus
 
