@@ -25,4 +25,5 @@ def test_release_node_is_in_the_help() -> None:
     _, entries, _ = help_for(None, Catalog())
     assert any(form.startswith("release-node") for form, _ in entries)
     _, [(form, what)], _ = help_for("release-node", Catalog())
-    assert form == "release-node <node>" and "genesis" in what
+    assert form == "release-node <node>"
+    assert "genesis" in what
