@@ -228,7 +228,8 @@ def command_for(run: Run, action: str, case: Case, actor: str) -> Command:
         case "reject":
             return Reject(actor=actor, step_id=step.id, reason="not this one")
         case "confirm":
-            inputs = {spec.name: _INPUTS[spec.pattern] for spec in step.inputs}
+            # A release gate confirmed by a person takes the release itself (InputSpec.release).
+            inputs = {spec.name: spec.release or _INPUTS[spec.pattern] for spec in step.inputs}
             return Confirm(actor=actor, step_id=step.id, inputs=inputs)
         case "pause":
             return Pause(actor=actor, reason="hold on")
