@@ -90,7 +90,7 @@ async def test_key_compromise_walked_through_slack_and_exported(h: Harness) -> N
     channel = h.standin.channels[card.channel]
     assert channel.name.startswith("inc-")
     assert channel.name.endswith("-key-compromise-1")
-    assert card.ts in channel.pins
+    assert await h.standin.wait_for(lambda: card.ts in channel.pins)  # pinned after the post
     assert "UOP" in channel.members
     assert action_ids(card.blocks)[-1] == "run.export"
 
