@@ -583,6 +583,8 @@ def _post_message(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     if metadata is not None and not _valid_metadata(metadata):
         return {"ok": False, "error": "invalid_metadata_format"}
     channel = s._channel(channel_id)
+    if channel.is_private and s.bot_user_id not in channel.members:
+        return {"ok": False, "error": "channel_not_found"}  # Slack hides private channels
     thread_ts = _str(args, "thread_ts") or None
     if thread_ts is not None and (channel.id, thread_ts) not in s.messages:
         return {"ok": False, "error": "thread_not_found"}
@@ -628,7 +630,10 @@ def _channel_body(s: SlackStandIn, channel: Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
         "name": channel.name,
-        "is_channel": not channel.is_private,
+        # As Slack answers for channels made since 2021: a private one is a channel (a C id),
+        # is_private says so; is_group is only for the old G... private groups.
+        "is_channel": True,
+        "is_group": False,
         "is_private": channel.is_private,
         "is_member": s.bot_user_id in channel.members,
         "created": s._epoch,
@@ -644,7 +649,8 @@ def _create(s: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     if s.channel_named(name) is not None:
         return {"ok": False, "error": "name_taken"}
     channel = Channel(s._next_id("C"), name, {s.bot_user_id},
-                      is_private=str(args.get("is_private", "")).lower() == "true",
+                      # JSON true, or a form's "true"/"1" (slack_sdk sends booleans as 1/0)
+                      is_private=str(args.get("is_private", "")).lower() in {"true", "1"},
                       created_by=s.bot_user_id)
     s.channels[channel.id] = channel
     return {"ok": True, "channel": _channel_body(s, channel)}
