@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["VALIDATION_ERRORS_METRIC", "MetricSample", "NodeMetrics", "parse_metrics"]
 
 VALIDATION_ERRORS_METRIC = "pantheon_validation_errors_total"
-"""Blocks or transactions the node rejected; the "no rise in validation errors" gate reads it."""
+"""A validation-error counter the node daemon does NOT export (NODE_RPC.md); the devnet's opt-in
+`future` dialect does. A gate reads a counter only where `evidence.validation_errors` is `metric`
+and names it; this is the name when a condition is asked for without one."""
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
