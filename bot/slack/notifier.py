@@ -507,8 +507,9 @@ class Notifier:
             return
         while self._reminders:
             reminder = self._reminders[0]
+            starters = self._people_of(self.config.permission(reminder.workflow)[0])
             blocks = drill_reminder(reminder.workflow, reminder.title, reminder.text,
-                                    reminder.workflow in self.known_workflows)
+                                    reminder.workflow in self.known_workflows, starters)
             try:
                 await self._call("chat.postMessage", channel=channel, text=reminder.text,
                                  blocks=blocks)

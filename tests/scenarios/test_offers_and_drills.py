@@ -234,6 +234,10 @@ async def test_a_due_drill_is_reminded_in_the_ops_channel_with_a_start_button(
         m for m in h.standin.channel_messages(OPS) if "restore drill" in m.text.lower()])
     reminder = posted[0]
     assert find_button(reminder.blocks, "workflow.start")["text"]["text"] == "Start drill"
+    # it asks for action: the people who may start the drill are mentioned
+    asked = reminder.blocks[0]["text"]["text"]
+    assert "<@UOP0001> <@URM0001> <@URM0002> <@URM0003>" in asked
+    assert "<@UOUT001>" not in asked
     others = [m for m in h.standin.channel_messages(OPS)
               if "drill" in m.text.lower() and m is not reminder]
     assert all("workflow.start" not in str(m.blocks) for m in others)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.slack.escape import code, inline
+from bot.slack.escape import code, inline, mentions
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.payloads import ButtonValue
 from bot.slack.views._blocks import Block, actions, button, context, date, divider, header, section
@@ -131,9 +131,13 @@ def drill_line(drill: DrillDue) -> str:
             f"last passed {last}")
 
 
-def drill_reminder(workflow: str, title: str, text: str, startable: bool) -> list[Block]:
-    """A drill reminder for the ops channel, with a button that starts the drill."""
-    block = section(f":calendar: *{inline(title, 150)}*\n{inline(text, 1000)}")
+def drill_reminder(
+    workflow: str, title: str, text: str, startable: bool, who: Collection[str] = ()
+) -> list[Block]:
+    """A drill reminder for the ops channel, with a button that starts the drill; ``who`` (the
+    people who may start it) are mentioned."""
+    asked = f"\n{mentions(who)}" if who else ""
+    block = section(f":calendar: *{inline(title, 150)}*\n{inline(text, 1000)}{asked}")
     if startable:
         block["accessory"] = button(ActionId.START_WORKFLOW, "Start drill",
                                     ButtonValue(w=workflow).dump(), style="primary")
