@@ -42,7 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench._replica")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--worker", default=None, help="engine worker id (default: host-pid-x)")
-    parser.add_argument("--lease", type=float, default=15.0, help="engine lease, seconds")
+    parser.add_argument("--lease", type=float,
+                        default=EngineSettings().lease.total_seconds(),
+                        help="engine lease, seconds (default: the engine's)")
     parser.add_argument("--poll", type=float, default=0.1, help="engine poll interval, seconds")
     parser.add_argument("--budget-window", type=float, default=None,
                         help="node POST budget window, seconds (default: the node's 60 s)")

@@ -1,23 +1,26 @@
 """How long a killed replica's run waits before a surviving replica resumes it.
 
-    python -m bench.resume [--samples 3] [--leases 15,5,2,1,0.5,0.25]
+    python -m bench.resume [--samples 3] [--leases 2.5,1,0.5,0.25]
 
 Two engine replicas (``bench._replica --engine-only``: the bot's runtime and engine, separate
 processes) share our redis-server and a devnet node. A run's step is in flight on one replica
 (a JSON-RPC call the node answers slowly) when that replica gets SIGKILL; the time measured is
 from the kill to the moment the survivor holds the run's lease (it then re-runs the read step).
-It is bounded by the lease (``EngineSettings.lease``): the dead worker's lease must run out
-first, between two thirds of the lease and all of it after its last renewal, plus one look at
-the due index (poll interval 0.1 s).
+It is bounded by the lease (``EngineSettings.lease``, 2.5 s by default): the dead worker's
+lease must run out first, between lease - heartbeat and the whole lease after its last renewal
+(``EngineSettings.renew_every``: a fifth of the lease, at most 0.5 s), plus one look at the due
+index (poll interval 0.1 s).
 
-The lease is safe when a live replica never loses it: renewals come every third of the lease,
-so the event loop may stall, or Redis be slow, for up to two thirds of it. For each lease the
+The lease is safe when a live replica never loses it: the event loop may stall, or Redis be
+slow, for up to lease - heartbeat (2 s by default). For each lease (the default included) the
 bench also runs 50 slow steps on both replicas while other processes keep every core busy, and
 counts leases lost by live workers ("lease expired while in hand"); the fastest lease with none
 lost is reported as the fastest safe one (on this machine, under that load: a production host
-with longer stalls, a garbage collection of many runs, or a slow Redis needs more headroom).
+with longer stalls, a garbage collection of many runs, or a slow Redis needs more headroom,
+which is why the default keeps 2 s of it).
 
-Last line: ``resume_default_s=<median at 15 s> resume_fastest_safe_s=<median> lease_s=<it>``.
+Last line: ``resume_default_s=<median at the default lease> lost_at_default=<n>
+lease_default_s=<it> resume_fastest_safe_s=<median> lease_s=<it>``.
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ from bot.redisserver import RedisServer
 from bot.runtime import build_runtime
 from workflows import keys
 from workflows.definition import load_definitions
+from workflows.engine import EngineSettings
 from workflows.model import RunStatus
 from workflows.service import WorkflowService
 
 PASSWORD = "resume-bench-rpc-password"  # noqa: S105 (made up for the bench)
-DEFAULT_LEASE = 15.0
+DEFAULT_LEASE = EngineSettings().lease.total_seconds()
 PROBE = """
 name: resume-probe
 title: A step in flight when its replica dies
@@ -98,13 +102,10 @@ class Bench:
     async def __aenter__(self) -> Bench:
         self.redis.start()
         await self.net.start()
-        document = {
-            "environments": {"testnet": self.net.config_entry(
-                password_env="RESUME_RPC_PW")},  # noqa: S106 (a variable's name)
-            "groups": {"operators": ["UOPRES01"]},
-        }
-        document["environments"]["testnet"].pop("deploy_webhook")
-        document["environments"]["testnet"].pop("evidence")  # its log check needs the webhook
+        testnet = self.net.config_entry(password_env="RESUME_RPC_PW")  # noqa: S106 (a name)
+        testnet.pop("deploy_webhook")
+        testnet.pop("evidence")  # its log check needs the webhook
+        document = {"environments": {"testnet": testnet}, "groups": {"operators": ["UOPRES01"]}}
         self.config_path.write_text(yaml.safe_dump(document))
         self.defs_dir.mkdir(exist_ok=True)
         (self.defs_dir / "resume-probe.yaml").write_text(PROBE)
@@ -221,7 +222,7 @@ async def main_async(samples: int, leases: list[float]) -> int:
             for lease in leases:
                 count = samples if lease >= 5 else samples * 2
                 results[lease] = await resume_times(bench, lease, count)
-                if lease < DEFAULT_LEASE:
+                if lease <= DEFAULT_LEASE:
                     safety[lease] = await lost_leases(bench, lease)
                 times = results[lease]
                 lost = safety.get(lease)
@@ -229,10 +230,11 @@ async def main_async(samples: int, leases: list[float]) -> int:
                       f"median (min {min(times):.2f}, max {max(times):.2f}, n={len(times)})"
                       + ("" if lost is None else f"; leases lost by live replicas under load: "
                          f"{lost}"), flush=True)
-    safe = [lease for lease in leases if lease < DEFAULT_LEASE and safety.get(lease) == 0]
+    safe = [lease for lease in leases if lease <= DEFAULT_LEASE and safety.get(lease) == 0]
     fastest = min(safe) if safe else DEFAULT_LEASE
     default = statistics.median(results[DEFAULT_LEASE])
-    print(f"resume_default_s={default:.2f} "
+    print(f"resume_default_s={default:.2f} lost_at_default={safety[DEFAULT_LEASE]} "
+          f"lease_default_s={DEFAULT_LEASE:g} "
           f"resume_fastest_safe_s={statistics.median(results[fastest]):.2f} "
           f"lease_s={fastest:g}")
     return 0
@@ -242,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resume",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=3)
-    parser.add_argument("--leases", default="15,5,2,1,0.5,0.25")
+    parser.add_argument("--leases", default="2.5,1,0.5,0.25",
+                        help="leases to measure, seconds (the default lease is always added)")
     args = parser.parse_args(argv)
     leases = sorted({float(x) for x in args.leases.split(",")} | {DEFAULT_LEASE}, reverse=True)
     return asyncio.run(main_async(args.samples, leases))

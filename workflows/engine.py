@@ -53,7 +53,12 @@ def default_worker_id() -> str:
 @dataclass(frozen=True)
 class EngineSettings:
     worker_id: str = field(default_factory=default_worker_id)
-    lease: timedelta = timedelta(seconds=15)  # a crashed worker's run is resumed after this
+    # A crashed worker's run is resumed when its lease runs out: between lease - heartbeat and
+    # lease after the worker's last renewal (2-2.5 s). A live worker keeps its lease through an
+    # event-loop stall or a slow Redis of up to lease - heartbeat (2 s); longer, and another
+    # replica resumes the run while this one's commits are refused by the fencing token.
+    lease: timedelta = timedelta(seconds=2.5)
+    heartbeat: timedelta | None = None  # None: every fifth of the lease, at most 0.5 s
     poll_interval: float = 0.1  # seconds between looks at the due index when idle
     concurrency: int = 50  # runs processed at once by this process
     batch: int = 200  # due runs fetched per look
@@ -67,6 +72,13 @@ class EngineSettings:
 @dataclass
 class EngineStats:
     """Counters for /metrics and the benchmarks."""
+    @property
+    def renew_every(self) -> float:
+        """Seconds between two renewals of a lease in hand."""
+        if self.heartbeat is not None:
+            return max(self.heartbeat.total_seconds(), 0.01)
+        return max(min(self.lease.total_seconds() / 5, 0.5), 0.01)
+
 
     steps_executed: int = 0
     steps_failed: int = 0
@@ -239,9 +251,9 @@ class Engine:
                 await asyncio.shield(self.store.release(run_id, token, latest))
 
     async def _heartbeat(self, run_id: str, token: str, work: asyncio.Task[Any] | None) -> None:
-        """Renew the lease every third of its time while the run is in hand; if it is gone,
-        stop the work (its commits would be refused by the fencing token anyway)."""
-        every = max(self.settings.lease.total_seconds() / 3, 0.05)
+        """Renew the lease every heartbeat while the run is in hand; if it is gone, stop the
+        work (its commits would be refused by the fencing token anyway)."""
+        every = self.settings.renew_every
         while True:
             await asyncio.sleep(every)
             try:
