@@ -23,6 +23,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from workflows.autorollback import AutoRollback
 from workflows.definition import Effect
 from workflows.errors import InvalidCommand, LeaseLost
 from workflows.machine import next_action, wake_at
@@ -37,6 +38,7 @@ from workflows.model import (
     Tick,
 )
 from workflows.outage import Outage
+from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
 from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore
 from workflows.template import TemplateError, context_for, render
@@ -44,6 +46,8 @@ from workflows.template import TemplateError, context_for, render
 __all__ = ["Engine", "EngineSettings", "EngineStats", "default_worker_id"]
 
 log = logging.getLogger("parthenon.engine")
+
+_HALT_RETRY = timedelta(seconds=5)  # a halt whose automatic rollback failed is tried again
 
 
 def default_worker_id() -> str:
@@ -108,6 +112,7 @@ class Engine:
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._auto: AutoRollback | None = None
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -215,6 +220,7 @@ class Engine:
         work = asyncio.current_task()
         heartbeat = asyncio.create_task(self._heartbeat(run_id, token, work))
         latest: Run | None = None  # the run as this worker last committed it
+        halt_again = False  # a halt's automatic rollback failed: come back to it
         try:
             for _ in range(self.settings.max_steps_per_claim):
                 if self._stopping.is_set():
@@ -225,6 +231,9 @@ class Engine:
                     break
                 action = next_action(run, self.store.now())
                 if action is None:
+                    # Still under the lease, and still on the due index until released: a halt
+                    # whose environment rolls back starts its rollback here, once.
+                    halt_again = not await self._after_halt(run)
                     break
                 outcome: CommitOutcome | None
                 if action == "tick":
@@ -249,6 +258,35 @@ class Engine:
                 await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.store.release(run_id, token, latest))
+            if halt_again:
+                await self.store.wake(run_id, self.store.now() + _HALT_RETRY)
+
+    async def _after_halt(self, run: Run) -> bool:
+        """A halted run's automatic rollback (workflows.autorollback); False if it failed and
+        should be tried again."""
+        halts = self._halts()
+        if halts is None or halts.wanted(run) is None:
+            return True
+        try:
+            await halts.after_halt(run)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self.outage.failed("redis", exc)
+            return False
+        except Exception:
+            log.exception("automatic rollback failed", extra={"run_id": run.id})
+            return False
+        return True
+
+    def _halts(self) -> AutoRollback | None:
+        """Built over the service the steps get (none: an engine without one rolls nothing)."""
+        found = self.services.get("autorollback")
+        if isinstance(found, AutoRollback):
+            return found
+        service = self.services.get("service")
+        if self._auto is None and isinstance(service, WorkflowService):
+            self._auto = AutoRollback(service)
+        return self._auto
+
 
     async def _heartbeat(self, run_id: str, token: str, work: asyncio.Task[Any] | None) -> None:
         """Renew the lease every heartbeat while the run is in hand; if it is gone, stop the

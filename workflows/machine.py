@@ -18,7 +18,9 @@ from workflows.model import (
     Abort,
     ApprovalRequest,
     Approve,
+    AutoRollbackNote,
     Confirm,
+    DeclineAutoRollback,
     Event,
     HandOver,
     Hold,
@@ -44,7 +46,6 @@ from workflows.model import (
     StepState,
     StepStatus,
     Supersede,
-    TakeOver,
     Tick,
     Vote,
 )
@@ -75,6 +76,7 @@ NotifyKind = Literal[
     "run_held",  # a freeze covers the run, or paused it before a write step
     "hold_released",  # the freeze that held the run was lifted
     "commander_changed",
+    "auto_rollback",  # why a halt was not rolled back automatically
 ]
 
 
@@ -129,13 +131,16 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
             _retry(new, event, now)
         case Skip():
             _skip(new, event, now, effects)
-        case TakeOver():
-            _take_over(new, event, effects)
         case Supersede():
-            _finish(new, RunStatus.ABORTED, now,
-                    f"superseded by {event.by}: the rollback it offered took over its lock")
+            why = (f"rolled back automatically: {event.by} (the environment's "
+                   "policy.on_gate_failure is rollback); the rollback took over its lock"
+                   if event.automatic else
+                   f"superseded by {event.by}: the rollback it offered took over its lock")
+            _finish(new, RunStatus.ABORTED, now, why)
             new.superseded_by = event.by
             effects.append(Notify(kind="run_finished", text=new.reason or "superseded"))
+        case DeclineAutoRollback():
+            _decline_auto_rollback(new, event, effects)
         case HoldRun():
             _hold(new, event, effects)
         case ReleaseHold():
@@ -794,23 +799,6 @@ def _hold(run: Run, event: HoldRun, effects: list[Notify]) -> None:
         )
 
 
-def _take_over(run: Run, event: TakeOver, effects: list[Notify]) -> None:
-    if run.status not in {RunStatus.RUNNING, RunStatus.WAITING, RunStatus.BLOCKED,
-                          RunStatus.PAUSED}:
-        raise InvalidCommand(f"a {run.status.value} run has no lock to take over")
-    if run.status is not RunStatus.PAUSED:
-        run.paused_from = run.status
-        run.status = RunStatus.PAUSED
-    if run.hold is not None and run.hold.paused:
-        # paused by hand from now on: lifting the freeze must not resume it without its locks
-        run.hold = run.hold.model_copy(update={"paused": False})
-    effects.append(Notify(
-        kind="run_paused",
-        text=(f"<@{event.actor}> took this run's environment locks over: {event.reason}. It "
-              "stays paused; resuming it takes the locks back once they are free."),
-    ))
-
-
 def _release_hold(run: Run, event: ReleaseHold, effects: list[Notify]) -> None:
     hold = run.hold
     if hold is None or event.freeze_id not in hold.freezes:
@@ -851,6 +839,19 @@ def _hand_over(run: Run, event: HandOver, effects: list[Notify]) -> None:
             users=[event.to],
         )
     )
+
+
+def _decline_auto_rollback(
+    run: Run, event: DeclineAutoRollback, effects: list[Notify]
+) -> None:
+    """The bot will not start this halt's rollback itself: said in the thread, kept for the card
+    (whose "Start rollback…" button stays for a person)."""
+    if run.status is not RunStatus.BLOCKED:
+        raise InvalidCommand(f"the run is {run.status.value}, not halted")
+    run.auto_rollback = AutoRollbackNote(step_id=event.step_id, attempt=event.attempt,
+                                         reason=event.reason)
+    effects.append(Notify(kind="auto_rollback", step_id=event.step_id,
+                          text=f"Not rolled back automatically: {event.reason}"))
 
 
 def _retry(run: Run, event: Retry, now: datetime) -> None:

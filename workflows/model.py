@@ -29,8 +29,10 @@ __all__ = [
     "Abort",
     "ApprovalRequest",
     "Approve",
+    "AutoRollbackNote",
     "Command",
     "Confirm",
+    "DeclineAutoRollback",
     "Event",
     "HandOver",
     "Hold",
@@ -58,7 +60,6 @@ __all__ = [
     "StepState",
     "StepStatus",
     "Supersede",
-    "TakeOver",
     "Tick",
     "Vote",
     "compute_plan_hash",
@@ -167,6 +168,15 @@ class StepState(_Model):
     inputs: dict[str, str] = Field(default_factory=dict)
 
 
+class AutoRollbackNote(_Model):
+    """Why the bot did not start the rollback a halted run offers, though the environment's
+    policy says to (workflows/autorollback.py): the card keeps its button for a person."""
+
+    step_id: str
+    attempt: int
+    reason: str
+
+
 class Hold(_Model):
     """Promotions are frozen where the run writes: it pauses before its next write step (never
     in the middle of one) until every freeze holding it is lifted."""
@@ -207,6 +217,7 @@ class Run(_Model):
     # Environments whose lock the run holds from start to end (workflows/policy.py).
     locks: list[str] = Field(default_factory=list)
     superseded_by: str | None = None  # the run that took over this one's locks
+    auto_rollback: AutoRollbackNote | None = None  # a halt the bot did not roll back, and why
     version: int = 0
     # Indexes of step states a transition has copied already (machine's copy-on-write).
     _owned: set[int] = PrivateAttr(default_factory=set)
@@ -420,27 +431,29 @@ Command = Annotated[
     Field(discriminator="type"),
 ]
 
-class TakeOver(_Command):
-    """Someone allowed by the environment's policy takes the run's environment locks away: the
-    run pauses (before its next step) and stays paused, even when a freeze that held it is
-    lifted, until a person resumes it (which takes the locks back once they are free)."""
-
-    type: Literal["take_over"] = "take_over"
-    reason: str = Field(min_length=1, max_length=1000)
-
-
 class Supersede(_Model):
     """The rollback a halted run offered took its environment locks over: the run ends."""
 
     type: Literal["superseded"] = "superseded"
     by: str  # the run that took over
+    #: the bot started it on its own (the environment's policy.on_gate_failure: rollback)
+    automatic: bool = False
+
+
+class DeclineAutoRollback(_Model):
+    """The bot's word that it will not start this halt's rollback itself, and why."""
+
+    type: Literal["auto_rollback_declined"] = "auto_rollback_declined"
+    step_id: str
+    attempt: int
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 Event = Annotated[
     RunStarted
     | Tick
     | Supersede
-    | TakeOver
+    | DeclineAutoRollback
     | StepBegan
     | StepFinished
     | StepInDoubt

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -71,6 +71,10 @@ class EnvironmentPolicy(BaseModel):
     takeover_approvers: tuple[str, ...] | None = Field(default=None, min_length=1)
     min_canary_window: Duration = DEFAULT_CANARY_WINDOW
     min_wave_window: Duration = DEFAULT_WAVE_WINDOW
+    #: what a health gate that halts a run here does with the rollback the run offers:
+    #: ``offer`` (a "Start rollback…" button for a person) or ``rollback`` (the bot starts it
+    #: at once, to the last release recorded here; its approvals still apply)
+    on_gate_failure: Literal["offer", "rollback"] = "offer"
 
     @field_validator("min_canary_window", "min_wave_window")
     @classmethod

@@ -7,6 +7,7 @@ refuses. A refusal changes nothing and is written to the run's audit log.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -43,7 +44,6 @@ from workflows.model import (
     Skip,
     StepStatus,
     Supersede,
-    TakeOver,
 )
 from workflows.planner import Inventory, check_params, plan_run, usage
 from workflows.policy import DefaultPolicies, PolicySource, check_windows
@@ -141,6 +141,11 @@ class WorkflowService:
             run_id = await self.store.reserve_start(dedup_key, run_id)
             existing = await self.store.load(run_id)
             if existing is not None:
+                if takeover is not None and existing.parent_run_id == takeover:
+                    # The first delivery created it and stopped (a crash) before the halted run
+                    # ended: end it now, linked to the run that holds its locks.
+                    with contextlib.suppress(InvalidCommand):
+                        await self._supersede(takeover, existing.id, actor)
                 return await self._after_start(existing)
         for draw in range(_ID_DRAWS):
             pending = plan_run(
@@ -171,9 +176,13 @@ class WorkflowService:
             raise await self._locked(run, outcome.detail, actor)
         if takeover is not None:
             # The halted run ends, linked to the run that took its locks over (idempotent).
-            await self.store.apply(takeover, Supersede(by=run.id),
-                                   dedup_key=f"superseded-by:{run.id}")
+            await self._supersede(takeover, run.id, actor)
         return await self._after_start(outcome.run or run)
+
+    async def _supersede(self, halted: str, by: str, actor: str) -> None:
+        """End the halted run, linked to ``by``; the bot's own start says it was automatic."""
+        await self.store.apply(halted, Supersede(by=by, automatic=actor == BOT_ACTOR),
+                               dedup_key=f"superseded-by:{by}")
 
     async def _refuse_if_frozen(self, run: Run) -> None:
         frozen = await self.freezer.covering(run)
@@ -303,9 +312,9 @@ class WorkflowService:
         except (InvalidCommand, NotAuthorized) as exc:
             await self.store.audit_refusal(run.id, "refused_takeover", actor, None, str(exc))
             raise
-        # paused first (and kept paused past a freeze's lift), then the locks are freed
-        await self.store.apply(run.id, TakeOver(actor=actor, groups=sorted(groups), reason=reason),
-                               dedup_key=f"takeover:{actor}:{reason}")
+        if run.status is not RunStatus.PAUSED:
+            pause = Pause(actor=actor, groups=sorted(groups), reason=f"taken over: {reason}")
+            await self.store.apply(run.id, pause, dedup_key=f"takeover:{actor}:{reason}")
         await self.store.release_locks(run.id, run.locks)
         await self.store.audit_refusal(
             run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})
@@ -450,3 +459,4 @@ class WorkflowService:
             return None
         first = found[0]
         return {"by": first.by, "reason": first.reason, "scope": first.scope}
+

@@ -4,7 +4,9 @@
 - ``record_drill``: a drill passed; for a restore drill, RTO/RPO/drift computed and kept (§4, §7).
 - ``load_snapshot``: the latest snapshot metadata a backup recorded, for a restore drill (§4).
 - ``require_equal``: values given by people agree (checksums of two copies), locations differ.
-- ``release_metadata``: git SHA, config checksum, rollout start and end, approvers, waves (§1).
+- ``release_metadata``: git SHA, config checksum, rollout start and end, approvers, waves (§1),
+  kept as ``release:<version>``, ``release:latest`` and ``release:latest:<environment>`` (what an
+  automatic rollback of that environment deploys: workflows/autorollback.py).
 
 Registered through ``RUNBOOK_ACTIONS`` (``BotExecutor(actions=RUNBOOK_ACTIONS)``). Each is safe
 to run again (records are overwritten with the same values), so ``verify`` may repeat them.
@@ -198,6 +200,8 @@ async def _release_metadata(ctx: StepContext) -> Outcome:
     store = _store(ctx)
     await store.put_record(f"release:{meta['version']}", meta)
     await store.put_record("release:latest", meta)
+    if meta["environment"]:  # what an automatic rollback of that environment goes back to
+        await store.put_record(f"release:latest:{meta['environment']}", meta)
     summary = _release_summary(meta)
     return OutcomeSucceeded(
         result={**meta, "summary": summary},

@@ -357,6 +357,11 @@ def _current(run: Run, people: frozenset[str]) -> str | None:
         parts.append(":double_vertical_bar: *Paused.* Resume to go on.")
     if run.status is RunStatus.BLOCKED and run.reason:
         parts.append(f":no_entry: *Blocked:* {trusted_mentions(run.reason, people, 1200)}")
+    declined = run.auto_rollback
+    if (run.status is RunStatus.BLOCKED and declined is not None and current is not None
+            and current[0].id == declined.step_id and current[1].attempt == declined.attempt):
+        parts.append(":rewind: *Not rolled back automatically:* "
+                     f"{trusted_mentions(declined.reason, people, 600)}")
     if current is not None:
         step, state = current
         request = state.approval

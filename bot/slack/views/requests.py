@@ -29,6 +29,7 @@ _NOTIFY_EMOJI = {
     "run_held": ":ice_cube:",
     "hold_released": ":sunny:",
     "commander_changed": ":bust_in_silhouette:",
+    "auto_rollback": ":rewind:",
 }
 
 

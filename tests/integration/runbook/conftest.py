@@ -58,8 +58,10 @@ TEST_POLICY = {"min_canary_window": "1s", "min_wave_window": "1s"}
 
 
 def config_for(
-    devnets: dict[str, Devnet], *, webhooks: bool = True
+    devnets: dict[str, Devnet], *, webhooks: bool = True,
+    policy: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[BotConfig, dict[str, str]]:
+    """``policy``: more of ``environments.<env>.policy`` per environment."""
     env: dict[str, str] = {"PCB_RPC_PASSWORD": PASSWORD}
     environments: dict[str, Any] = {}
     for name, net in devnets.items():
@@ -72,7 +74,7 @@ def config_for(
             entry.pop("deploy_webhook")
             entry.pop("evidence")
         # Tests watch for seconds, not the runbook's hour: the minimums are lowered on purpose.
-        entry["policy"] = TEST_POLICY
+        entry["policy"] = {**TEST_POLICY, **(policy or {}).get(name, {})}
         environments[name] = entry
     doc = {
         "environments": environments,
@@ -204,9 +206,9 @@ async def devnets() -> AsyncIterator[dict[str, Devnet]]:
 
 async def make_bot(
     redis: aioredis.Redis, devnets: dict[str, Devnet], *, webhooks: bool = True,
-    run_engine: bool = True,
+    run_engine: bool = True, policy: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Bot]:
-    config, _ = config_for(devnets, webhooks=webhooks)
+    config, _ = config_for(devnets, webhooks=webhooks, policy=policy)
     clock = OffsetClock()
     store = RunStore(redis, clock=clock)
     definitions = load_definitions(DEFINITIONS_DIR)
