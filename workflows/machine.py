@@ -46,6 +46,7 @@ from workflows.model import (
     StepState,
     StepStatus,
     Supersede,
+    TakeOver,
     Tick,
     Vote,
 )
@@ -131,6 +132,8 @@ def transition(run: Run, event: Event, now: datetime) -> tuple[Run, list[Notify]
             _retry(new, event, now)
         case Skip():
             _skip(new, event, now, effects)
+        case TakeOver():
+            _take_over(new, event, effects)
         case Supersede():
             why = (f"rolled back automatically: {event.by} (the environment's "
                    "policy.on_gate_failure is rollback); the rollback took over its lock"
@@ -797,6 +800,23 @@ def _hold(run: Run, event: HoldRun, effects: list[Notify]) -> None:
                 "flight finishes first.",
             )
         )
+
+
+def _take_over(run: Run, event: TakeOver, effects: list[Notify]) -> None:
+    if run.status not in {RunStatus.RUNNING, RunStatus.WAITING, RunStatus.BLOCKED,
+                          RunStatus.PAUSED}:
+        raise InvalidCommand(f"a {run.status.value} run has no lock to take over")
+    if run.status is not RunStatus.PAUSED:
+        run.paused_from = run.status
+        run.status = RunStatus.PAUSED
+    if run.hold is not None and run.hold.paused:
+        # paused by hand from now on: lifting the freeze must not resume it without its locks
+        run.hold = run.hold.model_copy(update={"paused": False})
+    effects.append(Notify(
+        kind="run_paused",
+        text=(f"<@{event.actor}> took this run's environment locks over: {event.reason}. It "
+              "stays paused; resuming it takes the locks back once they are free."),
+    ))
 
 
 def _release_hold(run: Run, event: ReleaseHold, effects: list[Notify]) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "StepState",
     "StepStatus",
     "Supersede",
+    "TakeOver",
     "Tick",
     "Vote",
     "compute_plan_hash",
@@ -431,6 +432,15 @@ Command = Annotated[
     Field(discriminator="type"),
 ]
 
+class TakeOver(_Command):
+    """Someone allowed by the environment's policy takes the run's environment locks away: the
+    run pauses (before its next step) and stays paused, even when a freeze that held it is
+    lifted, until a person resumes it (which takes the locks back once they are free)."""
+
+    type: Literal["take_over"] = "take_over"
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 class Supersede(_Model):
     """The rollback a halted run offered took its environment locks over: the run ends."""
 
@@ -454,6 +464,7 @@ Event = Annotated[
     | Tick
     | Supersede
     | DeclineAutoRollback
+    | TakeOver
     | StepBegan
     | StepFinished
     | StepInDoubt

@@ -44,6 +44,7 @@ from workflows.model import (
     Skip,
     StepStatus,
     Supersede,
+    TakeOver,
 )
 from workflows.planner import Inventory, check_params, plan_run, usage
 from workflows.policy import DefaultPolicies, PolicySource, check_windows
@@ -312,9 +313,9 @@ class WorkflowService:
         except (InvalidCommand, NotAuthorized) as exc:
             await self.store.audit_refusal(run.id, "refused_takeover", actor, None, str(exc))
             raise
-        if run.status is not RunStatus.PAUSED:
-            pause = Pause(actor=actor, groups=sorted(groups), reason=f"taken over: {reason}")
-            await self.store.apply(run.id, pause, dedup_key=f"takeover:{actor}:{reason}")
+        # paused first (and kept paused past a freeze's lift), then the locks are freed
+        await self.store.apply(run.id, TakeOver(actor=actor, groups=sorted(groups), reason=reason),
+                               dedup_key=f"takeover:{actor}:{reason}")
         await self.store.release_locks(run.id, run.locks)
         await self.store.audit_refusal(
             run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})
@@ -459,4 +460,3 @@ class WorkflowService:
             return None
         first = found[0]
         return {"by": first.by, "reason": first.reason, "scope": first.scope}
-
