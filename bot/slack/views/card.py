@@ -114,7 +114,9 @@ def card_actions(run: Run, known_workflows: Collection[str] = ()) -> list[Action
     always export its incident log."""
     export = [ActionId.EXPORT_LOG] if run.category == "incident" else []
     if run.terminal:
-        offer = run.offer is not None and run.offer in known_workflows
+        # a run its rollback superseded has had its offer taken: nothing left to start
+        offer = (run.offer is not None and run.offer in known_workflows
+                 and run.superseded_by is None)
         return ([ActionId.START_WORKFLOW] if offer else []) + export
     found: list[ActionId] = []
     current = run.current
