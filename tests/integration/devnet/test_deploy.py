@@ -239,6 +239,8 @@ async def test_write_config_shape_and_merge(tmp_path: Path) -> None:
                 "url": testnet.deploy.url,
                 "secret_env": "PARTHENON_DEPLOY_SECRET",
             },
+            # the daemon exports no validation-error metric: the receiver's log check does
+            "evidence": {"validation_errors": {"source": "deploy"}},
             "rpc_credentials": {
                 "user": "parthenon",
                 "password_env": "PARTHENON_RPC_PASSWORD_TESTNET",
