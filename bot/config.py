@@ -44,6 +44,7 @@ from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 from bot.pagingconfig import PagingConfig
 from bot.retention import RetentionConfig
 from workflows.policy import EnvironmentPolicy
+from workflows.userid import USER_ID_PATTERN
 
 __all__ = [
     "BotConfig",
@@ -67,7 +68,7 @@ DEFAULT_PERMISSION_GROUPS: tuple[str, ...] = ("operators",)
 _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_USER = re.compile(USER_ID_PATTERN)
 _SLACK_USERGROUP = re.compile(r"^S[A-Z0-9]{2,30}$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")

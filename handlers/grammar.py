@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.slack.errors import GrammarError
 from workflows.definition import Definition
 from workflows.planner import usage as definition_usage
+from workflows.userid import USER_ID
 
 __all__ = [
     "AbortRun",
@@ -54,7 +55,7 @@ MAX_TEXT = 4000
 MAX_REASON = 1000
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_USER_REF = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,30})")
+_USER_REF = re.compile(rf"<@({USER_ID})(?:\|[^>]*)?>|({USER_ID})")
 _KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*)=(.*)$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 

@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.slack.errors import BadPayload
 from bot.slack.payloads import ButtonValue, ModalMetadata
+from workflows.userid import USER_ID_PATTERN
 
 __all__ = ["ActionPayload", "CommandPayload", "ViewPayload"]
 
-_USER = r"^[UW][A-Z0-9]{2,}$"
+_USER = USER_ID_PATTERN
 
 
 class _Payload(BaseModel):

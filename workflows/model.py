@@ -22,6 +22,7 @@ from workflows.definition import (
     SkipPolicy,
     StepKind,
 )
+from workflows.userid import USER_ID_PATTERN
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -407,7 +408,7 @@ class HandOver(_Command):
     """The incident's command passes to ``to``."""
 
     type: Literal["hand_over"] = "hand_over"
-    to: str = Field(pattern=r"^[UW][A-Z0-9]{2,}$")
+    to: str = Field(pattern=USER_ID_PATTERN)
 
 
 class Abort(_Command):

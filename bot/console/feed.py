@@ -215,12 +215,6 @@ class Feed:
         suffix = f" ({run.group(1)})" if run else ""
         return f"“{title}”{suffix}"
 
-    def take_modal(self, user: str) -> PendingModal | None:
-        for modal in self.modals:
-            if modal.user == user:
-                return modal
-        return None
-
     def close_modal(self, modal: PendingModal) -> None:
         with contextlib.suppress(ValueError):
             self.modals.remove(modal)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from workflows.userid import USER_ID, USER_ID_PATTERN
+
 __all__ = [
     "code",
     "escape",
@@ -30,8 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORMATTING = re.compile(r"(?<![A-Za-z0-9])([*_~])|(`)")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _QUOTE = re.compile(r"^(&gt;)", re.MULTILINE)
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,})&gt;")
+_USER_ID = re.compile(USER_ID_PATTERN)
+_ESCAPED_MENTION = re.compile(rf"&lt;@({USER_ID})&gt;")
 
 
 def escape(value: str) -> str:

@@ -22,11 +22,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.apifailure import AFTER_ACK_FAILURES
 from workflows import keys
+from workflows.userid import USER_ID_PATTERN
 
 __all__ = ["NAME_TTL_SECONDS", "display_names", "name_key", "name_of"]
 
 NAME_TTL_SECONDS = 24 * 3600
-_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_USER = re.compile(USER_ID_PATTERN)
 _AT_ONCE = 8  # users.info calls in flight for one export (Tier 4: ~100/min)
 _MAX_PEOPLE = 100  # an export names at most this many people; the rest keep their ids
 

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from bot.slack.blocklimits import SlackRefuses, check_blocks, check_view
+from workflows.userid import USER_ID_PATTERN
 
 __all__ = [
     "Call",
@@ -48,7 +49,7 @@ T = TypeVar("T")
 
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 _JSON_FIELDS = {"blocks", "attachments", "view", "metadata"}
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER = re.compile(USER_ID_PATTERN)
 
 
 @dataclass

@@ -10,7 +10,7 @@ gets only the buttons that viewer may use.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 
 from bot.slack.escape import code, inline, mention, trusted_mentions
@@ -77,11 +77,6 @@ class Viewer:
     groups: frozenset[str] = frozenset()
     operable: frozenset[str] = frozenset()  # workflows this person may operate
     startable: frozenset[str] = frozenset()  # workflows this person may start
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    people: frozenset[str] = field(default_factory=frozenset)
 
 
 def participants(run: Run) -> set[str]:
