@@ -175,16 +175,18 @@ def check_logs_body(ctx: StepContext, environment: str, since: datetime, until: 
 
 
 def _window(ctx: StepContext) -> tuple[datetime, datetime]:
-    """The watched window: the ``window_of`` step's start to end, else ``window`` up to now."""
+    """The watched window: the ``window_of`` step's start to end, else ``window`` up to now,
+    else (the watched step never began) the run's whole life so far."""
     watched = ctx.args.get("window_of")
     if isinstance(watched, str):
         state = next((s for s in ctx.run.steps if s.id == watched), None)
         if state is not None and state.started_at is not None:
             return state.started_at, state.finished_at or ctx.now
     length = seconds(ctx.args.get("window"), 0.0)
-    if length <= 0:
-        raise ValueError("an evidence step needs window_of (the watched step) or a window")
-    return ctx.now - timedelta(seconds=length), ctx.now
+    if length > 0:
+        return ctx.now - timedelta(seconds=length), ctx.now
+    # The watched step never ran (skipped before it began): everything since the run began.
+    return ctx.run.created_at, ctx.now
 
 
 def _ask_person(

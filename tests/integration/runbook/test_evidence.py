@@ -303,3 +303,16 @@ async def test_metric_the_daemon_lacks_fails_the_window_naming_node_and_metric(
         need = f"{node}: validation errors need 2 readable /metrics samples of {metric}"
         assert need in final.error
     assert f"(no {metric} in /metrics)" in final.error
+
+
+async def test_a_watched_step_that_never_ran_means_the_runs_whole_life(parts: Bot) -> None:
+    """A window skipped before it began leaves no window: the check covers the run from its
+    start to now rather than failing for want of one."""
+    ctx = planned(parts, parts.config)
+    unwatched = ctx.run.steps[0].model_copy(update={"started_at": None, "finished_at": None})
+    run = ctx.run.model_copy(update={"steps": [unwatched, *ctx.run.steps[1:]]})
+    outcome = await EvidenceExecutor().execute(replace(ctx, run=run))
+    assert isinstance(outcome, OutcomeSucceeded), outcome
+    [call] = [r for r in parts.net("testnet").deploy.requests if r.action == "check-logs"]
+    assert call.body is not None
+    assert call.body["since"] == int(run.created_at.timestamp())
