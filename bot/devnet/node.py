@@ -17,6 +17,7 @@ import hmac
 import socket
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,9 @@ class DevnetNode:
         self._lifecycle = asyncio.Lock()
         self._per_connection: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._fast_connections: set[GetPath] = set()
+        # GET /health and /metrics answered before aiohttp (``_getpath``); False: every request
+        # goes to the aiohttp server (bench/nodes.py measures both).
+        self.fast_get = True
         self._faults = NodeFaults()
         self._faults.subscribe(self._on_fault)
 
@@ -341,9 +345,10 @@ class DevnetNode:
             return
         loop = asyncio.get_running_loop()
         web_server = self._web
-        server = await loop.create_server(
-            lambda: GetPath(self, web_server), sock=sock, start_serving=False
+        factory: Callable[[], asyncio.Protocol] = (
+            (lambda: GetPath(self, web_server)) if self.fast_get else web_server
         )
+        server = await loop.create_server(factory, sock=sock, start_serving=False)
         if self._listening is not sock:
             server.close()
             return

@@ -132,3 +132,25 @@ async def test_stopping_the_node_cuts_connections_served_on_the_fast_path(
         assert await asyncio.wait_for(reader.read(), 5) == b""
     finally:
         writer.close()
+
+
+async def test_without_the_fast_path_aiohttp_answers_gets_the_same_way() -> None:
+    """``fast_get = False`` (what bench/nodes.py compares with): five GETs on one connection
+    are answered by aiohttp alone, with the same keep-alive policy (the fifth closes)."""
+    net = Devnet("testnet", nodes=1, block_interval=0)
+    net.nodes[0].fast_get = False
+    await net.start()
+    try:
+        reader, writer = await _connect(net.nodes[0])
+        for n in range(5):
+            writer.write(_get("/health" if n % 2 == 0 else "/metrics"))
+            status, headers, body = await _read_reply(reader)
+            assert status == "HTTP/1.1 200 OK"
+            assert body
+            assert ("connection" in headers) == (n == 4)
+        assert headers["connection"] == "close"
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert not net.nodes[0]._fast_connections
+    finally:
+        await net.stop()
