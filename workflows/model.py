@@ -449,12 +449,14 @@ class Supersede(_Model):
     by: str  # the run that took over
     #: the bot started it on its own (the environment's policy.on_gate_failure: rollback)
     automatic: bool = False
+    actor: str | None = None  # who started the run that took over (the audit log's "who")
 
 
 class DeclineAutoRollback(_Model):
     """The bot's word that it will not start this halt's rollback itself, and why."""
 
     type: Literal["auto_rollback_declined"] = "auto_rollback_declined"
+    actor: str = "parthenon-bot"  # the audit log's "who"
     step_id: str
     attempt: int
     reason: str = Field(min_length=1, max_length=1000)

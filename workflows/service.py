@@ -182,7 +182,7 @@ class WorkflowService:
 
     async def _supersede(self, halted: str, by: str, actor: str) -> None:
         """End the halted run, linked to ``by``; the bot's own start says it was automatic."""
-        await self.store.apply(halted, Supersede(by=by, automatic=actor == BOT_ACTOR),
+        await self.store.apply(halted, Supersede(by=by, automatic=actor == BOT_ACTOR, actor=actor),
                                dedup_key=f"superseded-by:{by}")
 
     async def _refuse_if_frozen(self, run: Run) -> None:

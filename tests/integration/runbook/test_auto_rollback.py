@@ -95,6 +95,7 @@ async def test_a_failed_wave_rolls_back_to_the_last_release_at_once(rolling: Bot
     audit = await bot.store.read_audit(promotion.id)
     [superseded] = [e for e in audit if e.type == "superseded"]
     assert superseded.detail == {"by": rollback.id, "automatic": True}
+    assert superseded.actor == BOT_ACTOR
     created = (await bot.store.read_audit(rollback.id))[0]
     assert (created.type, created.actor) == ("run_created", BOT_ACTOR)
     assert created.detail["took_over_from"] == promotion.id
@@ -124,8 +125,8 @@ async def test_without_a_recorded_release_the_offer_stays_and_the_run_says_why(
     assert "no release of mainnet has been recorded" in note.reason
     assert await rollbacks(bot) == []
     audit = await bot.store.read_audit(promotion.id)
-    assert [e.detail["reason"] for e in audit if e.type == "auto_rollback_declined"] == [
-        note.reason]
+    assert [(e.actor, e.detail["reason"]) for e in audit
+            if e.type == "auto_rollback_declined"] == [(BOT_ACTOR, note.reason)]
     said = [q.notify.text for q in await bot.store.peek_outbox(promotion.id, 500)
             if q.notify.kind == "auto_rollback"]
     assert said == [f"Not rolled back automatically: {note.reason}"]  # in its thread
