@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from bench._chaosworld import BOT_TOKEN, SIGNING_SECRET, Replica
+from bench._footprint import promotion_footprint
 from bot.config import load_config
 from bot.redisserver import RedisServer
 from bot.runtime import build_runtime
@@ -116,6 +117,8 @@ async def main_async(count: int) -> int:
             assert replica.proc is not None
             await asyncio.sleep(3.0)
             idle = rss_mb(replica.proc.pid)
+            promotion, promotion_grown, promotion_steps = await promotion_footprint(
+                runtime, "URMMEM01", "UOPMEM01", "C0MEMORY")
             before = await used_memory(runtime.redis)
             started = time.monotonic()
             run_ids = []
@@ -150,6 +153,12 @@ async def main_async(count: int) -> int:
           f"{per_run / 1024:.1f} KiB per run")
     print("one run's keys (MEMORY USAGE, bytes): "
           + ", ".join(f"{k} {v}" for k, v in usage.items() if v))
+    print(f"one active promotion to mainnet ({promotion_steps} planned steps, at its first wait, "
+          f"card and request posted), its keys (MEMORY USAGE, bytes): "
+          + ", ".join(f"{k} {v}" for k, v in promotion.items())
+          + f"; {sum(promotion.values()) / 1024:.1f} KiB in all (used_memory grew "
+          f"{promotion_grown / 1024:.1f} KiB meanwhile)")
+    print(f"redis_kb_per_promotion={sum(promotion.values()) / 1024:.1f}", end=" ")
     print(f"redis_kb_per_run={per_run / 1024:.1f} rss_idle_mb={idle:.1f} "
           f"rss_active_mb={active:.1f} runs={count}")
     return 0
