@@ -72,10 +72,6 @@ class EngineSettings:
     def lease_ms(self) -> int:
         return int(self.lease.total_seconds() * 1000)
 
-
-@dataclass
-class EngineStats:
-    """Counters for /metrics and the benchmarks."""
     @property
     def renew_every(self) -> float:
         """Seconds between two renewals of a lease in hand."""
@@ -83,6 +79,10 @@ class EngineStats:
             return max(self.heartbeat.total_seconds(), 0.01)
         return max(min(self.lease.total_seconds() / 5, 0.5), 0.01)
 
+
+@dataclass
+class EngineStats:
+    """Counters for /metrics and the benchmarks."""
 
     steps_executed: int = 0
     steps_failed: int = 0
@@ -286,7 +286,6 @@ class Engine:
         if self._auto is None and isinstance(service, WorkflowService):
             self._auto = AutoRollback(service)
         return self._auto
-
 
     async def _heartbeat(self, run_id: str, token: str, work: asyncio.Task[Any] | None) -> None:
         """Renew the lease every heartbeat while the run is in hand; if it is gone, stop the
