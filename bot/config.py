@@ -801,6 +801,11 @@ def load_config(
 _PYDANTIC_CODES = {"extra_forbidden": "unknown_field", "missing": "missing_field"}
 
 
+def error_code(kind: str) -> str:
+    """The stable code of a validation error's type: ours as they are, pydantic's mapped."""
+    return kind if kind in _OWN_CODES else _PYDANTIC_CODES.get(kind, "invalid")
+
+
 def _config_error(exc: ValidationError, data: dict[str, Any], source: str) -> ConfigError:
     """The first problem as a ConfigError; the rest are counted (never echoes input values)."""
     errors = exc.errors(include_input=False, include_url=False)
@@ -818,8 +823,7 @@ def _config_error(exc: ValidationError, data: dict[str, Any], source: str) -> Co
     loc = list(first["loc"])
     node = ctx.get("node") or _node_at(data, loc)
     field = ctx.get("field") or _field_path(data, loc)
-    kind = first["type"]
-    code = kind if kind in _OWN_CODES else _PYDANTIC_CODES.get(kind, "invalid")
+    code = error_code(first["type"])
     message = first["msg"]
     if others:
         message += f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})"

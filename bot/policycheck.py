@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.config import BotConfig, ConfigError, _field_path, _UniqueKeyLoader
+from bot.config import BotConfig, ConfigError, _field_path, _UniqueKeyLoader, error_code
 from workflows.definition import ApprovalPolicy, Definition, GroupDef, StepDef
 
 __all__ = ["PolicyProblem", "all_config_problems", "policy_problems"]
@@ -57,7 +57,7 @@ def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> lis
                 continue  # a knock-on of a problem inside it (a node refused: too few nodes)
             ctx = err.get("ctx") or {}
             field = str(ctx.get("field") or _field_path(data, list(err["loc"])))
-            fields, _ = by_message.setdefault(str(err["msg"]), ([], str(err["type"])))
+            fields, _ = by_message.setdefault(str(err["msg"]), ([], error_code(err["type"])))
             if field not in fields:
                 fields.append(field)
         # one line per problem; one missing secret shared by several fields is one problem
@@ -149,6 +149,8 @@ def _quorums(config: BotConfig, name: str, defn: Definition) -> list[PolicyProbl
 def _quorum_problem(config: BotConfig, policy: ApprovalPolicy, starters: set[str]) -> str:
     if any(g in config.slack_usergroups for g in policy.groups):
         return ""  # members of a Slack user group are known at run time, not from the file
+    if any(g not in config.groups for g in policy.groups):
+        return ""  # a group the config lacks is its own problem (unknown_group), said once
     members = {u for g in policy.groups for u in config.groups.get(g, ())}
     initiator_counts = not policy.allow_initiator and bool(members & starters)
     available = len(members) - (1 if initiator_counts else 0)
