@@ -3,7 +3,8 @@
 Everything the answer needs comes from Redis (runs, the freeze) and goes back in the ack itself,
 as an ephemeral message: no Web API call. Under a burst (other Slack requests being served at
 the same moment), `status` and `runs` ack at once and answer through the response_url when the
-burst has been served, so that the acks Slack waits for come first. Starting a run records it
+background lane gives them a turn, so that the acks Slack waits for come first; the asks waiting
+for one turn share one reading (``bot.slack.sharedreads``). Starting a run records it
 (de-duplicated by the command's trigger id, so a redelivery starts nothing new); the notifier
 posts its card. `health` acks at once and asks the nodes afterwards; `abort` without a reason
 acks and opens a modal.
@@ -156,13 +157,19 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
 async def _answer_later(ctx: HandlerContext, p: CommandPayload, command: Command) -> None:
     """A read-only command's answer, after the ack: the reading and rendering give way to
     requests being served; a refusal says what the error handler would have said."""
-    async with ctx.pressure.background():
-        try:
-            message = await _answer(ctx, p, command)
-        except Exception as exc:
-            if ctx.describe_error is None:
-                raise
-            message = notice(ctx.describe_error(exc, ctx.people)[0])
+    try:
+        if isinstance(command, ListRuns) or (isinstance(command, ShowStatus)
+                                             and command.run_id is None):
+            # The same for every asker: asks waiting for their turn share one reading.
+            message = await ctx.shared.answer(type(command).__name__, ctx.pressure,
+                                              lambda: _answer(ctx, p, command))
+        else:
+            async with ctx.pressure.background():
+                message = await _answer(ctx, p, command)
+    except Exception as exc:
+        if ctx.describe_error is None:
+            raise
+        message = notice(ctx.describe_error(exc, ctx.people)[0])
     if message is not None:
         await tell(ctx.client, message, user=p.user_id, channel=p.channel_id,
                    response_url=p.response_url)

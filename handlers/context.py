@@ -14,7 +14,8 @@ from bot.nodes import NetworkGuard, NodeClient
 from bot.nodes.refusals import RedisRefusals
 from bot.slack.deferred import Deferred
 from bot.slack.pressure import RequestPressure
-from bot.slack.views import Viewer
+from bot.slack.sharedreads import SharedReads
+from bot.slack.views import Message, Viewer
 from handlers.grammar import Catalog
 from workflows.drillscheduler import DrillBook
 from workflows.service import WorkflowService
@@ -38,6 +39,8 @@ class HandlerContext:
     wake_notifier: Callable[[], None] = _nothing
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))
     pressure: RequestPressure = field(default_factory=RequestPressure)
+    # deferred `status` and `runs` answers: one reading per turn, shared by the asks it serves
+    shared: SharedReads[Message | None] = field(default_factory=SharedReads)
     # (text shown, code logged) for an error raised after the ack (bot.app.describe_error)
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
     # the network guard (refusals in Redis); built over the service's Redis when not given

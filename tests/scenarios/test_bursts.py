@@ -106,3 +106,29 @@ async def test_cards_are_still_posted_one_at_a_time_while_requests_are_served(
         cards = [await h.card(run_id) for run_id in ids]
         assert pressure.waited >= len(ids)
     assert len({(c.channel, c.ts) for c in cards}) == len(ids)
+
+
+async def test_status_asks_during_a_burst_share_readings_and_each_gets_its_answer(
+    harness: Harness,
+) -> None:
+    """Twenty `status` asks at once, under a burst: each is acked empty and gets its own answer
+    at its response_url, showing the run started before it; the asks waiting for their turn
+    share readings (fewer readings than asks)."""
+    import asyncio
+
+    h = harness
+    run_id = await h.started_run(await h.command("URM0001", "promote v1.4.2 abc1234 testnet"))
+    await h.wait_run(run_id, waiting_at("approve"))
+    shared = h.bot.context.shared
+    readings = shared.readings
+    before = len(h.standin.responses)
+    with h.bot.context.pressure.serving():
+        replies = await asyncio.gather(*(h.command(OUTSIDER, "status") for _ in range(20)))
+        assert all(r.status == 200 and r.text == "" for r in replies)
+    answers = await h.standin.wait_for(
+        lambda: h.standin.responses[before:] if len(h.standin.responses) >= before + 20
+        else None)
+    assert len(answers) == 20
+    assert len({name for name, _ in answers}) == 20  # one answer per ask, at its own url
+    assert all(run_id in json.dumps(body["blocks"]) for _, body in answers)
+    assert shared.readings - readings < 20
