@@ -4,14 +4,24 @@
 
 One bot replica (``bench._replica``: ``parthenon-bot serve``, its Slack app, engine, notifier
 and drill scheduler) against our redis-server and the Slack stand-in. Its resident set (VmRSS)
-is read idle, then after ``--runs`` promotions to mainnet (the shipped definition: gates,
-regtest smoke, canary, three waves of approvals) were started and the engine and the notifier
-have brought each to its first wait (the security sign-off) with its card and approval request
-posted: the runs are active, loaded, rendered, and waiting for people. Redis memory per run is
+is read idle, then after ``--runs`` key-compromise incidents on mainnet (the shipped
+definition) were started and the engine and the notifier have brought each to its first wait
+(isolating the host, for a person to confirm) with its incident channel, card and request
+posted: the runs are active, loaded, rendered, and waiting for people. (Incidents, because one
+run writes to an environment at a time: a thousand promotions cannot be active at once; an
+incident locks nothing.) Redis memory per run is
 the growth of ``used_memory`` over those runs, divided by their number; one run's keys are
 listed with ``MEMORY USAGE``.
 
-Last line: ``redis_kb_per_run=<x> rss_idle_mb=<y> rss_active_mb=<z> runs=<n>``.
+Then retention (``--finished``, default 10,000): with the replica stopped and the active runs
+left in Redis, incident runs are started and aborted 1,000 at a time; after each thousand the
+archiver sweeps as it would once their retention (30 days) has passed (the time is passed in),
+writing each to an archive directory and deleting its keys. Redis ``used_memory`` is read before
+and after each sweep: it stays flat, bounded by the active runs, where without archiving it
+grows by the finished runs' keys.
+
+Last line: ``redis_kb_per_run=<x> rss_idle_mb=<y> rss_active_mb=<z> runs=<n>
+finished=<f> retained_mb=<r> unarchived_mb=<u>``.
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ from bot.runtime import build_runtime
 from bot.slack.notifier import requests_key
 from bot.slack.standin import SlackStandIn
 from workflows import keys
+from workflows.archive import RunArchive
+from workflows.archiver import Archiver
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
-from workflows.model import RunStatus
+from workflows.model import Abort, RunStatus
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 GROUPS = {"operators": ["UOPMEM01"], "release-managers": ["URMMEM01", "URMMEM02"],
@@ -91,7 +103,38 @@ async def wait_all_waiting(store: Any, run_ids: list[str], within: float) -> flo
         await asyncio.sleep(0.5)
 
 
-async def main_async(count: int) -> int:
+async def finished_runs(runtime: Any, total: int, archive_dir: Path) -> tuple[int, int, int]:
+    """(used_memory growth after ``total`` finished runs archived batch by batch, the largest
+    growth seen between sweeps, what one batch held before its sweep), in bytes."""
+    archiver = Archiver(runtime.store, RunArchive(archive_dir), retention=timedelta(days=30))
+    base = await used_memory(runtime.redis)
+    peak = unarchived = deferred = 0
+    started = time.monotonic()
+    for batch in range(0, total, 1000):
+        async def one(n: int) -> None:
+            run = await runtime.service.start(
+                "incident-release", {"environment": "mainnet", "severity": "sev3",
+                                     "summary": f"memory bench incident {n}: a bad release"},
+                actor="UOPMEM01", channel="C0MEMORY")
+            await runtime.service.command(run.id, Abort(actor="UOPMEM01", reason="bench"))
+
+        for first in range(batch, min(batch + 1000, total), 50):
+            await asyncio.gather(*(one(n) for n in range(first, min(first + 50, total))))
+        grown = await used_memory(runtime.redis) - base
+        peak = max(peak, grown)
+        if batch == 0:
+            unarchived = grown  # what a thousand finished runs hold before archiving
+        report = await archiver.sweep(runtime.store.now() + timedelta(days=31))
+        deferred = report.deferred  # those the archive refused, still in Redis (see below)
+    archived = sum(1 for _ in (archive_dir / "runs").glob("*.json"))
+    print(f"{total} incident runs started, aborted and archived past their retention in "
+          f"{time.monotonic() - started:.1f} s ({archived} archive documents; {deferred} left "
+          f"in Redis: a new run drew the id of one archived minutes before, which only a "
+          f"retention shorter than a day allows)")
+    return await used_memory(runtime.redis) - base, peak, unarchived
+
+
+async def main_async(count: int, finished: int = 10_000) -> int:
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
         workdir = Path(tmp)
         redis_server = RedisServer(workdir / "redis")
@@ -124,8 +167,10 @@ async def main_async(count: int) -> int:
             run_ids = []
             for n in range(count):
                 run = await runtime.service.start(
-                    "promote", {"version": "v2.0.0", "git_sha": SHA, "environment": "mainnet"},
-                    actor="URMMEM01", channel="C0MEMORY", dedup_key=f"memory-{n}")
+                    "incident-key-compromise",
+                    {"environment": "mainnet", "severity": "sev2",
+                     "summary": f"memory bench: a leaked key ({n})"},
+                    actor="UOPMEM01", channel="C0MEMORY", dedup_key=f"memory-{n}")
                 run_ids.append(run.id)
             settled = await wait_all_waiting(runtime.store, run_ids, 600)
             await asyncio.sleep(2.0)
@@ -138,21 +183,32 @@ async def main_async(count: int) -> int:
                 usage[name] = await runtime.redis.memory_usage(key) or 0
             usage["requests"] = await runtime.redis.memory_usage(requests_key(run_ids[0])) or 0
             run = await runtime.store.get(run_ids[0])
+            await replica.terminate()
+            retained = peak = unarchived = 0
+            if finished:
+                retained, peak, unarchived = await finished_runs(runtime, finished,
+                                                                 workdir / "archive")
         finally:
             await replica.terminate()
             await runtime.aclose()
             await slack.stop()
             redis_server.stop()
     per_run = (after - before) / count
-    print(f"{count} promotions to mainnet ({len(run.plan)} planned steps each) brought to "
-          f"their first wait in {settled - started:.1f} s, each with its card and approval "
-          f"request posted ({len(slack.calls)} Slack calls)")
+    print(f"{count} key-compromise incidents on mainnet ({len(run.plan)} planned steps each) "
+          f"brought to their first wait in {settled - started:.1f} s, each with its channel, "
+          f"card and request posted ({len(slack.calls)} Slack calls)")
     print(f"bot resident memory: idle {idle:.1f} MiB, with {count} active runs {active:.1f} MiB "
           f"(+{(active - idle) * 1024 / count:.1f} KiB per run)")
     print(f"Redis used_memory: +{(after - before) / 1024 / 1024:.2f} MiB for {count} runs, "
           f"{per_run / 1024:.1f} KiB per run")
     print("one run's keys (MEMORY USAGE, bytes): "
           + ", ".join(f"{k} {v}" for k, v in usage.items() if v))
+    mib = 1024 * 1024
+    if finished:
+        print(f"retention on: Redis used_memory after {finished} finished runs archived: "
+              f"{retained / mib:+.2f} MiB (at most {peak / mib:+.2f} MiB between sweeps, with "
+              f"1,000 runs finished and not yet archived: {unarchived / mib:.2f} MiB); the "
+              f"{count} active runs stay")
     print(f"one active promotion to mainnet ({promotion_steps} planned steps, at its first wait, "
           f"card and request posted), its keys (MEMORY USAGE, bytes): "
           + ", ".join(f"{k} {v}" for k, v in promotion.items())
@@ -160,7 +216,8 @@ async def main_async(count: int) -> int:
           f"{promotion_grown / 1024:.1f} KiB meanwhile)")
     print(f"redis_kb_per_promotion={sum(promotion.values()) / 1024:.1f}", end=" ")
     print(f"redis_kb_per_run={per_run / 1024:.1f} rss_idle_mb={idle:.1f} "
-          f"rss_active_mb={active:.1f} runs={count}")
+          f"rss_active_mb={active:.1f} runs={count} finished={finished} "
+          f"retained_mb={retained / mib:.2f} unarchived_mb={unarchived / mib:.2f}")
     return 0
 
 
@@ -168,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.memory",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--finished", type=int, default=10_000,
+                        help="finished runs archived past their retention (0: skip)")
     args = parser.parse_args(argv)
-    return asyncio.run(main_async(args.runs))
+    return asyncio.run(main_async(args.runs, args.finished))
 
 
 if __name__ == "__main__":
