@@ -62,7 +62,6 @@ from bot.runtime import Runtime, build_runtime
 from bot.slack.ids import ActionId
 from bot.slack.payloads import ButtonValue
 from bot.slack.views import button_value
-from workflows import keys
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.errors import EnvironmentLocked, WorkflowError
@@ -483,8 +482,7 @@ class Chaos:
         audits = {run.id: await store.read_audit(run.id) for run in runs}
         ledgers: dict[str, Any] = {}
         for run in runs:
-            raw = await store.redis.hgetall(keys.RunKeys(run.id).ledger)  # type: ignore[misc]
-            ledgers[run.id] = {k.decode(): json.loads(v) for k, v in raw.items()}
+            ledgers[run.id] = await store.read_ledger(run.id)
         cards = {run.id: await store.get_card(run.id) for run in runs}
         return runs, audits, ledgers, cards
 

@@ -11,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
 from bot.nodes import NetworkGuard, NodeClient
-from bot.nodes.refusals import RedisRefusals
 from bot.slack.deferred import Deferred
 from bot.slack.pressure import RequestPressure
 from bot.slack.sharedreads import SharedReads
@@ -35,6 +34,8 @@ class HandlerContext:
     client: AsyncWebClient
     deferred: Deferred
     catalog: Catalog
+    # the network guard: its refusals are in Redis, shared with the engine and replicas
+    guard: NetworkGuard
     drills: DrillBook | None = None
     wake_notifier: Callable[[], None] = _nothing
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))
@@ -43,15 +44,11 @@ class HandlerContext:
     shared: SharedReads[Message | None] = field(default_factory=SharedReads)
     # (text shown, code logged) for an error raised after the ack (bot.app.describe_error)
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
-    # the network guard (refusals in Redis); built over the service's Redis when not given
-    guard: NetworkGuard | None = None
     # Slack said a user group's members changed (bot.usergroups reads it again)
     usergroups_changed: Callable[[str], None] = lambda subteam: None
 
     def node_guard(self) -> NetworkGuard:
         """The network guard: its refusals are in Redis, shared with the engine and replicas."""
-        if self.guard is None:
-            self.guard = NetworkGuard(self.nodes, refusals=RedisRefusals(self.service.store.redis))
         return self.guard
 
     @property

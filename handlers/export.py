@@ -3,7 +3,7 @@
 `/parthenon export <run-id>` and the card's "Export incident log" button both end here. Who may
 (anyone in a configured group) is checked before the ack; reading the audit, rendering the
 Markdown (``workflows.export``) and posting it happen after. A redelivered command or a double
-click posts the log once: a short mark in Redis, in the run's hash slot, taken before posting.
+click posts the log once: a short mark in Redis (``workflows.cardstore``), taken before posting.
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ from bot.slack.views import incident_log_messages, notice
 from handlers.archived import archived_run
 from handlers.context import HandlerContext
 from handlers.replies import tell
-from workflows import keys
 from workflows.errors import RunNotFound
 from workflows.export import render_incident_log
 
-__all__ = ["EXPORT_MARK_SECONDS", "check_may_export", "export_mark_key", "post_incident_log"]
+__all__ = ["EXPORT_MARK_SECONDS", "check_may_export", "post_incident_log"]
 
 EXPORT_MARK_SECONDS = 600  # a redelivery or a second click within this posts nothing new
-
-
-def export_mark_key(run_id: str, dedup: str) -> str:
-    """Set (NX) when an export request was taken; next to the run's card keys."""
-    return f"{keys.RunKeys(run_id).card}:export:{dedup}"
 
 
 def check_may_export(ctx: HandlerContext, user: str) -> None:
@@ -49,13 +43,10 @@ async def post_incident_log(
     ``dedup`` scopes the mark (a card version and person, a slash command's trigger);
     ``delivery`` identifies this press: Slack delivering it again is quiet, a second press
     within the mark's time is told the log was just asked for."""
-    redis = ctx.service.store.redis
-    mark = export_mark_key(run_id, dedup)
+    cards = ctx.service.store.cards
     taken_by = delivery or user
-    if not await redis.set(mark, taken_by, nx=True, ex=EXPORT_MARK_SECONDS):
-        earlier = await redis.get(mark)
-        if isinstance(earlier, bytes):
-            earlier = earlier.decode()
+    if not await cards.mark_export(run_id, dedup, taken_by, EXPORT_MARK_SECONDS):
+        earlier = await cards.export_mark(run_id, dedup)
         if delivery is not None and earlier is not None and earlier != delivery:
             text = (f"The incident log of {code(run_id, 40)} was asked for a moment ago; it is "
                     "posted in the run's thread (press again in a few minutes for a new copy).")
@@ -72,7 +63,7 @@ async def post_incident_log(
         run = archived.run
     where = archived.card if archived is not None else await ctx.service.store.get_card(run_id)
     if where is None or not where[1]:
-        await redis.delete(mark)
+        await cards.drop_export_mark(run_id, dedup)
         text = (f"The card of {code(run.id, 40)} is not posted yet, so it has no thread for the "
                 "log; try again in a moment.")
         await tell(ctx.client, notice(text), user=user, channel=channel, response_url=response_url)
@@ -82,7 +73,7 @@ async def post_incident_log(
     else:
         audit = await ctx.service.audit(run_id)
         # People's names beside their ids (users.info, cached): a log is read outside Slack.
-        names = await display_names(ctx.client, redis,
+        names = await display_names(ctx.client, ctx.service.store.names,
                                     [run.initiator, *(e.actor for e in audit if e.actor)])
         async with ctx.pressure.background():  # rendering gives way to acks
             markdown = render_incident_log(run, audit, names=names)
@@ -93,7 +84,7 @@ async def post_incident_log(
             await ctx.client.chat_postMessage(channel=where[0], thread_ts=where[1],
                                               text=message.text, blocks=message.blocks)
     except AFTER_ACK_FAILURES as exc:
-        await redis.delete(mark)
+        await cards.drop_export_mark(run_id, dedup)
         why = slack_failure(exc)
         ctx.log.warning("incident log of %s not posted: %s", run.id, why)
         text = (f":warning: The incident log of {code(run.id, 40)} could not be posted "

@@ -14,7 +14,7 @@ from workflows import keys
 
 __all__ = ["ANNOUNCEMENTS", "Announcement", "Announcements"]
 
-ANNOUNCEMENTS = f"{keys.PREFIX}:announce"  # list: JSON announcements for the ops channel
+ANNOUNCEMENTS = keys.ANNOUNCEMENTS
 
 # KEYS: the list   ARGV: the items posted, oldest first (pop each only while it is the head)
 _ACK = """
@@ -25,6 +25,12 @@ for i = 1, #ARGV do
   n = n + 1
 end
 return n
+"""
+
+# KEYS: the lock   ARGV: holder   (delete it only if we still hold it)
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 
@@ -43,17 +49,18 @@ class Announcement(BaseModel):
 
 class Announcements:
     def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+        self._redis = redis
         self._ack = redis.register_script(_ACK)
+        self._unlock = redis.register_script(_UNLOCK)
 
     async def push(self, announcement: Announcement) -> None:
-        await cast("Awaitable[int]", self.redis.rpush(ANNOUNCEMENTS,
+        await cast("Awaitable[int]", self._redis.rpush(ANNOUNCEMENTS,
                                                       announcement.model_dump_json()))
 
     async def peek(self, limit: int = 20) -> list[tuple[str, Announcement | None]]:
         """The oldest queued, each with its stored form (for the ack); None: unreadable."""
         raw = await cast("Awaitable[list[bytes]]",
-                         self.redis.lrange(ANNOUNCEMENTS, 0, limit - 1))
+                         self._redis.lrange(ANNOUNCEMENTS, 0, limit - 1))
         found: list[tuple[str, Announcement | None]] = []
         for item in raw:
             text = item.decode() if isinstance(item, bytes) else str(item)
@@ -65,3 +72,10 @@ class Announcements:
 
     async def ack(self, raw: list[str]) -> None:
         await self._ack(keys=[ANNOUNCEMENTS], args=raw)
+
+    async def lock(self, holder: str, ms: int) -> bool:
+        """Take the short lock of whoever posts them (so two replicas do not both post one)."""
+        return bool(await self._redis.set(keys.ANNOUNCEMENTS_LOCK, holder, nx=True, px=ms))
+
+    async def unlock(self, holder: str) -> None:
+        await self._unlock(keys=[keys.ANNOUNCEMENTS_LOCK], args=[holder])

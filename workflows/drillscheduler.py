@@ -3,8 +3,8 @@
 ``DrillBook`` keeps each kind's last passed run (the named record the drill's final step writes)
 and answers ``schedule(now)`` / ``due_drills(now)``. ``DrillScheduler.tick`` queues one
 ``DrillReminder`` per due drill per reminder period; the mark is a ``SET NX`` so any number of
-replicas together queue it once. The Slack side drains the queue with ``take_reminders`` and
-posts each with a button that starts ``reminder.workflow``.
+replicas together queue it once (``workflows.drillstore``). The Slack side drains the queue
+with ``take_reminders`` and posts each with a button that starts ``reminder.workflow``.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from workflows import keys
 from workflows.drills import (
     DrillDue,
     DrillKind,
@@ -81,14 +78,7 @@ class DrillBook:
     async def since(self, now: datetime, *, keep: bool = True) -> datetime:
         """When the schedule started: set once, by whoever asks first (``keep=False``: only
         read it, and take ``now`` when it was never set)."""
-        redis = self.store.redis
-        if keep:
-            await redis.set(keys.DRILL_SINCE, now.isoformat(), nx=True)
-        raw = await redis.get(keys.DRILL_SINCE)
-        if raw is None:
-            return now
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return datetime.fromisoformat(text)
+        return await self.store.drills.since(now, keep=keep)
 
     async def schedule(self, now: datetime, *, keep: bool = True) -> list[DrillDue]:
         """Every drill with its next due date (for App Home and `/parthenon runs`)."""
@@ -116,10 +106,6 @@ class DrillScheduler:
         self._stopping = asyncio.Event()
         self.outage = Outage("drills", log)
 
-    @property
-    def _redis(self) -> Redis:
-        return self.book.store.redis
-
     async def tick(self, now: datetime | None = None) -> list[DrillReminder]:
         """Queue a reminder for each due drill not yet reminded in this period; return them."""
         now = now or self._clock()
@@ -127,22 +113,19 @@ class DrillScheduler:
         period_seconds = max(self.remind_every.total_seconds(), 1.0)
         for due in await self.book.due_drills(now):
             period = int((now - due.due_at).total_seconds() // period_seconds)
-            mark = keys.drill_reminded_key(due.kind.value, due.due_at.isoformat(), period)
             ttl = int(period_seconds * 2) + 60
-            if not await self._redis.set(mark, now.isoformat(), nx=True, ex=ttl):
+            drills = self.book.store.drills
+            if not await drills.mark_reminded(due.kind.value, due.due_at.isoformat(), period,
+                                              now, ttl):
                 continue
             reminder = _reminder(due, now)
-            body = reminder.model_dump_json()
-            await cast("Awaitable[int]", self._redis.rpush(keys.DRILL_REMINDERS, body))
+            await drills.queue_reminder(reminder.model_dump_json())
             queued.append(reminder)
         return queued
 
     async def take_reminders(self, limit: int = 50) -> list[DrillReminder]:
         """Remove and return queued reminders, oldest first (the Slack side posts them)."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.lrange(keys.DRILL_REMINDERS, 0, limit - 1)
-        pipe.ltrim(keys.DRILL_REMINDERS, limit, -1)
-        items, _ = await pipe.execute()
+        items = await self.book.store.drills.take_reminders(limit)
         return [DrillReminder.model_validate_json(item) for item in items]
 
     async def run_forever(self) -> None:

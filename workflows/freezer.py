@@ -78,8 +78,8 @@ class Freezer:
     ) -> None:
         self.store = store
         self.rules: SeverityRules = rules or _NoRules()
-        self.book = book or FreezeBook(store.redis, store.now)
-        self.announcements = announcements or Announcements(store.redis)
+        self.book = book or store.freezes
+        self.announcements = announcements or store.announcements
 
     # --- setting ---------------------------------------------------------------------------
 

@@ -34,10 +34,9 @@ __all__ = [
     "run_environments",
 ]
 
-FREEZES = f"{keys.PREFIX}:freezes"  # hash: freeze id -> JSON of a one-environment freeze
-FREEZE_LOG = f"{keys.PREFIX}:freezes:log"  # stream: every freeze set and lifted
-LIFTING = f"{keys.PREFIX}:freezes:lifting"  # hash: id -> JSON of a freeze lifted whose runs
-# are still being released (a crash in between leaves it here for the keeper)
+FREEZES = keys.FREEZES
+FREEZE_LOG = keys.FREEZE_LOG
+LIFTING = keys.FREEZE_LIFTING
 _LOG_KEEP = 10_000
 ALL = "*"
 
@@ -83,17 +82,17 @@ class FreezeBook:
     """The freezes in Redis, and their audit stream."""
 
     def __init__(self, redis: Redis, clock: Callable[[], datetime]) -> None:
-        self.redis = redis
+        self._redis = redis
         self._clock = clock
 
     async def all(self) -> list[Freeze]:
         found: list[Freeze] = []
-        raw = await self.redis.get(keys.FREEZE)
+        raw = await self._redis.get(keys.FREEZE)
         if raw:
             body = json.loads(raw)
             found.append(Freeze(id=freeze_id(None), **{k: v for k, v in body.items()
                                                         if k != "id"}))
-        hashed = await cast("Awaitable[dict[bytes, bytes]]", self.redis.hgetall(FREEZES))
+        hashed = await cast("Awaitable[dict[bytes, bytes]]", self._redis.hgetall(FREEZES))
         found += sorted((Freeze.model_validate_json(v) for v in hashed.values()),
                         key=lambda f: (f.at or self._clock(), f.id))
         return found
@@ -106,9 +105,9 @@ class FreezeBook:
         stamped = freeze.model_copy(update={"at": freeze.at or self._clock()})
         if stamped.id == freeze_id(None):
             body = stamped.model_dump(mode="json", exclude={"id", "environment", "ends_with_run"})
-            created = bool(await self.redis.set(keys.FREEZE, json.dumps(body), nx=True))
+            created = bool(await self._redis.set(keys.FREEZE, json.dumps(body), nx=True))
         else:
-            created = bool(await cast("Awaitable[int]", self.redis.hsetnx(
+            created = bool(await cast("Awaitable[int]", self._redis.hsetnx(
                 FREEZES, stamped.id, stamped.model_dump_json())))
         if created:
             await self._log("freeze_set", stamped.by, stamped)
@@ -118,12 +117,12 @@ class FreezeBook:
         """Lift them; returns those this call lifted (another replica may have been first)."""
         lifted = []
         for freeze in freezes:
-            await cast("Awaitable[int]", self.redis.hset(LIFTING, freeze.id,
+            await cast("Awaitable[int]", self._redis.hset(LIFTING, freeze.id,
                                                          freeze.model_dump_json()))
             if freeze.id == freeze_id(None):
-                gone = bool(await self.redis.delete(keys.FREEZE))
+                gone = bool(await self._redis.delete(keys.FREEZE))
             else:
-                gone = bool(await cast("Awaitable[int]", self.redis.hdel(FREEZES, freeze.id)))
+                gone = bool(await cast("Awaitable[int]", self._redis.hdel(FREEZES, freeze.id)))
             if gone:
                 lifted.append(freeze)
                 await self._log("freeze_lifted", by, freeze)
@@ -132,18 +131,18 @@ class FreezeBook:
         return lifted
 
     async def lifting(self) -> list[Freeze]:
-        raw = await cast("Awaitable[dict[bytes, bytes]]", self.redis.hgetall(LIFTING))
+        raw = await cast("Awaitable[dict[bytes, bytes]]", self._redis.hgetall(LIFTING))
         return [Freeze.model_validate_json(v) for v in raw.values()]
 
     async def released(self, freezes: Iterable[Freeze]) -> None:
         """Every run the freezes held has been released."""
         ids = [f.id for f in freezes]
         if ids:
-            await cast("Awaitable[int]", self.redis.hdel(LIFTING, *ids))
+            await cast("Awaitable[int]", self._redis.hdel(LIFTING, *ids))
 
     async def log(self, count: int = 1000) -> list[dict[str, Any]]:
         """The audit of freezes, oldest first: type, at, actor and the freeze."""
-        raw = await self.redis.xrange(FREEZE_LOG, count=count)
+        raw = await self._redis.xrange(FREEZE_LOG, count=count)
         entries = []
         for _, fields in raw:
             data = {_text(k): _text(v) for k, v in fields.items()}
@@ -151,7 +150,7 @@ class FreezeBook:
         return entries
 
     async def _log(self, kind: str, actor: str, freeze: Freeze) -> None:
-        await self.redis.xadd(
+        await self._redis.xadd(
             FREEZE_LOG,
             {"type": kind, "at": self._clock().isoformat(), "actor": actor,
              "freeze": freeze.model_dump_json()},

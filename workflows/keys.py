@@ -1,4 +1,6 @@
-"""Every Redis key name the workflow layer uses, in one place.
+"""Every Redis key name the workflow layer and its Slack side use, in one place; only the store
+modules read and write them (``workflows.store``, ``cardstore``, ``drillstore``, ``freezes``,
+``announcements``, ``names``).
 
 Keys of one run carry the run id as a hash tag (``pcb:{<run>}:...``) so they share a Cluster slot
 and one Lua script can change them together. Global indexes are single keys, never written in the
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVE",
+    "ANNOUNCEMENTS",
+    "ANNOUNCEMENTS_LOCK",
     "ARCHIVED",
     "CARDS",
     "DRILL_REMINDERS",
@@ -17,6 +21,9 @@ __all__ = [
     "FINISHED",
     "FINISHED_ADOPTED",
     "FREEZE",
+    "FREEZES",
+    "FREEZE_LIFTING",
+    "FREEZE_LOG",
     "PAGES_OPEN",
     "PREFIX",
     "RECENT",
@@ -24,9 +31,14 @@ __all__ = [
     "USERGROUPS",
     "RunKeys",
     "api_rate_key",
+    "card_lock_key",
+    "display_name_key",
     "drill_reminded_key",
+    "export_mark_key",
     "lock_key",
+    "posting_key",
     "record_key",
+    "requests_key",
     "start_key",
 ]
 
@@ -45,6 +57,38 @@ DRILL_SINCE = f"{PREFIX}:drills:since"  # string: ISO time the drill schedule st
 USERGROUPS = f"{PREFIX}:usergroups"  # hash: group -> JSON members of its Slack user group
 PAGES_OPEN = f"{PREFIX}:pages:open"  # set: incident run ids whose on-call page may be open
 DRILL_REMINDERS = f"{PREFIX}:drills:reminders"  # list: JSON drill reminders for Slack to post
+FREEZES = f"{PREFIX}:freezes"  # hash: freeze id -> JSON of a one-environment freeze
+FREEZE_LOG = f"{PREFIX}:freezes:log"  # stream: every freeze set and lifted
+FREEZE_LIFTING = f"{PREFIX}:freezes:lifting"  # hash: id -> JSON of a freeze lifted whose runs
+#   are still being released (a crash in between leaves it here for the keeper)
+ANNOUNCEMENTS = f"{PREFIX}:announce"  # list: JSON announcements for the ops channel
+ANNOUNCEMENTS_LOCK = f"{ANNOUNCEMENTS}:lock"  # string: the replica posting them (with a TTL)
+
+
+def display_name_key(user: str) -> str:
+    """string (with a TTL): the name a Slack user goes by, cached for exported logs."""
+    return f"{PREFIX}:username:{user}"
+
+
+def card_lock_key(run_id: str) -> str:
+    """string (with a TTL): the replica working on the run's card; next to the card's key."""
+    return f"{RunKeys(run_id).card}:lock"
+
+
+def requests_key(run_id: str) -> str:
+    """hash: the request messages with buttons posted in the run's thread and not yet settled."""
+    return f"{RunKeys(run_id).card}:requests"
+
+
+def posting_key(run_id: str) -> str:
+    """hash: role -> intent of a message being posted (bot.slack.postonce), and "notes": how
+    many thread notifications were posted."""
+    return f"{RunKeys(run_id).card}:posting"
+
+
+def export_mark_key(run_id: str, dedup: str) -> str:
+    """string (NX, with a TTL): an export request taken; next to the run's card keys."""
+    return f"{RunKeys(run_id).card}:export:{dedup}"
 
 
 def record_key(name: str) -> str:
@@ -90,8 +134,8 @@ class RunKeys:
         self.seen = f"{tag}:seen"  # hash: dedup key of a delivered command -> result
         self.outbox = f"{tag}:outbox"  # list: notifications for the run's thread
         self.card = f"{tag}:card"  # hash: channel, ts of the run's Slack message (its card)
-        # The notifier and the export keep a few keys under ``card`` + a suffix (its lock,
-        # its open request messages, export marks): the same hash tag, so the same slot.
+        # The card store keeps a few keys under ``card`` + a suffix (its lock, its open
+        # request messages, posting intents, export marks): the same hash tag, the same slot.
 
     def owned(self) -> list[str]:
         """Every key the run owns that has no TTL of its own: the archiver deletes these, in
@@ -99,5 +143,6 @@ class RunKeys:
         TTL must be listed here, or it outlives its run. (Export marks expire by themselves.)"""
         return [
             self.run, self.audit, self.ledger, self.lease, self.fence, self.seen, self.outbox,
-            self.card, f"{self.card}:lock", f"{self.card}:requests", f"{self.card}:posting",
+            self.card, card_lock_key(self.run_id), requests_key(self.run_id),
+            posting_key(self.run_id),
         ]

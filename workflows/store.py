@@ -24,9 +24,14 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
 from workflows import keys
+from workflows.announcements import Announcements
+from workflows.cardstore import CardStore
+from workflows.drillstore import DrillStore
 from workflows.errors import InvalidCommand, NotAuthorized, RunNotFound, VersionConflict
+from workflows.freezes import FreezeBook
 from workflows.machine import Notify, transition, wake_at
 from workflows.model import TERMINAL_STATUSES, Event, PlannedStep, Run
+from workflows.names import NameCache
 
 __all__ = [
     "AuditEntry",
@@ -277,11 +282,19 @@ class AuditEntry(BaseModel):
 
 
 class RunStore:
-    """Owns every Redis key of the workflow layer (names in ``workflows.keys``)."""
+    """Owns every Redis key of the workflow layer (names in ``workflows.keys``); the keys beside
+    the runs are kept by the small stores it holds: ``cards`` (the Slack side's keys of a run),
+    ``drills`` (the drill schedule), ``freezes``, ``announcements`` and ``names``. Nothing else
+    holds its Redis client."""
 
     def __init__(self, redis: Redis, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.redis = redis
+        self._redis = redis
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.cards = CardStore(redis)
+        self.drills = DrillStore(redis)
+        self.freezes = FreezeBook(redis, self.now)
+        self.announcements = Announcements(redis)
+        self.names = NameCache(redis)
         self._commit = redis.register_script(_COMMIT)
         self._lock = redis.register_script(_LOCK)
         self._locks = redis.register_script(_LOCKS)
@@ -301,10 +314,16 @@ class RunStore:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def redis(self) -> Redis:
+        """Transitional: only ``workflows/steps/bot.py``'s freeze check still reads it (to
+        become ``store.freezes``); nothing new may use it."""
+        return self._redis
+
     # --- runs ------------------------------------------------------------------------------
 
     async def load(self, run_id: str) -> Run | None:
-        doc = await _hget(self.redis, keys.RunKeys(run_id).run, "doc")
+        doc = await _hget(self._redis, keys.RunKeys(run_id).run, "doc")
         if doc is None:
             return None
         return await self._inflate(run_id, doc)
@@ -315,7 +334,7 @@ class RunStore:
         cache_key = (run_id, str(data.get("plan_hash", "")))
         plan = self._plans.get(cache_key)
         if plan is None:
-            raw = await _hget(self.redis, keys.RunKeys(run_id).run, "plan")
+            raw = await _hget(self._redis, keys.RunKeys(run_id).run, "plan")
             plan = _unpack_plan(raw)
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.pop(next(iter(self._plans)))
@@ -340,7 +359,7 @@ class RunStore:
             refused = await self._take_locks_apart(run, takeover_from)
             if refused is not None:
                 return CommitOutcome(CommitStatus.LOCKED, None, refused)
-        await self.redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
+        await self._redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
         if not self._single_slot_indexes:
             await self._touch_indexes(run)
         detail = {"title": run.title, "params": run.params, "locks": run.locks}
@@ -352,7 +371,7 @@ class RunStore:
                                     locks=("take", run.locks, takeover_from or ""))
         if outcome.status is not CommitStatus.OK:
             if outcome.status is CommitStatus.LOCKED:
-                await self.redis.zrem(keys.ACTIVE, run.id)
+                await self._redis.zrem(keys.ACTIVE, run.id)
             if not self._single_slot_indexes and run.locks:
                 await self._lock_apart(run.locks, "restore", run.id, takeover_from or "")
         return outcome
@@ -380,7 +399,7 @@ class RunStore:
         return await self._take_locks_apart(run, None)
 
     async def lock_holder(self, environment: str) -> str | None:
-        raw = await self.redis.get(keys.lock_key(environment))
+        raw = await self._redis.get(keys.lock_key(environment))
         return _text(raw) if raw is not None else None
 
     async def _take_locks_apart(self, run: Run, takeover_from: str | None) -> str | None:
@@ -518,7 +537,7 @@ class RunStore:
         if len(batch) == 1:
             replies: list[Any] = [await self._commit_one(*batch[0][:2])]
         else:
-            pipe = self.redis.pipeline(transaction=False)
+            pipe = self._redis.pipeline(transaction=False)
             for run_keys, args, _ in batch:
                 pipe.evalsha(self._commit.sha, len(run_keys), *run_keys, *args)
             try:
@@ -546,7 +565,7 @@ class RunStore:
         """On Cluster the indexes live in other slots: update them first, so a crash between
         them and the write can only wake a run early or re-render a card, never miss one."""
         now = self.now()
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=False)
         when = wake_at(run, now)
         if when is not None:
             pipe.zadd(keys.DUE, {run.id: to_ms(when)}, lt=True)
@@ -554,7 +573,7 @@ class RunStore:
         await pipe.execute()
 
     async def _finished(self, run: Run) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=False)
         pipe.zrem(keys.ACTIVE, run.id)
         pipe.zadd(keys.RECENT, {run.id: to_ms(self.now())})
         pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
@@ -604,7 +623,7 @@ class RunStore:
 
     async def _seen(self, run_id: str, dedup_key: str) -> bool:
         key = keys.RunKeys(run_id).seen
-        return bool(await cast("Awaitable[bool]", self.redis.hexists(key, dedup_key)))
+        return bool(await cast("Awaitable[bool]", self._redis.hexists(key, dedup_key)))
 
     # --- audit -----------------------------------------------------------------------------
 
@@ -615,7 +634,7 @@ class RunStore:
         """Record something that changed nothing: a refused click or command."""
         body = {"reason": reason, **(detail or {})}
         fields = _audit_fields(self.now(), kind, actor, step_id, None, body)
-        await self.redis.xadd(keys.RunKeys(run_id).audit, _pairs(fields))  # type: ignore[arg-type]
+        await self._redis.xadd(keys.RunKeys(run_id).audit, _pairs(fields))  # type: ignore[arg-type]
 
     async def audit_start_refusal(
         self, actor: str, workflow: str, reason: str, parent_run_id: str | None = None
@@ -624,7 +643,7 @@ class RunStore:
         when it was started from a run's offer, to that run's audit log too)."""
         body = {"workflow": workflow, "reason": reason}
         fields = _audit_fields(self.now(), "refused_start", actor, None, None, body)
-        await self.redis.xadd(keys.REFUSED_STARTS, _pairs(fields),  # type: ignore[arg-type]
+        await self._redis.xadd(keys.REFUSED_STARTS, _pairs(fields),  # type: ignore[arg-type]
                               maxlen=10_000, approximate=True)
         if parent_run_id is not None and await self.load(parent_run_id) is not None:
             await self.audit_refusal(parent_run_id, "refused_start", actor, None, reason,
@@ -632,7 +651,7 @@ class RunStore:
 
     async def refused_starts(self, count: int = 100) -> list[dict[str, str]]:
         """The latest refused starts, newest first (type, at, actor, detail JSON...)."""
-        raw = await self.redis.xrevrange(keys.REFUSED_STARTS, count=count)
+        raw = await self._redis.xrevrange(keys.REFUSED_STARTS, count=count)
         return [{_text(k): _text(v) for k, v in fields.items()} for _, fields in raw]
 
     async def read_audit(
@@ -640,7 +659,7 @@ class RunStore:
     ) -> list[AuditEntry]:
         """Up to ``count`` entries, oldest first; ``after``: only those after that entry id."""
         start = f"({after}" if after else "-"
-        raw = await self.redis.xrange(keys.RunKeys(run_id).audit, min=start, count=count)
+        raw = await self._redis.xrange(keys.RunKeys(run_id).audit, min=start, count=count)
         entries = []
         for entry_id, fields in raw:
             data = {_text(k): _text(v) for k, v in fields.items()}
@@ -660,15 +679,19 @@ class RunStore:
     # --- leases and timers -----------------------------------------------------------------
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
-        found = await self.redis.zrangebyscore(keys.DUE, "-inf", to_ms(now), start=0, num=limit)
+        found = await self._redis.zrangebyscore(keys.DUE, "-inf", to_ms(now), start=0, num=limit)
         return [_text(x) for x in found]
 
+    async def due_count(self, now: datetime) -> int:
+        """How many runs are due by ``now`` (for /metrics)."""
+        return int(await self._redis.zcount(keys.DUE, "-inf", to_ms(now)))
+
     async def next_due(self) -> datetime | None:
-        first = await self.redis.zrange(keys.DUE, 0, 0, withscores=True)
+        first = await self._redis.zrange(keys.DUE, 0, 0, withscores=True)
         return from_ms(first[0][1]) if first else None
 
     async def wake(self, run_id: str, at: datetime) -> None:
-        await self.redis.zadd(keys.DUE, {run_id: to_ms(at)}, lt=True)
+        await self._redis.zadd(keys.DUE, {run_id: to_ms(at)}, lt=True)
 
     async def claim(self, run_id: str, worker: str, ttl_ms: int) -> str | None:
         """Take the run's lease; the token fences every commit made under it."""
@@ -676,11 +699,11 @@ class RunStore:
         token = await self._claim(keys=[k.lease, k.fence], args=[worker, ttl_ms])
         if token is None:
             # Someone holds it: look again when their lease would have run out.
-            left = await self.redis.pttl(k.lease)
+            left = await self._redis.pttl(k.lease)
             if left > 0:
-                await self.redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + left}, xx=True)
+                await self._redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + left}, xx=True)
             return None
-        await self.redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + ttl_ms}, xx=True)
+        await self._redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + ttl_ms}, xx=True)
         return _text(token)
 
     async def renew(self, run_id: str, token: str, ttl_ms: int) -> bool:
@@ -694,9 +717,9 @@ class RunStore:
             run = await self.load(run_id)
         when = wake_at(run, self.now()) if run is not None else None
         if when is None:
-            await self.redis.zrem(keys.DUE, run_id)
+            await self._redis.zrem(keys.DUE, run_id)
         else:
-            await self.redis.zadd(keys.DUE, {run_id: to_ms(when)})
+            await self._redis.zadd(keys.DUE, {run_id: to_ms(when)})
         await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, 0])
         # A command may have committed between our read and the index write: look again.
         if run is not None and await self._version(run_id) != run.version:
@@ -706,25 +729,25 @@ class RunStore:
                 await self.wake(run_id, again)
 
     async def _version(self, run_id: str) -> int | None:
-        raw = await _hget(self.redis, keys.RunKeys(run_id).run, "v")
+        raw = await _hget(self._redis, keys.RunKeys(run_id).run, "v")
         return int(raw) if raw is not None else None
 
     async def ledger_entry(self, run_id: str, step_id: str, attempt: int) -> dict[str, Any] | None:
-        raw = await _hget(self.redis, keys.RunKeys(run_id).ledger, f"{step_id}#{attempt}")
+        raw = await _hget(self._redis, keys.RunKeys(run_id).ledger, f"{step_id}#{attempt}")
         return json.loads(raw) if raw else None
 
     # --- indexes ---------------------------------------------------------------------------
 
     async def active_ids(self, limit: int = 1000) -> list[str]:
-        return [_text(x) for x in await self.redis.zrange(keys.ACTIVE, 0, limit - 1)]
+        return [_text(x) for x in await self._redis.zrange(keys.ACTIVE, 0, limit - 1)]
 
     async def recent_ids(self, limit: int = 20) -> list[str]:
-        return [_text(x) for x in await self.redis.zrevrange(keys.RECENT, 0, limit - 1)]
+        return [_text(x) for x in await self._redis.zrevrange(keys.RECENT, 0, limit - 1)]
 
     async def load_many(self, run_ids: list[str]) -> list[Run]:
         if not run_ids:
             return []
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hget(keys.RunKeys(run_id).run, "doc")
         docs = await pipe.execute()
@@ -737,39 +760,39 @@ class RunStore:
     async def reserve_start(self, dedup_key: str, run_id: str) -> str:
         """The run id a delivered start command owns: ours if first, else the first one's."""
         key = keys.start_key(dedup_key)
-        if await self.redis.set(key, run_id, nx=True, ex=86_400):
+        if await self._redis.set(key, run_id, nx=True, ex=86_400):
             return run_id
-        existing = await self.redis.get(key)
+        existing = await self._redis.get(key)
         return _text(existing) if existing is not None else run_id
 
     async def delivered(self, run_id: str, dedup_key: str) -> bool:
         """Whether a command with this de-duplication key was already applied to the run."""
-        return await _hget(self.redis, keys.RunKeys(run_id).seen, dedup_key) is not None
+        return await _hget(self._redis, keys.RunKeys(run_id).seen, dedup_key) is not None
 
     # --- the promotion freeze --------------------------------------------------------------
 
     async def freeze(self) -> dict[str, Any] | None:
-        raw = await self.redis.get(keys.FREEZE)
+        raw = await self._redis.get(keys.FREEZE)
         return json.loads(raw) if raw else None
 
     async def set_freeze(self, by: str, reason: str, run_id: str | None = None) -> bool:
         """Turn the freeze on; False if it was already on (the first reason stays)."""
         body = {"by": by, "reason": reason, "run_id": run_id, "at": self.now().isoformat()}
-        return bool(await self.redis.set(keys.FREEZE, json.dumps(body), nx=True))
+        return bool(await self._redis.set(keys.FREEZE, json.dumps(body), nx=True))
 
     async def clear_freeze(self) -> bool:
-        return bool(await self.redis.delete(keys.FREEZE))
+        return bool(await self._redis.delete(keys.FREEZE))
 
     # --- where a run's Slack card lives (written by the notifier) ----------------------------
 
     async def set_card(self, run_id: str, channel: str, ts: str) -> None:
         key = keys.RunKeys(run_id).card
-        await cast("Awaitable[int]", self.redis.hset(key, mapping={"channel": channel, "ts": ts}))
+        await cast("Awaitable[int]", self._redis.hset(key, mapping={"channel": channel, "ts": ts}))
 
     async def get_card(self, run_id: str) -> tuple[str, str] | None:
         """(channel, ts) of the run's message, or None before it was first posted."""
         raw = await cast(
-            "Awaitable[dict[bytes, bytes]]", self.redis.hgetall(keys.RunKeys(run_id).card)
+            "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(keys.RunKeys(run_id).card)
         )
         if b"channel" not in raw or b"ts" not in raw:
             return None
@@ -777,27 +800,27 @@ class RunStore:
 
     async def put_usergroup(self, group: str, members: list[str]) -> None:
         """The members last read of the Slack user group ``group`` follows (all replicas)."""
-        await self.redis.hset(keys.USERGROUPS, group, json.dumps(members))  # type: ignore[misc]
+        await self._redis.hset(keys.USERGROUPS, group, json.dumps(members))  # type: ignore[misc]
 
     async def usergroups(self) -> dict[str, list[str]]:
-        raw = await self.redis.hgetall(keys.USERGROUPS)  # type: ignore[misc]
+        raw = await self._redis.hgetall(keys.USERGROUPS)  # type: ignore[misc]
         return {_text(k): [str(u) for u in json.loads(v)] for k, v in raw.items()}
 
     async def page_opened(self, run_id: str) -> None:
         """Before a page is sent: its incident must be resolved at the pager when it ends."""
-        await self.redis.sadd(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
+        await self._redis.sadd(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
 
     async def page_closed(self, run_id: str) -> None:
-        await self.redis.srem(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
+        await self._redis.srem(keys.PAGES_OPEN, run_id)  # type: ignore[misc]
 
     async def open_pages(self, limit: int = 500) -> list[str]:
-        found = await self.redis.srandmember(keys.PAGES_OPEN, limit)  # type: ignore[misc]
+        found = await self._redis.srandmember(keys.PAGES_OPEN, limit)  # type: ignore[misc]
         return sorted(_text(r) for r in found or [])
 
     async def count_request(self, token: str, window: int) -> int:
         """Requests of a run-API token in minute ``window``, this one included (all replicas)."""
         key = keys.api_rate_key(token, window)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, 120)
             count, _ = await pipe.execute()
@@ -808,13 +831,13 @@ class RunStore:
     async def finished_before(self, cutoff: datetime, limit: int = 100) -> list[tuple[str, int]]:
         """(run id, finished ms) of runs that finished at or before ``cutoff``, oldest first;
         the cost is the due runs', not all runs'."""
-        found = await self.redis.zrangebyscore(keys.FINISHED, "-inf", to_ms(cutoff), start=0,
+        found = await self._redis.zrangebyscore(keys.FINISHED, "-inf", to_ms(cutoff), start=0,
                                                num=limit, withscores=True)
         return [(_text(member), int(score)) for member, score in found]
 
     async def read_ledger(self, run_id: str) -> dict[str, Any]:
         raw = await cast("Awaitable[dict[bytes, bytes]]",
-                         self.redis.hgetall(keys.RunKeys(run_id).ledger))
+                         self._redis.hgetall(keys.RunKeys(run_id).ledger))
         return {_text(k): json.loads(v) for k, v in sorted(raw.items())}
 
     async def forget(
@@ -829,7 +852,7 @@ class RunStore:
         indexes = [keys.FINISHED, keys.RECENT, keys.ACTIVE, keys.DUE, keys.CARDS, keys.ARCHIVED]
         posting_after = to_ms(now or self.now()) - _CARD_BUSY_MS
         if not self._single_slot_indexes:
-            dirty = await self.redis.zscore(keys.CARDS, run_id)
+            dirty = await self._redis.zscore(keys.CARDS, run_id)
             if dirty is not None and dirty > posting_after:
                 return "busy"
         reply = _text(await self._forget(
@@ -844,14 +867,14 @@ class RunStore:
     async def drop_indexes(self, run_id: str, finished_ms: int, *, archived: bool) -> None:
         """Take a run that is no longer in Redis out of the indexes (the finished index last,
         so a crash in between leaves it to be found and dropped again)."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=False)
         for index in (keys.RECENT, keys.ACTIVE, keys.DUE, keys.CARDS):
             pipe.zrem(index, run_id)
         if archived:
             pipe.zadd(keys.ARCHIVED, {run_id: finished_ms})
             pipe.zremrangebyrank(keys.ARCHIVED, 0, -_ARCHIVED_KEEP - 1)
         await pipe.execute()
-        await self.redis.zrem(keys.FINISHED, run_id)
+        await self._redis.zrem(keys.FINISHED, run_id)
 
     async def adopt_finished(self) -> int:
         """Put finished runs that are missing from the finished index into it (by when they
@@ -864,10 +887,10 @@ class RunStore:
             if run.terminal:
                 await self._index_finished(run)
                 adopted += 1
-        if await self.redis.set(keys.FINISHED_ADOPTED, self.now().isoformat(), nx=True):
+        if await self._redis.set(keys.FINISHED_ADOPTED, self.now().isoformat(), nx=True):
             pattern = f"{keys.PREFIX}:{{*}}:run"
-            async for key in self.redis.scan_iter(match=pattern, count=1000):
-                doc = await _hget(self.redis, _text(key), "doc")
+            async for key in self._redis.scan_iter(match=pattern, count=1000):
+                doc = await _hget(self._redis, _text(key), "doc")
                 if doc is None:
                     continue
                 data = json.loads(doc)
@@ -875,13 +898,13 @@ class RunStore:
                 if not run_id or not finished or data.get("status") not in _TERMINAL:
                     continue
                 ms = to_ms(datetime.fromisoformat(finished))
-                if await self.redis.zadd(keys.FINISHED, {run_id: ms}, nx=True):
+                if await self._redis.zadd(keys.FINISHED, {run_id: ms}, nx=True):
                     adopted += 1
         return adopted
 
     async def _index_finished(self, run: Run) -> None:
         when = to_ms(run.finished_at or self.now())
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._redis.pipeline(transaction=False)
         pipe.zadd(keys.FINISHED, {run.id: when}, nx=True)
         pipe.zadd(keys.RECENT, {run.id: when}, nx=True)
         pipe.zremrangebyrank(keys.RECENT, 0, -_RECENT_KEEP - 1)
@@ -890,22 +913,23 @@ class RunStore:
 
     async def archived_ids(self, limit: int = 20) -> list[str]:
         """The runs archived last (by when they finished), newest first."""
-        return [_text(x) for x in await self.redis.zrevrange(keys.ARCHIVED, 0, limit - 1)]
+        return [_text(x) for x in await self._redis.zrevrange(keys.ARCHIVED, 0, limit - 1)]
 
     # --- named records (release metadata, drill results) --------------------------------------
 
     async def put_record(self, name: str, values: dict[str, Any]) -> None:
         mapping = {k: json.dumps(v, default=str) for k, v in values.items()}
-        await cast("Awaitable[int]", self.redis.hset(keys.record_key(name), mapping=mapping))
+        await cast("Awaitable[int]", self._redis.hset(keys.record_key(name), mapping=mapping))
 
     async def get_record(self, name: str) -> dict[str, Any]:
-        raw = await cast("Awaitable[dict[bytes, bytes]]", self.redis.hgetall(keys.record_key(name)))
+        raw = await cast("Awaitable[dict[bytes, bytes]]",
+                         self._redis.hgetall(keys.record_key(name)))
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
     # --- the outbox (notifications for Slack), consumed by the notifier ----------------------
 
     async def dirty_cards(self, limit: int = 100) -> list[str]:
-        return [_text(x) for x in await self.redis.zrange(keys.CARDS, 0, limit - 1)]
+        return [_text(x) for x in await self._redis.zrange(keys.CARDS, 0, limit - 1)]
 
     async def take_outbox(self, run_id: str, limit: int = 50) -> list[Notify]:
         """Pop up to ``limit`` queued notifications, oldest first, atomically."""
@@ -916,7 +940,7 @@ class RunStore:
         """Up to ``limit`` queued notifications, oldest first, left in place: the notifier posts
         each and then acknowledges it, so a crash in between posts it again (at least once)."""
         key = keys.RunKeys(run_id).outbox
-        raw = await cast("Awaitable[list[bytes]]", self.redis.lrange(key, 0, limit - 1))
+        raw = await cast("Awaitable[list[bytes]]", self._redis.lrange(key, 0, limit - 1))
         return [Queued(_text(item), Notify.model_validate_json(item)) for item in raw]
 
     async def ack_outbox(self, run_id: str, items: list[Queued]) -> int:
@@ -928,7 +952,7 @@ class RunStore:
         return int(await self._ack(keys=[keys.RunKeys(run_id).outbox], args=args))
 
     async def dirty_cards_with_scores(self, limit: int = 100) -> list[tuple[str, float]]:
-        found = await self.redis.zrange(keys.CARDS, 0, limit - 1, withscores=True)
+        found = await self._redis.zrange(keys.CARDS, 0, limit - 1, withscores=True)
         return [(_text(member), float(score)) for member, score in found]
 
     async def card_done(self, run_id: str, seen_score: float) -> bool:

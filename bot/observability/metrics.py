@@ -31,10 +31,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from workflows import keys
 from workflows.model import Outcome, RunStatus
 from workflows.steps.base import StepContext, StepExecutor
-from workflows.store import to_ms
 
 if TYPE_CHECKING:
     from bot.slack.notifier import Notifier
@@ -209,7 +207,7 @@ async def read_runs(store: RunStore, now: float) -> RunsSnapshot:
                 oldest[run.workflow] = max(oldest.get(run.workflow, 0.0), age)
             elif state.waiting_for == "confirmation":
                 confirmations[run.workflow] += 1
-    due = int(await store.redis.zcount(keys.DUE, "-inf", to_ms(store.now())))
+    due = await store.due_count(store.now())
     return RunsSnapshot(
         at=now,
         runs=dict(runs),

@@ -4,7 +4,7 @@ notifications (approval requests, failures, the end) in the card's thread.
 It works from the store's dirty-card index, so any replica may do it and a restart loses no card
 update: a card is marked done only with the score it was seen at, and a change meanwhile keeps it
 dirty. One replica at a time works on a given card (a short lock in Redis, next to the card's
-own keys), so two replicas never both post a run's first card.
+own keys: ``workflows.cardstore``), so two replicas never both post a run's first card.
 
 Updates to one message are coalesced to at most one per ``min_interval`` (about a second); a 429
 stops calls of that method until its Retry-After has passed; Slack being unreachable or
@@ -41,10 +41,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import aiohttp
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -74,9 +74,8 @@ from bot.slack.views import (
     run_card,
     thread_message,
 )
-from workflows import keys
-from workflows.announcements import ANNOUNCEMENTS, Announcements
 from workflows.drillscheduler import DrillReminder, DrillScheduler
+from workflows.keys import card_lock_key, requests_key
 from workflows.machine import Notify
 from workflows.model import Run
 from workflows.outage import Outage
@@ -91,23 +90,6 @@ _PERMANENT_LIMIT = 5  # attempts before a card that Slack keeps refusing is give
 _NAME_CLEAN = re.compile(r"[^a-z0-9-]+")
 _LOCK_MS = 30_000  # a replica that dies holding a card's lock frees it after this
 _OUTBOX_BATCH = 50  # notifications read from the outbox at a time
-
-# KEYS: the card's lock   ARGV: holder   (delete it only if we still hold it)
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-def card_lock_key(run_id: str) -> str:
-    """Next to the card's own key, in the run's hash slot."""
-    return f"{keys.RunKeys(run_id).card}:lock"
-
-
-def requests_key(run_id: str) -> str:
-    """Hash: the request messages with buttons posted in the run's thread and not yet settled."""
-    return f"{keys.RunKeys(run_id).card}:requests"
-
 
 def incident_channel_name(run: Run, n: int) -> str:
     kind = _NAME_CLEAN.sub("-", run.workflow.removeprefix("incident-").lower()).strip("-")
@@ -172,11 +154,10 @@ class Notifier:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._holder = f"notifier-{uuid.uuid4().hex[:12]}"
-        self._unlock = store.redis.register_script(_UNLOCK)
-        self.announcements = Announcements(store.redis)
+        self.announcements = store.announcements
         self.outage = Outage("notifier", log)  # Redis away
         self.slack_outage = Outage("notifier", log)  # Slack away (unreachable, 5xx, no answer)
-        self._once = PostOnce(store.redis, self._call, timeout=self._answer_timeout)
+        self._once = PostOnce(store.cards, self._call, timeout=self._answer_timeout)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -225,16 +206,14 @@ class Notifier:
 
     async def _sync_guarded(self, run_id: str, score: float) -> None:
         async with self._slots, self._turn():
-            lock = card_lock_key(run_id)
-            if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS) and (
-                await self.store.redis.get(lock) != self._holder.encode()
-            ):  # (a lock of ours left behind when Redis went away is ours to use)
+            # (a lock of ours left behind when Redis went away is ours to use)
+            if not await self.store.cards.lock(run_id, self._holder, _LOCK_MS):
                 self.stats.held_elsewhere += 1
                 return
             try:
                 await self._sync_held(run_id, score)
             finally:
-                await self._unlock(keys=[lock], args=[self._holder])
+                await self.store.cards.unlock(run_id, self._holder)
 
     async def _sync_held(self, run_id: str, score: float) -> None:
         state = self._cards[run_id]
@@ -331,7 +310,7 @@ class Notifier:
                 self.stats.adopted += posted.adopted
                 request = posted_request(latest, note, message, where[0], posted.ts)
                 if request is not None and posted.ts:
-                    await self._requests_hset(run.id, request)
+                    await self.store.cards.keep_request(run.id, request.field, request.dump())
                 if not await self._once.note_posted(run.id, item.raw, role):
                     break  # taken off by someone else meanwhile: read the outbox again
                 number += 1
@@ -340,15 +319,10 @@ class Notifier:
                     break
         return latest or run
 
-    async def _requests_hset(self, run_id: str, request: OpenRequest) -> None:
-        key = requests_key(run_id)
-        await cast("Awaitable[int]", self.store.redis.hset(key, request.field, request.dump()))
-
     async def _close_requests(self, run: Run) -> None:
         """Settled requests in the thread lose their buttons and say what happened. One read per
         card sync (syncs are coalesced); an update only when a request was settled."""
-        key = requests_key(run.id)
-        raw = await cast("Awaitable[dict[bytes, bytes]]", self.store.redis.hgetall(key))
+        raw = await self.store.cards.open_requests(run.id)
         for field, value in raw.items():
             request = OpenRequest.load(value)
             outcome = request_outcome(run, request, self._people) if request else None
@@ -363,8 +337,7 @@ class Notifier:
                     if exc.error != "message_not_found" and exc.error not in _CHANNEL_GONE:
                         raise
                 self.stats.requests_closed += 1
-            name = field.decode() if isinstance(field, bytes) else str(field)
-            await cast("Awaitable[int]", self.store.redis.hdel(key, name))
+            await self.store.cards.drop_request(run.id, field)
 
     def _members(self, run: Run, note: Notify) -> set[str]:
         """The people the note mentions: those who can act on it (bot.slack.mentions)."""
@@ -472,8 +445,7 @@ class Notifier:
         queued = await self.announcements.peek()
         if not queued:
             return
-        lock = f"{ANNOUNCEMENTS}:lock"
-        if not await self.store.redis.set(lock, self._holder, nx=True, px=_LOCK_MS):
+        if not await self.announcements.lock(self._holder, _LOCK_MS):
             return
         try:
             queued = await self.announcements.peek()  # as they are now that the lock is ours
@@ -491,7 +463,7 @@ class Notifier:
                     log.warning("freeze announcement dropped: no slack.ops_channel is configured")
                 await self.announcements.ack([raw])
         finally:
-            await self._unlock(keys=[lock], args=[self._holder])
+            await self.announcements.unlock(self._holder)
 
     # --- drill reminders ---------------------------------------------------------------------
 

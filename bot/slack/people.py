@@ -4,8 +4,8 @@ not a bare user id.
 
 Names come from ``users.info`` (scope ``users:read``), the profile's real name, else its display
 name, else the account name, and are cached in Redis for a day (one call per person per day
-however many exports). A person Slack does not answer for keeps the bare id: a name is a
-convenience, never a reason for an export to fail.
+however many exports: ``workflows.names``). A person Slack does not answer for keeps the bare
+id: a name is a convenience, never a reason for an export to fail.
 """
 
 from __future__ import annotations
@@ -16,24 +16,19 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.apifailure import AFTER_ACK_FAILURES
-from workflows import keys
+from workflows.names import NameCache
 from workflows.userid import USER_ID_PATTERN
 
-__all__ = ["NAME_TTL_SECONDS", "display_names", "name_key", "name_of"]
+__all__ = ["NAME_TTL_SECONDS", "display_names", "name_of"]
 
 NAME_TTL_SECONDS = 24 * 3600
 _USER = re.compile(USER_ID_PATTERN)
 _AT_ONCE = 8  # users.info calls in flight for one export (Tier 4: ~100/min)
 _MAX_PEOPLE = 100  # an export names at most this many people; the rest keep their ids
-
-
-def name_key(user: str) -> str:
-    return f"{keys.PREFIX}:username:{user}"
 
 
 def name_of(user: dict[str, Any]) -> str | None:
@@ -48,7 +43,7 @@ def name_of(user: dict[str, Any]) -> str | None:
 
 
 async def display_names(
-    client: AsyncWebClient, redis: Redis, users: Iterable[str]
+    client: AsyncWebClient, cache: NameCache, users: Iterable[str]
 ) -> dict[str, str]:
     """user id -> name for the Slack user ids among ``users`` (others, like the bot's own
     actor names, are left out); cached names first, ``users.info`` for the rest."""
@@ -57,13 +52,13 @@ async def display_names(
         return {}
     names: dict[str, str] = {}
     try:
-        cached = await redis.mget([name_key(u) for u in wanted])
+        cached = await cache.get(wanted)
     except RedisError:
         cached = [None] * len(wanted)
     missing = []
     for user, value in zip(wanted, cached, strict=True):
         if value:
-            names[user] = value.decode() if isinstance(value, bytes) else str(value)
+            names[user] = value
         else:
             missing.append(user)
     gate = asyncio.Semaphore(_AT_ONCE)
@@ -80,7 +75,7 @@ async def display_names(
             return
         names[user] = name
         with contextlib.suppress(RedisError):
-            await redis.set(name_key(user), name, ex=NAME_TTL_SECONDS)
+            await cache.put(user, name, NAME_TTL_SECONDS)
 
     await asyncio.gather(*(look_up(u) for u in missing))
     return names

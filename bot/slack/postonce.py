@@ -5,8 +5,8 @@ Slack's ``chat.postMessage`` has no idempotency key, so a replica that dies afte
 post and before the bot stored its ``ts`` (or whose answer from Slack was lost: slower than the
 client's timeout) would post it again. Instead:
 
-1. the intent to post is recorded in Redis first (next to the card's keys: which channel, which
-   thread, when, and a digest of what);
+1. the intent to post is recorded in Redis first (``workflows.cardstore``, next to the card's
+   keys: which channel, which thread, when, and a digest of what);
 2. the message carries Slack message ``metadata``: ``event_type`` ``parthenon_run_message`` and an
    ``event_payload`` with the run id, the message's role (``card``, ``note:<n>`` for the n-th
    thread notification, ...) and the digest;
@@ -29,9 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, cast
-
-import redis.asyncio as aioredis
+from typing import Any
 
 from bot.slack.errors import (
     SlackAnswerLost,
@@ -39,7 +37,7 @@ from bot.slack.errors import (
     SlackRateLimited,
     SlackUnavailable,
 )
-from workflows import keys
+from workflows.cardstore import CardStore
 
 __all__ = [
     "EVENT_TYPE",
@@ -49,7 +47,6 @@ __all__ = [
     "Posted",
     "digest_of",
     "message_metadata",
-    "posting_key",
 ]
 
 log = logging.getLogger("parthenon.notifier")
@@ -57,24 +54,6 @@ log = logging.getLogger("parthenon.notifier")
 EVENT_TYPE = "parthenon_run_message"
 
 Call = Callable[..., Awaitable[dict[str, Any]]]
-
-# KEYS: the run's outbox, its posting hash   ARGV: the notification as queued, its role
-# A thread notification was posted (or adopted): take it off the outbox, count it (the next one
-# gets the next number) and forget its intent, in one step.
-_NOTE_POSTED = """
-if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return 0 end
-redis.call('LPOP', KEYS[1])
-redis.call('HINCRBY', KEYS[2], 'notes', 1)
-redis.call('HDEL', KEYS[2], ARGV[2])
-return 1
-"""
-
-
-def posting_key(run_id: str) -> str:
-    """Hash next to the card's key (same slot): role -> intent JSON, and ``notes``, the number
-    of thread notifications posted so far."""
-    return f"{keys.RunKeys(run_id).card}:posting"
-
 
 def digest_of(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
@@ -129,7 +108,7 @@ class PostOnce:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        cards: CardStore,
         call: Call,
         *,
         timeout: Callable[[], float],
@@ -138,14 +117,13 @@ class PostOnce:
         page: int = 200,
         max_pages: int = 10,
     ) -> None:
-        self._redis = redis
+        self._cards = cards
         self._call = call
         self._timeout = timeout
         self._clock = clock
         self._margin = margin  # clock skew between us and Slack, and the intent's own write
         self._page = page
         self._max_pages = max_pages
-        self._note_posted = redis.register_script(_NOTE_POSTED)
         self.adopted = 0  # messages found in Slack instead of posted again
 
     async def post(
@@ -154,8 +132,7 @@ class PostOnce:
     ) -> Posted:
         """Post ``message`` (text, blocks) as the run's ``role``, or adopt the one posted for an
         intent found unfinished. ``digest`` tells this message from an earlier one in the role."""
-        key = posting_key(run_id)
-        intent = Intent.load(await cast("Awaitable[bytes | None]", self._redis.hget(key, role)))
+        intent = Intent.load(await self._cards.intent(run_id, role))
         if intent is not None and intent.digest == digest:
             ts = await self._find(run_id, role, intent)
             if ts is not None:
@@ -167,7 +144,7 @@ class PostOnce:
             if intent.in_flight and wait > 0:
                 raise PostPending(wait)
         fresh = Intent(channel, thread_ts, self._clock(), digest)
-        await cast("Awaitable[int]", self._redis.hset(key, role, fresh.dump()))
+        await self._cards.put_intent(run_id, role, fresh.dump())
         args: dict[str, Any] = {"channel": channel, **message,
                                 "metadata": message_metadata(run_id, role, digest)}
         if thread_ts:
@@ -181,25 +158,21 @@ class PostOnce:
             raise  # still in flight, perhaps: the next attempt looks, and waits if need be
         except SlackUnavailable:  # answered 5xx, or never sent: look next time, do not wait
             answered = Intent(channel, thread_ts, fresh.at, digest, in_flight=False)
-            await cast("Awaitable[int]", self._redis.hset(key, role, answered.dump()))
+            await self._cards.put_intent(run_id, role, answered.dump())
             raise
         return Posted(str(posted.get("channel") or channel), str(posted.get("ts") or ""), False)
 
     async def forget(self, run_id: str, role: str) -> None:
         """The message's place is stored: its intent is no longer needed."""
-        await cast("Awaitable[int]", self._redis.hdel(posting_key(run_id), role))
+        await self._cards.forget_intent(run_id, role)
 
     async def note_number(self, run_id: str) -> int:
-        raw = await cast("Awaitable[bytes | None]",
-                         self._redis.hget(posting_key(run_id), "notes"))
-        return int(raw or 0)
+        return await self._cards.note_number(run_id)
 
     async def note_posted(self, run_id: str, raw: str, role: str) -> bool:
         """Take the posted notification off the outbox (if still at its head), count it, and
-        forget its intent, atomically."""
-        outbox = keys.RunKeys(run_id).outbox
-        return bool(await self._note_posted(keys=[outbox, posting_key(run_id)],
-                                            args=[raw, role]))
+        forget its intent, atomically (``workflows.cardstore``)."""
+        return await self._cards.note_posted(run_id, raw, role)
 
     # --- the lookup ----------------------------------------------------------------------------
 

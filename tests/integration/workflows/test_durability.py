@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from bot.redisserver import RedisServer
 from tests.integration.workflows.conftest import definition, status_is, wait_for, waiting_at
@@ -217,7 +218,7 @@ def test_definition_fixture_is_valid() -> None:
 
 
 async def test_a_run_missing_from_the_due_index_is_resumed_when_an_engine_starts(
-    store: RunStore, service: WorkflowService, engine: Engine
+    redis: aioredis.Redis, store: RunStore, service: WorkflowService, engine: Engine
 ) -> None:
     """Even if a crash lost the run's timer entry, a starting engine puts it back and runs it."""
     run = await service.start("smoke", {"version": "v1.0.0", "environment": "testnet"},
@@ -228,7 +229,7 @@ async def test_a_run_missing_from_the_due_index_is_resumed_when_an_engine_starts
                                           plan_hash=run.plan_hash))
     await service.command(run.id, Approve(actor="U_RM3", step_id="approve",
                                           plan_hash=run.plan_hash))
-    await store.redis.delete("pcb:due")  # the index entry is gone
+    await redis.delete("pcb:due")  # the index entry is gone
     assert await engine.resume_all() == 1
     assert await store.due(store.now()) == [run.id]
 
