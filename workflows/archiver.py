@@ -28,15 +28,13 @@ from redis.exceptions import RedisError
 
 from workflows.archive import ArchiveConflict, RunArchive, archive_document, valid_run_id
 from workflows.export import render_incident_log
-from workflows.store import AuditEntry, RunStore
+from workflows.store import RunStore
 
 __all__ = ["Archiver", "NotFinished", "SweepReport"]
 
 log = logging.getLogger("parthenon.archiver")
 
-_AUDIT_PAGE = 5_000
 _BATCH = 100
-_UNPOSTED = 100_000  # thread notifications never posted (no notifier ran): archived too
 
 
 class NotFinished(Exception):
@@ -132,32 +130,22 @@ class Archiver:
     async def write(self, run_id: str) -> tuple[int, str, int] | None:
         """Write the run's archive document (step 2 alone): (version, last audit entry id,
         notifications never posted) as written, or None when the run is not in Redis."""
-        run = await self.store.load(run_id)
-        if run is None:
+        snap = await self.store.snapshot(run_id)  # one read: never half a run
+        if snap is None:
             return None
+        run, audit = snap.run, snap.audit
         if not run.terminal:
             raise NotFinished(run_id)
-        audit = await self._audit(run_id)
-        unposted = await self.store.peek_outbox(run_id, limit=_UNPOSTED)
         document = archive_document(
             run,
             audit,
-            ledger=await self.store.read_ledger(run_id),
-            card=await self.store.get_card(run_id),
+            ledger=snap.ledger,
+            card=snap.card,
             incident_log=render_incident_log(run, audit),
-            unposted=[item.notify.model_dump(mode="json") for item in unposted],
+            unposted=[item.model_dump(mode="json") for item in snap.unposted],
         )
         await self.archive.write(document)
-        return run.version, str(document["last_audit_id"]), len(unposted)
-
-    async def _audit(self, run_id: str) -> list[AuditEntry]:
-        entries: list[AuditEntry] = []
-        while True:
-            page = await self.store.read_audit(
-                run_id, count=_AUDIT_PAGE, after=entries[-1].id if entries else None)
-            entries += page
-            if len(page) < _AUDIT_PAGE:
-                return entries
+        return run.version, str(document["last_audit_id"]), len(snap.unposted)
 
     # --- the background loop ---------------------------------------------------------------
 

@@ -39,6 +39,7 @@ __all__ = [
     "CommitStatus",
     "LedgerWrite",
     "Queued",
+    "RunSnapshot",
     "RunStore",
     "from_ms",
     "to_ms",
@@ -178,6 +179,15 @@ end
 return n
 """
 
+# KEYS: run, audit, ledger, card, outbox: everything the archive keeps of a run, read at once
+_SNAPSHOT = """
+local doc = redis.call('HGET', KEYS[1], 'doc')
+if not doc then return false end
+return {doc, redis.call('HGET', KEYS[1], 'plan') or '', redis.call('HGET', KEYS[1], 'v') or '0',
+        redis.call('XRANGE', KEYS[2], '-', '+'), redis.call('HGETALL', KEYS[3]),
+        redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[5], 0, -1)}
+"""
+
 # KEYS: lease, fence   ARGV: worker, ttl ms
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -269,6 +279,17 @@ class Queued:
     notify: Notify
 
 
+@dataclass(frozen=True)
+class RunSnapshot:
+    """All of one run that Redis holds and the archive keeps, read at one moment."""
+
+    run: Run
+    audit: list[AuditEntry]
+    ledger: dict[str, Any]
+    card: tuple[str, str] | None
+    unposted: list[Notify]
+
+
 class AuditEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -304,6 +325,7 @@ class RunStore:
         self._take = redis.register_script(_TAKE)
         self._ack = redis.register_script(_ACK)
         self._forget = redis.register_script(_FORGET)
+        self._snapshot = redis.register_script(_SNAPSHOT)
         self._plans: dict[tuple[str, str], list[PlannedStep]] = {}
         # One server: indexes change in the same script as the run. Cluster: around it.
         self._single_slot_indexes = not isinstance(redis, RedisCluster)
@@ -660,21 +682,7 @@ class RunStore:
         """Up to ``count`` entries, oldest first; ``after``: only those after that entry id."""
         start = f"({after}" if after else "-"
         raw = await self._redis.xrange(keys.RunKeys(run_id).audit, min=start, count=count)
-        entries = []
-        for entry_id, fields in raw:
-            data = {_text(k): _text(v) for k, v in fields.items()}
-            entries.append(
-                AuditEntry(
-                    id=_text(entry_id),
-                    type=data["type"],
-                    at=datetime.fromisoformat(data["at"]),
-                    actor=data.get("actor") or None,
-                    step_id=data.get("step") or None,
-                    version=int(data["v"]) if data.get("v") else None,
-                    detail=json.loads(data.get("detail", "{}")),
-                )
-            )
-        return entries
+        return [_audit_entry(entry_id, fields) for entry_id, fields in raw]
 
     # --- leases and timers -----------------------------------------------------------------
 
@@ -835,6 +843,29 @@ class RunStore:
                                                num=limit, withscores=True)
         return [(_text(member), int(score)) for member, score in found]
 
+    async def snapshot(self, run_id: str) -> RunSnapshot | None:
+        """The run, its whole audit stream, ledger, card and unposted notifications, read in
+        one script (so a concurrent delete or change cannot leave it half read); None when the
+        run is not in Redis."""
+        k = keys.RunKeys(run_id)
+        raw = await self._snapshot(keys=[k.run, k.audit, k.ledger, k.card, k.outbox], args=[])
+        if not raw:
+            return None
+        doc, plan, _, audit, ledger, card, outbox = raw
+        data = json.loads(doc)
+        data["plan"] = _unpack_plan(plan or None)
+        card_fields = _pairs([_text(x) for x in card])
+        return RunSnapshot(
+            run=Run.model_validate(data),
+            audit=[_audit_entry(entry_id, dict(zip(fields[0::2], fields[1::2], strict=True)))
+                   for entry_id, fields in audit],
+            ledger={_text(f): json.loads(v) for f, v in sorted(
+                zip(ledger[0::2], ledger[1::2], strict=True))},
+            card=(card_fields["channel"], card_fields["ts"])
+            if "channel" in card_fields and "ts" in card_fields else None,
+            unposted=[Notify.model_validate_json(item) for item in outbox],
+        )
+
     async def read_ledger(self, run_id: str) -> dict[str, Any]:
         raw = await cast("Awaitable[dict[bytes, bytes]]",
                          self._redis.hgetall(keys.RunKeys(run_id).ledger))
@@ -958,6 +989,19 @@ class RunStore:
     async def card_done(self, run_id: str, seen_score: float) -> bool:
         """Clear the dirty mark unless the run changed again after ``seen_score``."""
         return bool(await self._card_done(keys=[keys.CARDS], args=[run_id, repr(seen_score)]))
+
+
+def _audit_entry(entry_id: Any, fields: dict[Any, Any]) -> AuditEntry:
+    data = {_text(k): _text(v) for k, v in fields.items()}
+    return AuditEntry(
+        id=_text(entry_id),
+        type=data["type"],
+        at=datetime.fromisoformat(data["at"]),
+        actor=data.get("actor") or None,
+        step_id=data.get("step") or None,
+        version=int(data["v"]) if data.get("v") else None,
+        detail=json.loads(data.get("detail", "{}")),
+    )
 
 
 def _audit_fields(

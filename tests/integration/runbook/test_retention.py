@@ -33,14 +33,27 @@ async def in_index(redis: aioredis.Redis, index: str, run_id: str) -> bool:
     return await redis.zscore(index, run_id) is not None
 
 
-async def backup_and_drill(bot: Bot) -> tuple[str, str]:
+async def finished(bot: Bot, redis: aioredis.Redis, run_id: str) -> str:
+    """Wait until the run has finished and is in the finished index (written just after the
+    run's last commit), as it is long before any retention passes."""
+    await bot.finished(run_id)
+    for _ in range(500):
+        if await in_index(redis, keys.FINISHED, run_id):
+            return run_id
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{run_id} never reached the finished index")
+
+
+async def backup_and_drill(bot: Bot, redis: aioredis.Redis) -> tuple[str, str]:
     backup = await bot.start("backup", environment="testnet")
     await bot.confirm(backup.id, "store-primary", location="eu-west/bucket-a", checksum=SUM)
     await bot.confirm(backup.id, "store-secondary", location="us-east/bucket-b", checksum=SUM)
     assert (await bot.finished(backup.id)).status is RunStatus.SUCCEEDED
+    await finished(bot, redis, backup.id)
     drill = await bot.start("restore-drill", environment="testnet", source="testnet")
     await bot.approve(drill.id, "approve-promotion", "UOP2")
     assert (await bot.finished(drill.id)).status is RunStatus.SUCCEEDED
+    await finished(bot, redis, drill.id)
     return backup.id, drill.id
 
 
@@ -50,7 +63,7 @@ async def test_finished_runs_past_retention_leave_redis_whole_and_gates_still_pa
     """A backup and a restore drill, 31 days on: both archived (JSON with the audit, the plan,
     the approvals; the Markdown log), every key of theirs gone from Redis, while the snapshot
     metadata and the drill record stay, and a promotion's drill gate still passes on them."""
-    backup_id, drill_id = await backup_and_drill(bot)
+    backup_id, drill_id = await backup_and_drill(bot, redis)
     active = await bot.start("startup-check", environment="testnet")
     archive = RunArchive(tmp_path / "archive")
     archiver = Archiver(bot.store, archive, retention=RETENTION)
@@ -101,7 +114,7 @@ async def test_a_crash_between_the_write_and_the_delete_archives_the_same_bytes_
     process, after a restart) writes the same document again and deletes the keys."""
     run = await bot.start("startup-check", environment="testnet")
     await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
-    await bot.finished(run.id)
+    await finished(bot, redis, run.id)
     archive = RunArchive(tmp_path / "archive")
     first = Archiver(bot.store, archive, retention=RETENTION)
     assert await first.write(run.id) is not None  # ... and the process dies here
@@ -126,7 +139,7 @@ async def test_two_replicas_archiving_at_once_do_no_harm(
     for _ in range(4):
         run = await bot.start("startup-check", environment="testnet")
         await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
-        ids.append((await bot.finished(run.id)).id)
+        ids.append(await finished(bot, redis, run.id))
     later = bot.store.now() + timedelta(days=31)
     one = Archiver(bot.store, RunArchive(tmp_path / "a"), retention=RETENTION)
     two = Archiver(RunStore(redis), RunArchive(tmp_path / "a"), retention=RETENTION)
@@ -147,7 +160,7 @@ async def test_a_run_that_changed_after_it_was_read_is_not_deleted(
     delete refuses (the archive would miss that audit entry); the next sweep takes it whole."""
     run = await bot.start("startup-check", environment="testnet")
     await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
-    run = await bot.finished(run.id)
+    run = await bot.store.get(await finished(bot, redis, run.id))
     archive = RunArchive(tmp_path / "archive")
     archiver = Archiver(bot.store, archive, retention=RETENTION)
     written = await archiver.write(run.id)
@@ -175,7 +188,7 @@ async def test_runs_finished_before_the_index_existed_are_found_and_archived_by_
     for _ in range(2):
         run = await bot.start("startup-check", environment="testnet")
         await bot.service.command(run.id, Abort(actor="UOP", reason="testing retention"))
-        ids.append((await bot.finished(run.id)).id)
+        ids.append(await finished(bot, redis, run.id))
     await redis.delete(keys.FINISHED, keys.FINISHED_ADOPTED)  # as an older release left them
     await redis.zadd(keys.ACTIVE, {ids[1]: 1})
     later = bot.store.now() + timedelta(days=31)
