@@ -4,7 +4,6 @@ engine, the node client. The Slack app, the console and the tests all build thro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -21,6 +20,7 @@ from workflows.freezer import Freezer
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepExecutor
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.evidence import EvidenceExecutor
 from workflows.steps.health import HealthExecutor
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
@@ -36,7 +36,7 @@ DEFINITIONS_DIR = shipped_directory()
 
 
 def default_executors() -> list[StepExecutor]:
-    """Every executor the bot ships; node-facing ones find their client in the step services."""
+    """Every executor the bot ships; node-facing ones take their client from the step deps."""
     return [
         ApprovalExecutor(),
         ManualExecutor(),
@@ -59,7 +59,7 @@ class Runtime:
     nodes: NodeClient
     guard: NetworkGuard
     definitions: dict[str, Definition]
-    services: dict[str, Any] = field(default_factory=dict)
+    deps: StepDeps = field(default_factory=StepDeps)
 
     async def aclose(self) -> None:
         await self.engine.stop()
@@ -85,18 +85,12 @@ async def build_runtime(
     nodes = NodeClient(budget=PostBudget(client))
     guard = NetworkGuard(nodes, refusals=RedisRefusals(client))
     service.freezer = Freezer(store, rules=config.incidents)
-    services: dict[str, Any] = {
-        "store": store,
-        "service": service,
-        "freezer": service.freezer,
-        "config": config,
-        "nodes": nodes,
-        "guard": guard,
-    }
+    deps = StepDeps(store=store, runs=service, freezer=service.freezer, config=config,
+                    nodes=nodes, guard=guard)
     engine = Engine(
         store,
         ExecutorRegistry(executors if executors is not None else default_executors()),
         settings=engine_settings,
-        services=services,
+        deps=deps,
     )
-    return Runtime(config, client, store, service, engine, nodes, guard, defs, services)
+    return Runtime(config, client, store, service, engine, nodes, guard, defs, deps)

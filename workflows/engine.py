@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from workflows.model import (
 from workflows.outage import Outage
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
+from workflows.steps.deps import StepDeps
 from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore
 from workflows.template import TemplateError, context_for, render
 
@@ -100,12 +100,12 @@ class Engine:
         registry: ExecutorRegistry,
         *,
         settings: EngineSettings | None = None,
-        services: Mapping[str, Any] | None = None,
+        deps: StepDeps | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings or EngineSettings()
-        self.services: Mapping[str, Any] = services or {}
+        self.deps = deps or StepDeps()
         self.stats = EngineStats()
         self.outage = Outage("engine", log)  # Redis away: one line when it begins, one at its end
         self._stopping = asyncio.Event()
@@ -152,7 +152,7 @@ class Engine:
         """Every second or so: the freezes of incidents that have ended are lifted and the runs
         they held released (``workflows.freezer``; any replica, the first one wins)."""
         now = asyncio.get_running_loop().time()
-        keeper = self.services.get("freezer")
+        keeper = self.deps.freezer
         if keeper is None or now - last < 1.0:
             return last
         try:
@@ -279,10 +279,7 @@ class Engine:
 
     def _halts(self) -> AutoRollback | None:
         """Built over the service the steps get (none: an engine without one rolls nothing)."""
-        found = self.services.get("autorollback")
-        if isinstance(found, AutoRollback):
-            return found
-        service = self.services.get("service")
+        service = self.deps.runs
         if self._auto is None and isinstance(service, WorkflowService):
             self._auto = AutoRollback(service)
         return self._auto
@@ -448,7 +445,7 @@ class Engine:
             now=self.store.now(),
             attempt=attempt,
             idempotency_key=f"{run.id}:{step.id}:{attempt}",
-            services=self.services,
+            deps=self.deps,
         )
 
     async def _execute(self, run: Run, token: str, attempt: int) -> Outcome | None:

@@ -24,6 +24,7 @@ from workflows.engine import Engine, EngineSettings
 from workflows.model import RunStatus
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
+from workflows.steps.deps import StepDeps
 from workflows.steps.health import HealthExecutor
 from workflows.steps.rpc import RpcExecutor
 from workflows.store import RunStore
@@ -222,11 +223,11 @@ async def test_a_run_reading_a_hostile_node_is_blocked_naming_it(redis: Any, mod
         StaticAuthority(groups={"operators": {"UOP1"}}),
     )
     client = NodeClient(retry=RETRY, timeouts=TIMEOUTS)
-    services = {"store": store, "service": service, "config": config, "nodes": client,
-                "guard": NetworkGuard(client)}
+    deps = StepDeps(store=store, runs=service, config=config, nodes=client,
+                    guard=NetworkGuard(client))
     engine = Engine(store, ExecutorRegistry([HealthExecutor(), RpcExecutor()]),
                     settings=EngineSettings(worker_id="hostile", poll_interval=0.02),
-                    services=services)
+                    deps=deps)
     try:
         run = await service.start("hostile", {"environment": "testnet"}, actor="UOP1")
         started = time.monotonic()

@@ -1,7 +1,7 @@
 """How the node-facing executors (rpc, health, webhook) reach the node layer from a step.
 
-The engine hands every executor the same services mapping; this module finds the config, the
-node client and the network guard in it, resolves a step's target names into configured nodes,
+The engine hands every executor the same step dependencies; this module takes the config, the
+node client and the network guard from them, resolves a step's target names into configured nodes,
 and runs the guard over them before anything is sent. A guard refusal is reported with the
 node's name, what it reports and what its environment expects.
 """
@@ -36,14 +36,13 @@ class NodeAccess:
 
     @classmethod
     def of(cls, ctx: StepContext) -> NodeAccess:
-        config = ctx.services.get("config")
-        client = ctx.services.get("nodes")
-        guard = ctx.services.get("guard")
-        if not isinstance(config, BotConfig):
-            raise StepSetupError("this bot has no config wired into its step services")
-        if not isinstance(client, NodeClient) or not isinstance(guard, NetworkGuard):
-            raise StepSetupError("this bot has no node client and guard wired into its services")
-        return cls(config, client, guard)
+        deps = ctx.deps
+        if deps.config is None:
+            raise StepSetupError("this bot has no config wired into its step dependencies")
+        if deps.nodes is None or deps.guard is None:
+            raise StepSetupError("this bot has no node client and guard wired into its step "
+                                 "dependencies")
+        return cls(deps.config, deps.nodes, deps.guard)
 
     def environment(self, ctx: StepContext) -> EnvironmentConfig:
         name = ctx.step.environment or ctx.run.environment

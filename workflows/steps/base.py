@@ -8,13 +8,13 @@ cannot tell, and then the run is blocked for a human. Nothing is re-run blindly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from workflows.definition import StepKind
 from workflows.model import Outcome, PlannedStep, Run, StepState
+from workflows.steps.deps import StepDeps
 
 __all__ = ["ExecutorRegistry", "StepContext", "StepExecutor"]
 
@@ -30,7 +30,7 @@ class StepContext:
     now: datetime
     attempt: int
     idempotency_key: str  # stable for this step attempt: "<run>:<step>:<attempt>"
-    services: Mapping[str, Any] = field(default_factory=dict)
+    deps: StepDeps = field(default_factory=StepDeps)
 
 
 @runtime_checkable

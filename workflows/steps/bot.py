@@ -9,53 +9,27 @@ looked up, a pause is applied with a de-duplication key).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from workflows.definition import StepKind
 from workflows.errors import WorkflowError
-from workflows.freezer import Freezer
 from workflows.freezes import FreezeBook, run_environments
-from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause, Run
+from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause
 from workflows.steps.base import StepContext
+from workflows.steps.deps import RunStarter
 from workflows.store import RunStore
 
 __all__ = ["BOT_ACTIONS", "BotExecutor", "RunStarter"]
-
-
-class RunStarter(Protocol):
-    """The part of the workflow service a bot step may call."""
-
-    async def start(
-        self,
-        workflow: str,
-        params: dict[str, str],
-        *,
-        actor: str,
-        channel: str | None = None,
-        dedup_key: str | None = None,
-        parent_run_id: str | None = None,
-    ) -> Run: ...
-
-    async def command_as_bot(self, run_id: str, command: Pause, dedup_key: str) -> Run: ...
-
-    async def active_runs(self) -> list[Run]: ...
 
 
 Action = Callable[[StepContext], Awaitable[Outcome]]
 
 
 def _store(ctx: StepContext) -> RunStore:
-    store = ctx.services.get("store")
-    if not isinstance(store, RunStore):
-        raise WorkflowError("this bot has no run store wired into its step services")
-    return store
+    return ctx.deps.need_store()
 
 
 def _starter(ctx: StepContext) -> RunStarter:
-    service = ctx.services.get("service")
-    if service is None:
-        raise WorkflowError("this bot has no workflow service wired into its step services")
-    return service  # type: ignore[no-any-return]
+    return ctx.deps.need_runs()
 
 
 async def _require_no_freeze(ctx: StepContext) -> Outcome:
@@ -71,8 +45,8 @@ async def _require_no_freeze(ctx: StepContext) -> Outcome:
 
 async def _freeze(ctx: StepContext) -> Outcome:
     reason = str(ctx.args.get("reason") or f"{ctx.run.title} ({ctx.run.id})")
-    freezer = ctx.services.get("freezer")
-    if isinstance(freezer, Freezer):
+    freezer = ctx.deps.freezer
+    if freezer is not None:
         # Every environment, until someone lifts it; running promotions pause before their
         # next write step, and the ops channel is told (once, however often this is verified).
         done = await freezer.freeze(ctx.run.initiator, f"{reason} ({ctx.run.id})",
@@ -87,8 +61,8 @@ async def _freeze(ctx: StepContext) -> Outcome:
 
 
 async def _unfreeze(ctx: StepContext) -> Outcome:
-    freezer = ctx.services.get("freezer")
-    if isinstance(freezer, Freezer):
+    freezer = ctx.deps.freezer
+    if freezer is not None:
         lifted = await freezer.lift(ctx.run.initiator)
         return OutcomeSucceeded(result={"freeze": "off", "was_on": bool(lifted.lifted),
                                         "resumed": lifted.resumed})

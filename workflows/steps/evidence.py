@@ -240,9 +240,9 @@ def _counts(reply: Any, targets: list[str]) -> tuple[dict[str, int] | None, list
 
 
 def _config(ctx: StepContext) -> BotConfig:
-    config = ctx.services.get("config")
-    if not isinstance(config, BotConfig):
-        raise ValueError("this bot has no config wired into its step services")
+    config = ctx.deps.config
+    if config is None:
+        raise ValueError("this bot has no config wired into its step dependencies")
     return config
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.config import BotConfig
 from workflows.drills import DrillKind, DrillRecord, drill_within_slo, recovery_times
 from workflows.drillscheduler import DrillBook
 from workflows.errors import WorkflowError
@@ -36,10 +35,7 @@ def snapshot_record_name(environment: str) -> str:
 
 
 def _store(ctx: StepContext) -> RunStore:
-    store = ctx.services.get("store")
-    if not isinstance(store, RunStore):
-        raise WorkflowError("this bot has no run store wired into its step services")
-    return store
+    return ctx.deps.need_store()
 
 
 def _kind(ctx: StepContext) -> DrillKind:
@@ -52,10 +48,8 @@ def _kind(ctx: StepContext) -> DrillKind:
 
 
 async def _require_recent_drill(ctx: StepContext) -> Outcome:
-    config = ctx.services.get("config")
-    default = (
-        config.drills.restore_drill_slo_days if isinstance(config, BotConfig) else DEFAULT_SLO_DAYS
-    )
+    config = ctx.deps.config
+    default = config.drills.restore_drill_slo_days if config is not None else DEFAULT_SLO_DAYS
     max_days = int(ctx.args.get("max_age_days") or default)
     record = await DrillBook(_store(ctx)).record_of(_kind(ctx))
     ok, text = drill_within_slo(record, ctx.now, max_days)

@@ -228,9 +228,9 @@ class _Unanswered(Exception):
 
 
 def _config(ctx: StepContext) -> BotConfig:
-    config = ctx.services.get("config")
-    if not isinstance(config, BotConfig):
-        raise StepSetupError("this bot has no config wired into its step services")
+    config = ctx.deps.config
+    if config is None:
+        raise StepSetupError("this bot has no config wired into its step dependencies")
     return config
 
 

@@ -27,6 +27,7 @@ from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, OutcomeSucceeded
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.wait import WaitExecutor
 from workflows.store import RunStore
@@ -96,7 +97,7 @@ async def main() -> int:
     ])
     engine = Engine(store, registry, settings=EngineSettings(
         worker_id=args.worker, lease=timedelta(seconds=args.lease), poll_interval=0.02,
-    ), services={"store": store})
+    ), deps=StepDeps(store=store))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -28,6 +28,7 @@ from workflows.errors import EnvironmentLocked, InvalidCommand
 from workflows.model import Abort, Approve, Confirm, Resume, Run, RunStatus, StepStatus
 from workflows.policy import DefaultPolicies
 from workflows.service import WorkflowService
+from workflows.steps.deps import StepDeps
 from workflows.store import RunStore
 from workflows.testing import RecordingExecutor, StaticAuthority, StaticInventory
 
@@ -71,7 +72,7 @@ async def test_workflow_runs_to_the_end_on_a_cluster(cluster_client: aioredis.Re
     recorder = RecordingExecutor()
     engine = Engine(store, registry(recorder),
                     settings=EngineSettings(worker_id="c1", poll_interval=0.02),
-                    services={"store": store, "service": service})
+                    deps=StepDeps(store=store, runs=service))
     task = asyncio.create_task(engine.run_forever())
     try:
         runs = [await service.start("smoke", {"version": "v1.4.2", "environment": "testnet"},

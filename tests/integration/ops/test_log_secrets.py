@@ -25,6 +25,7 @@ from workflows.model import Outcome, RunStatus
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.wait import WaitExecutor
 from workflows.store import RunStore
@@ -90,7 +91,7 @@ async def test_no_secret_reaches_any_log_line(
                     ApprovalExecutor(), ManualExecutor(), WaitExecutor(), BotExecutor(),
                     LeakyExecutor(),
                 ]), settings=EngineSettings(worker_id="logs", poll_interval=0.02),
-                    services={"store": store})
+                    deps=StepDeps(store=store))
                 task = asyncio.create_task(engine.run_forever())
                 try:
                     run = await service.start("leak", {}, actor="U_RM1")

@@ -25,6 +25,7 @@ from workflows.engine import Engine, EngineSettings
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.wait import WaitExecutor
 from workflows.store import RunStore
@@ -69,7 +70,7 @@ async def test_runs_approvals_steps_and_engine_counters_appear_in_metrics(
                                     BotExecutor(), RecordingExecutor()])
     engine = Engine(store, ExecutorRegistry(executors),
                     settings=EngineSettings(worker_id="m1", poll_interval=0.02),
-                    services={"store": store, "service": service})
+                    deps=StepDeps(store=store, runs=service))
     metrics.watch_store(store)
     metrics.watch_engine(engine)
     task = asyncio.create_task(engine.run_forever())

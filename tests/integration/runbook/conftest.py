@@ -31,6 +31,7 @@ from workflows.model import Approve, Confirm, Run, RunStatus, StepStatus
 from workflows.planner import plan_run
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry, StepContext
+from workflows.steps.deps import StepDeps
 from workflows.store import RunStore
 from workflows.template import context_for, render
 
@@ -100,7 +101,7 @@ class Bot:
     guard: NetworkGuard
     devnets: dict[str, Devnet]
     clock: OffsetClock
-    services: dict[str, Any] = field(default_factory=dict)
+    deps: StepDeps = field(default_factory=StepDeps)
 
     def net(self, environment: str) -> Devnet:
         return self.devnets[environment]
@@ -216,18 +217,16 @@ async def make_bot(
                               policies=ConfigPolicies(config))
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
-    services: dict[str, Any] = {
-        "store": store, "service": service, "config": config, "nodes": nodes, "guard": guard,
-    }
+    deps = StepDeps(store=store, runs=service, config=config, nodes=nodes, guard=guard)
     engine = Engine(
         store,
         ExecutorRegistry(default_executors()),
         settings=EngineSettings(worker_id="test", poll_interval=0.02, lease=timedelta(seconds=10)),
-        services=services,
+        deps=deps,
     )
     task = asyncio.create_task(engine.run_forever()) if run_engine else None
     try:
-        yield Bot(config, store, service, engine, nodes, guard, devnets, clock, services)
+        yield Bot(config, store, service, engine, nodes, guard, devnets, clock, deps)
     finally:
         await engine.stop(deadline=2)
         if task is not None:
@@ -280,5 +279,5 @@ def context(
         run=run, step=step, state=state,
         args=render(step.with_, context_for(run, step, run.updated_at)),
         now=now or bot.store.now(), attempt=attempt,
-        idempotency_key=f"{run.id}:{step.id}:{attempt}", services=bot.services,
+        idempotency_key=f"{run.id}:{step.id}:{attempt}", deps=bot.deps,
     )

@@ -118,7 +118,7 @@ def planned(bot: Bot, config: BotConfig, step_id: str = "errors") -> StepContext
     return StepContext(
         run=run, step=step, state=run.steps[index],
         args=render(step.with_, context_for(run, step, now)), now=now, attempt=1,
-        idempotency_key=f"{run.id}:{step.id}:1", services={**bot.services, "config": config},
+        idempotency_key=f"{run.id}:{step.id}:1", deps=replace(bot.deps, config=config),
     )
 
 

@@ -246,7 +246,7 @@ async def test_engine_verifies_a_webhook_step_whose_worker_died_after_sending(
         run=stored, step=step, state=state,
         args=render(step.with_, context_for(stored, step, stored.updated_at)),
         now=parts.store.now(), attempt=1, idempotency_key=f"{run.id}:provenance:1",
-        services=parts.services,
+        deps=parts.deps,
     )
     assert isinstance(await WebhookExecutor().execute(ctx), OutcomeSucceeded)
     await asyncio.sleep(0.3)  # the dead worker's lease runs out

@@ -38,6 +38,7 @@ from workflows.model import Confirm, RunStatus
 from workflows.planner import plan_run
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
+from workflows.steps.deps import StepDeps
 from workflows.store import RunStore
 
 RELEASE_CHECK = """
@@ -114,22 +115,16 @@ async def running(
     )
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
-    services: dict[str, Any] = {
-        "store": store,
-        "service": service,
-        "config": config,
-        "nodes": nodes,
-        "guard": guard,
-    }
+    deps = StepDeps(store=store, runs=service, config=config, nodes=nodes, guard=guard)
     engine = Engine(
         store,
         ExecutorRegistry(default_executors()),
         settings=EngineSettings(worker_id="t", poll_interval=0.02, lease=timedelta(seconds=10)),
-        services=services,
+        deps=deps,
     )
     task = asyncio.create_task(engine.run_forever())
     try:
-        yield Bot(config, store, service, engine, nodes, guard, {"testnet": net}, clock, services)
+        yield Bot(config, store, service, engine, nodes, guard, {"testnet": net}, clock, deps)
     finally:
         await engine.stop(deadline=2)
         await task

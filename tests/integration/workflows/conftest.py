@@ -15,6 +15,7 @@ from workflows.model import Run, RunStatus
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.wait import WaitExecutor
 from workflows.store import RunStore
@@ -87,7 +88,7 @@ async def engine(
         store,
         registry(recorder),
         settings=EngineSettings(worker_id="w1", poll_interval=0.02),
-        services={"store": store, "service": service},
+        deps=StepDeps(store=store, runs=service),
     )
     task = asyncio.create_task(eng.run_forever())
     yield eng

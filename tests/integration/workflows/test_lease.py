@@ -12,6 +12,7 @@ from workflows.engine import Engine, EngineSettings
 from workflows.model import RunStatus
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
+from workflows.steps.deps import StepDeps
 from workflows.store import RunStore
 from workflows.testing import RecordingExecutor, StaticAuthority, StaticInventory
 
@@ -47,7 +48,7 @@ async def test_a_live_worker_keeps_the_default_lease_through_a_step_longer_than_
     recorder = RecordingExecutor(delay=lease + 1.0)
     engines = [Engine(store, ExecutorRegistry([recorder]),
                       settings=EngineSettings(worker_id=name, poll_interval=0.02),
-                      services={"store": store, "service": service})
+                      deps=StepDeps(store=store, runs=service))
                for name in ("w-a", "w-b")]
     tasks = [asyncio.create_task(e.run_forever()) for e in engines]
     try:

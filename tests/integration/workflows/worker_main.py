@@ -21,6 +21,7 @@ from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, OutcomeSucceeded
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
+from workflows.steps.deps import StepDeps
 from workflows.steps.people import ApprovalExecutor, ManualExecutor
 from workflows.steps.wait import WaitExecutor
 from workflows.store import RunStore
@@ -106,7 +107,7 @@ async def main() -> None:
 
     engine = Engine(store, registry, settings=EngineSettings(
         worker_id=args.worker, lease=timedelta(seconds=args.lease), poll_interval=0.02,
-    ), services={"store": store})
+    ), deps=StepDeps(store=store))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(engine.stop(5)))
     print("ready", flush=True)

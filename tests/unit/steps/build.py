@@ -12,6 +12,7 @@ from workflows.definition import parse_definition
 from workflows.model import Run
 from workflows.planner import plan_run
 from workflows.steps.base import StepContext
+from workflows.steps.deps import StepDeps
 from workflows.testing import StaticInventory
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -66,7 +67,7 @@ def run_of(text: str, params: dict[str, str] | None = None, run_id: str = "r1") 
 
 def context_of(
     run: Run, step_id: str, args: dict[str, Any] | None = None, attempt: int = 1,
-    services: dict[str, Any] | None = None,
+    deps: StepDeps | None = None,
 ) -> StepContext:
     index = run.index_of(step_id)
     assert index is not None
@@ -79,5 +80,5 @@ def context_of(
         now=NOW,
         attempt=attempt,
         idempotency_key=f"{run.id}:{step.id}:{attempt}",
-        services=services or {},
+        deps=deps or StepDeps(),
     )
