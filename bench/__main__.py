@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.redisserver import find_redis_server
+from bot.testing.redisserver import find_redis_server
 
 HERE = Path(__file__).resolve().parent
 

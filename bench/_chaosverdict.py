@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.devnet import Devnet
 from bot.devnet.deploy import NODE_ACTIONS
-from bot.slack.standin import SlackStandIn
 from bot.slack.views import run_card
+from bot.testing.standin import SlackStandIn
 from workflows.definition import Effect, StepKind
 from workflows.model import Run, RunStatus, StepStatus
 from workflows.store import AuditEntry

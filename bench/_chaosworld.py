@@ -27,8 +27,8 @@ import yaml
 
 from bot.config import BotConfig, load_config
 from bot.devnet import Devnet
-from bot.redisserver import RedisServer
-from bot.slack.standin import SlackStandIn
+from bot.testing.redisserver import RedisServer
+from bot.testing.standin import SlackStandIn
 
 __all__ = [
     "BOT_TOKEN",

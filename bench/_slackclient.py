@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -16,12 +14,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.testing.signing import sign
+
 __all__ = ["ClickAnswer", "SignedSlack", "click_body", "sign"]
-
-
-def sign(body: str, timestamp: int, secret: str) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 def click_body(

@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -58,11 +56,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot, build_web_app, create_bot
 from bot.config import parse_config
-from bot.redisserver import RedisServer
 from bot.runtime import Runtime, build_runtime
 from bot.serve import freeze_startup_heap
 from bot.settings import load_settings
 from bot.slack.views import button_value
+from bot.testing.redisserver import RedisServer
+from bot.testing.signing import sign
 from workflows.definition import parse_definition
 from workflows.engine import EngineSettings
 from workflows.model import RunStatus
@@ -107,11 +106,6 @@ slack:
 
 
 # --- the load generator (its own process) ------------------------------------------------------
-
-
-def _sign(body: str, ts: int) -> str:
-    return "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(),
-                            hashlib.sha256).hexdigest()
 
 
 class _Answers:
@@ -164,7 +158,7 @@ async def _round(http: aiohttp.ClientSession, answers: _Answers,
             body, key = queue.get_nowait()
             ts = int(time.time())
             headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
-                       "X-Slack-Signature": _sign(body, ts)}
+                       "X-Slack-Signature": sign(body, ts, SECRET)}
             started = time.perf_counter()
             async with http.post(url, data=body.encode(), headers=headers) as response:
                 payload = await response.read()
@@ -221,7 +215,7 @@ def _client_main() -> None:
 
 
 def _standin_main() -> None:
-    from bot.slack.standin import SlackStandIn
+    from bot.testing.standin import SlackStandIn
 
     async def main() -> None:
         standin = SlackStandIn(bot_token=TOKEN)

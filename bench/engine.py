@@ -29,7 +29,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from workflows.connection import connect
 from workflows.definition import StepKind, parse_definition
 from workflows.engine import Engine, EngineSettings

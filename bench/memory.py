@@ -41,10 +41,10 @@ import yaml
 from bench._chaosworld import BOT_TOKEN, SIGNING_SECRET, Replica
 from bench._footprint import promotion_footprint
 from bot.config import load_config
-from bot.redisserver import RedisServer
 from bot.runtime import build_runtime
 from bot.slack.notifier import requests_key
-from bot.slack.standin import SlackStandIn
+from bot.testing.redisserver import RedisServer
+from bot.testing.standin import SlackStandIn
 from workflows import keys
 from workflows.archive import RunArchive
 from workflows.archiver import Archiver

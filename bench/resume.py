@@ -44,8 +44,8 @@ import yaml
 from bench._chaosworld import Replica
 from bot.config import load_config
 from bot.devnet import Devnet
-from bot.redisserver import RedisServer
 from bot.runtime import build_runtime
+from bot.testing.redisserver import RedisServer
 from workflows import keys
 from workflows.definition import load_definitions
 from workflows.engine import EngineSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from workflows.connection import connect
 
 

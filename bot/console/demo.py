@@ -41,7 +41,7 @@ from bot.console.stack import (
 )
 from bot.console.users import DEMO_USERS
 from bot.devnet import DevnetError
-from bot.redisserver import RedisServerError
+from bot.testing.redisserver import RedisServerError
 from workflows.errors import DefinitionError
 
 __all__ = ["run_demo"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.console.render import Line, Names, Style, comparable, render_message, render_view
 from bot.console.screen import Screen, Where
-from bot.slack.standin import Call, SlackStandIn
+from bot.testing.standin import Call, SlackStandIn
 
 __all__ = ["Feed", "PendingModal"]
 

@@ -2,14 +2,12 @@
 
 Slash commands, button clicks, modal submissions and App Home events go to the bot's
 ``POST /slack/events`` over loopback, signed exactly as Slack signs them (v0 HMAC-SHA256 of
-``v0:{timestamp}:{body}`` with the signing secret), with trigger ids and response URLs that the
-stand-in Web API recognises. The bot cannot tell the console from Slack.
+``v0:{timestamp}:{body}`` with the signing secret: ``bot.testing.signing``), with trigger ids and
+response URLs that the stand-in Web API recognises. The bot cannot tell the console from Slack.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -21,16 +19,12 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.console.render import Button
-from bot.slack.standin import SlackStandIn
+from bot.testing.signing import sign
+from bot.testing.standin import SlackStandIn
 
-__all__ = ["Reply", "SlackSide", "sign"]
+__all__ = ["Reply", "SlackSide"]
 
 APP_ID = "A0PARTHENON"
-
-
-def sign(secret: str, body: str, timestamp: int) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -64,7 +58,7 @@ class SlackSide:
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": sign(self.signing_secret, body, ts),
+            "X-Slack-Signature": sign(body, ts, self.signing_secret),
         }
         async with self.http.post(f"{self.url}/slack/events", data=body.encode(),
                                   headers=headers) as response:

@@ -25,10 +25,10 @@ from bot.app import SlackBot
 from bot.config import BotConfig, load_config
 from bot.console.users import DEMO_USERS, GROUPS
 from bot.devnet import Devnet, DevnetNode
-from bot.redisserver import RedisServer
 from bot.serve import serve
 from bot.settings import load_settings
-from bot.slack.standin import SlackStandIn
+from bot.testing.redisserver import RedisServer
+from bot.testing.standin import SlackStandIn
 from workflows.catalog import load_catalog
 from workflows.connection import connect
 from workflows.definition import Definition

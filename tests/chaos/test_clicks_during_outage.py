@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.scenarios.harness import OUTSIDER, running_bot, waiting_at
 from tests.unit.slack.definitions import definitions
 

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.scenarios.harness import running_bot, waiting_at
 from tests.unit.slack.definitions import definitions
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis as syncredis
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 
 
 def test_restart_on_same_data_dir_keeps_what_was_written(tmp_path: Path) -> None:

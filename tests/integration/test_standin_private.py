@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.standin import Channel, SlackStandIn
+from bot.testing.standin import Channel, SlackStandIn
 from tests.scenarios.harness import APP_TOKEN, BOT_TOKEN
 
 

@@ -10,8 +10,6 @@ views it actually opened.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -29,7 +27,8 @@ from bot.config import BotConfig, parse_config
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings, load_settings
 from bot.slack.payloads import ButtonValue
-from bot.slack.standin import OpenedView, PostedMessage, SlackStandIn
+from bot.testing import signing
+from bot.testing.standin import OpenedView, PostedMessage, SlackStandIn
 from handlers.api import ApiState
 from workflows.definition import Definition
 from workflows.engine import EngineSettings
@@ -83,8 +82,8 @@ def settings_for(standin: SlackStandIn, redis_url: str, *, socket_mode: bool = F
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    """``bot.testing.signing.sign`` with the harness's signing secret unless told another."""
+    return signing.sign(body, timestamp, secret)
 
 
 @dataclass

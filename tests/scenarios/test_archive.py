@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.archiving import archiver_for
 from bot.config import BotConfig
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import (
     APP_TOKEN,
     BOT_TOKEN,

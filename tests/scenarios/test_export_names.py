@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.slack.standin import PostedMessage, SlackStandIn
+from bot.testing.standin import PostedMessage, SlackStandIn
 from tests.scenarios.harness import APP_TOKEN, BOT_TOKEN, Harness, running_bot
 from tests.unit.slack.definitions import definitions
 from workflows.keys import display_name_key

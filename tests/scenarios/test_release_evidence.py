@@ -17,7 +17,7 @@ from bot.config import BotConfig, parse_config
 from bot.devnet import Devnet
 from bot.devnet.dialect import Dialect
 from bot.runtime import DEFINITIONS_DIR
-from bot.slack.standin import PostedMessage
+from bot.testing.standin import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
 from workflows.definition import StepKind, load_definitions, parse_definition

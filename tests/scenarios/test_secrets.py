@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from bot.serve import serve
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import (
     APP_TOKEN,
     BOT_TOKEN,

@@ -16,7 +16,7 @@ import pytest
 
 from bot.app import SlackBot
 from bot.serve import serve
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import (
     APP_TOKEN,
     BOT_TOKEN,

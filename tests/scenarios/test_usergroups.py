@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import parse_config
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import (
     APP_TOKEN,
     BOT_TOKEN,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import Harness, running_bot
 from tests.security.secretwatch import SecretWatch, discover_secrets, secret_pattern
 from tests.unit.slack.definitions import definitions

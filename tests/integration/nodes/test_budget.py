@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from bot.devnet import Devnet
 from bot.nodes import BudgetUnavailable, NodeClient, NodeRateLimited, PostBudget, RetryPolicy
 from bot.nodes.keys import budget_key, cooldown_key
-from bot.redisserver import free_port
+from bot.testing.redisserver import free_port
 
 from .conftest import PASSWORD, config_for, posts
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis as syncredis
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 
 __all__ = ["LocalCluster"]
 

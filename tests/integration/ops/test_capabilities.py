@@ -21,7 +21,7 @@ from bot.devnet import Devnet
 from bot.nodes.capabilities import VersionKind, metric_families, version_kind
 from bot.nodes.metrics import parse_metrics
 from bot.nodes.refusals import RedisRefusals, Refusal
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 from tests.integration.ops.test_serve import serving, until_ready
 from workflows.connection import connect
 

@@ -15,8 +15,8 @@ import yaml
 
 from bot.checkconfig import CheckOptions, Report, check_config
 from bot.devnet import Devnet
-from bot.redisserver import free_port
 from bot.runtime import DEFINITIONS_DIR
+from bot.testing.redisserver import free_port
 from tests.integration.ops.fakeslack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -17,7 +17,7 @@ from bot.devnet import Devnet
 from bot.nodes import NodeAuthError, NodeClient, RetryPolicy
 from bot.observability import BotMetrics
 from bot.probes import build_ops_app, start_ops_server
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.integration.nodes.conftest import config_for
 from tests.integration.workflows.conftest import GROUPS, definition, wait_for, waiting_at
 from workflows.connection import connect

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.integration.ops.test_serve import (  # the served bot's fixture and helpers
     SECRETS,
     Deployment,

@@ -21,7 +21,7 @@ from bot.probes import (
     build_ops_app,
     start_ops_server,
 )
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.integration.ops.fakeslack import FakeSlack
 from workflows.connection import connect
 

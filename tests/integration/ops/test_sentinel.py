@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.redisserver import RedisServer, find_redis_server, free_port
+from bot.testing.redisserver import RedisServer, find_redis_server, free_port
 from workflows.connection import connect
 from workflows.store import RunStore
 

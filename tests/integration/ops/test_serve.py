@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import load_config
 from bot.devnet import Devnet
-from bot.redisserver import free_port
 from bot.runtime import build_runtime
-from bot.slack.standin import SlackStandIn
+from bot.testing.redisserver import free_port
+from bot.testing.standin import SlackStandIn
 from workflows import keys
 from workflows.model import Confirm, Run, RunStatus
 from workflows.store import RunStore

@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 
 from bot.config import load_config
-from bot.redisserver import free_port
 from bot.runtime import build_runtime
 from bot.serve import STOP_DEADLINE
+from bot.testing.redisserver import free_port
 from tests.integration.ops.test_serve import (
     SIGNING,
     Deployment,

@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 
 TOKEN = "xoxb-standin-blocks"
 DIVIDER = {"type": "divider"}

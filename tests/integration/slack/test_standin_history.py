@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.standin import SlackStandIn
+from bot.testing.standin import SlackStandIn
 
 TOKEN = "xoxb-standin-history"
 META = {"event_type": "parthenon_run_message", "event_payload": {"run_id": "r1", "role": "card"}}

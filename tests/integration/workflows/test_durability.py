@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from tests.integration.workflows.conftest import definition, status_is, wait_for, waiting_at
 from tests.integration.workflows.worker_main import durable_definition
 from workflows.engine import Engine

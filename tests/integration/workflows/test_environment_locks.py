@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from bot.redisserver import RedisServer
+from bot.testing.redisserver import RedisServer
 from workflows import keys
 from workflows.definition import Definition, parse_definition
 from workflows.errors import EnvironmentLocked, InvalidCommand, NotAuthorized
