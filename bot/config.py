@@ -44,6 +44,7 @@ from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 from bot.pagingconfig import PagingConfig
 from bot.retention import RetentionConfig
 from workflows.policy import EnvironmentPolicy
+from workflows.ports import ConfigProblem
 from workflows.userid import USER_ID_PATTERN
 
 __all__ = [
@@ -74,7 +75,7 @@ _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigProblem):
     """The configuration was refused; `code` is stable, the text never contains a secret."""
 
     def __init__(

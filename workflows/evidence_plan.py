@@ -2,7 +2,7 @@
 
 Pure. A definition says *where* the check belongs: a window ``health`` step followed by an
 ``evidence`` step with ``with: {fact: validation_errors, window_of: <the health step>}``. The
-environment's ``evidence.validation_errors`` (``bot/evidence.py``) says *how*:
+environment's ``evidence.validation_errors`` (``workflows/evidence_sources.py``) says *how*:
 
 - ``metric``: the window health step samples that counter on the node's /metrics with its looks
   (``validation_metric`` is added to its arguments) and fails at the first rise; the evidence
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.evidence import ValidationErrorsEvidence, ValidationErrorsSource
 from workflows.definition import InputSpec, StepKind
+from workflows.evidence_sources import ValidationErrorsEvidence, ValidationErrorsSource
 from workflows.model import PlannedStep
 
 __all__ = ["LOGS_INPUT", "EvidenceLookup", "resolve_evidence"]

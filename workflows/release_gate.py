@@ -2,7 +2,7 @@
 
 A definition writes the gate as `kind: rpc, with: {action: version, version: "{{ version }}"}`.
 The node daemon's `getinfo.version` is the constant integer 100 (NODE_RPC.md), so the gate is
-re-planned per the environment's `evidence.release` (bot/evidence.py):
+re-planned per the environment's `evidence.release` (workflows/evidence_sources.py):
 
 - `rpc`: stays an `rpc` step; getinfo.version must equal the release (a node that answers the
   daemon's constant is refused with the fix, see workflows/steps/_rpcactions.py).
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from bot.evidence import ReleaseEvidence, ReleaseSource
 from workflows.definition import Effect, InputSpec, StepKind
 from workflows.errors import InvalidParameters
+from workflows.evidence_sources import ReleaseEvidence, ReleaseSource
 from workflows.model import PlannedStep
 from workflows.template import TemplateError, render
 

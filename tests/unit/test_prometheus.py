@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.prometheus import render_query
+from workflows.prometheus import render_query
 
 
 @pytest.mark.parametrize(

@@ -29,10 +29,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import BotConfig, ConfigError, EnvironmentConfig, WebhookConfig
-from bot.prometheus import PrometheusUnavailable, instant_query, render_query
 from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
+from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, WebhookView
+from workflows.prometheus import PrometheusUnavailable, instant_query, render_query
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext
 from workflows.steps.webhook import sign
@@ -83,7 +83,7 @@ class EvidenceExecutor:
         return await self.execute(ctx)  # looking only: always safe to do again
 
     async def _prometheus(
-        self, ctx: StepContext, config: BotConfig, since: datetime, until: datetime
+        self, ctx: StepContext, config: ConfigView, since: datetime, until: datetime
     ) -> Outcome:
         template = ctx.args.get("query")
         if config.prometheus_url is None or not isinstance(template, str) or not template:
@@ -103,7 +103,7 @@ class EvidenceExecutor:
         return _judged(answer.value, evidence, where)
 
     async def _deploy(
-        self, ctx: StepContext, env: EnvironmentConfig, since: datetime, until: datetime
+        self, ctx: StepContext, env: EnvironmentView, since: datetime, until: datetime
     ) -> Outcome:
         hook = env.deploy_webhook
         if hook is None:
@@ -131,7 +131,7 @@ class EvidenceExecutor:
         return _judged(total, evidence, where)
 
     async def _post(
-        self, ctx: StepContext, hook: WebhookConfig, body: bytes
+        self, ctx: StepContext, hook: WebhookView, body: bytes
     ) -> tuple[int, Any, str | None]:
         """(status, reply, None), or (0, None, what went wrong) when nothing usable came back."""
         timestamp = int(self._clock())
@@ -239,20 +239,20 @@ def _counts(reply: Any, targets: list[str]) -> tuple[dict[str, int] | None, list
     return counts, missing
 
 
-def _config(ctx: StepContext) -> BotConfig:
+def _config(ctx: StepContext) -> ConfigView:
     config = ctx.deps.config
     if config is None:
         raise ValueError("this bot has no config wired into its step dependencies")
     return config
 
 
-def _environment(config: BotConfig, ctx: StepContext) -> EnvironmentConfig:
+def _environment(config: ConfigView, ctx: StepContext) -> EnvironmentView:
     name = ctx.step.environment or ctx.run.environment
     if name is None:
         raise ValueError(f"step {ctx.step.id} has no environment")
     try:
         return config.environment(name)
-    except ConfigError as exc:
+    except ConfigProblem as exc:
         raise ValueError(f"step {ctx.step.id}: {exc.message}") from None
 
 

@@ -27,10 +27,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import BotConfig, ConfigError, EnvironmentConfig, WebhookConfig
 from workflows.definition import StepKind
 from workflows.errors import OutcomeUnknown
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
+from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, WebhookView
 from workflows.release_gate import VERIFY_VERSION
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
 from workflows.steps.base import StepContext
@@ -103,9 +103,10 @@ class WebhookExecutor:
             try:
                 access = NodeAccess.of(ctx)
                 nodes = access.targets(ctx)
+                guarded = access.environment(ctx)  # the guard's view of the same environment
             except StepSetupError as exc:
                 return OutcomeFailed(error=str(exc))
-            report = await guard_nodes(access, nodes, env)
+            report = await guard_nodes(access, nodes, guarded)
             if not report.ok:
                 return OutcomeFailed(
                     error=report.error(), transient=report.transient,
@@ -130,7 +131,7 @@ class WebhookExecutor:
         return await self._post(ctx, env.deploy_webhook, body)
 
     async def _verify_version(
-        self, ctx: StepContext, env: EnvironmentConfig, hook: WebhookConfig | None
+        self, ctx: StepContext, env: EnvironmentView, hook: WebhookView | None
     ) -> Outcome:
         """The release gate on deploy evidence; without an endpoint there is none to trust."""
         if hook is None:
@@ -148,7 +149,7 @@ class WebhookExecutor:
 
         return await verify_release(ctx, ask)
 
-    async def _post(self, ctx: StepContext, hook: WebhookConfig, body: bytes) -> Outcome:
+    async def _post(self, ctx: StepContext, hook: WebhookView, body: bytes) -> Outcome:
         try:
             status, reply = await self._exchange(ctx, hook, body)
         except _Unanswered as exc:
@@ -166,7 +167,7 @@ class WebhookExecutor:
         return self._answer(ctx, status, reply)
 
     async def _exchange(
-        self, ctx: StepContext, hook: WebhookConfig, body: bytes
+        self, ctx: StepContext, hook: WebhookView, body: bytes
     ) -> tuple[int, Any]:
         """POST the signed body, a few tries on connection errors and 5xx; (status, reply)."""
         secret = hook.secret.get_secret_value()
@@ -227,20 +228,20 @@ class _Unanswered(Exception):
         self.reached = reached
 
 
-def _config(ctx: StepContext) -> BotConfig:
+def _config(ctx: StepContext) -> ConfigView:
     config = ctx.deps.config
     if config is None:
         raise StepSetupError("this bot has no config wired into its step dependencies")
     return config
 
 
-def _environment(config: BotConfig, ctx: StepContext) -> EnvironmentConfig:
+def _environment(config: ConfigView, ctx: StepContext) -> EnvironmentView:
     name = ctx.step.environment or ctx.run.environment
     if name is None:
         raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
     try:
         return config.environment(name)
-    except ConfigError as exc:
+    except ConfigProblem as exc:
         raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
 
 
