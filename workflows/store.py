@@ -336,12 +336,6 @@ class RunStore:
     def now(self) -> datetime:
         return self._clock()
 
-    @property
-    def redis(self) -> Redis:
-        """Transitional: only ``workflows/steps/bot.py``'s freeze check still reads it (to
-        become ``store.freezes``); nothing new may use it."""
-        return self._redis
-
     # --- runs ------------------------------------------------------------------------------
 
     async def load(self, run_id: str) -> Run | None:

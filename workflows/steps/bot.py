@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from workflows.definition import StepKind
 from workflows.errors import WorkflowError
-from workflows.freezes import FreezeBook, run_environments
+from workflows.freezes import run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause
 from workflows.steps.base import StepContext
 from workflows.steps.deps import RunStarter
@@ -33,8 +33,7 @@ def _starter(ctx: StepContext) -> RunStarter:
 
 
 async def _require_no_freeze(ctx: StepContext) -> Outcome:
-    store = _store(ctx)
-    frozen = await FreezeBook(store.redis, store.now).covering(run_environments(ctx.run))
+    frozen = await _store(ctx).freezes.covering(run_environments(ctx.run))
     if frozen:
         freeze = frozen[0]
         return OutcomeFailed(
