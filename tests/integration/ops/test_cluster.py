@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from tests.integration.workflows.conftest import (
     waiting_at,
 )
 from workflows import keys
+from workflows.archive import RunArchive
+from workflows.archiver import Archiver
 from workflows.connection import connect
 from workflows.engine import Engine, EngineSettings
 from workflows.errors import EnvironmentLocked, InvalidCommand
@@ -160,3 +163,35 @@ async def test_environment_locks_hold_on_a_cluster(cluster_client: aioredis.Redi
     assert await store.lock_holder("testnet") is None
     await service.command(won.id, Resume(actor="U_OP"))
     assert await store.lock_holder("testnet") == won.id
+
+
+async def test_finished_runs_are_archived_on_a_cluster(
+    cluster_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """Retention on a Cluster: the runs' keys go in one script on each run's slot, the global
+    indexes around it, and the one-time scan for runs an older release finished reads every
+    master."""
+    store = RunStore(cluster_client)
+    service = WorkflowService(
+        store, {"smoke": definition()},
+        StaticInventory({"testnet": [("test-1", "miner", True)]}), StaticAuthority(groups=GROUPS),
+    )
+    runs = [await service.start("smoke", {"version": "v1.4.2", "environment": "testnet"},
+                                actor="U_RM1") for _ in range(4)]
+    for run in runs:
+        await service.command(run.id, Abort(actor="U_OP", reason="retention on a cluster"))
+    await cluster_client.delete(keys.FINISHED, keys.FINISHED_ADOPTED)  # as an older release
+    assert await store.adopt_finished() == len(runs)
+    archive = RunArchive(tmp_path / "archive")
+    report = await Archiver(store, archive, retention=timedelta(days=30)).sweep(
+        store.now() + timedelta(days=31))
+    assert report.archived == len(runs)
+    for run in runs:
+        assert await store.load(run.id) is None
+        for key in keys.RunKeys(run.id).owned():
+            assert not await cluster_client.exists(key)
+        found = await archive.read(run.id)
+        assert found is not None
+        assert found.run.status is RunStatus.ABORTED
+    assert set(await store.archived_ids(10)) == {r.id for r in runs}
+    assert await store.recent_ids(10) == []
