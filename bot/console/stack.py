@@ -96,7 +96,7 @@ class DemoStack:
         self.data_dir = Path(data_dir).resolve()
         self.seed_restore_drill = seed_restore_drill
         self.signing_secret = secrets.token_hex(16)
-        self.redis: RedisServer | None = None
+        self.redis_server: RedisServer | None = None
         self.devnets: dict[str, Devnet] = {}
         self.standin = SlackStandIn(
             bot_token=BOT_TOKEN, users={u.id: u.name for u in DEMO_USERS},
@@ -123,8 +123,8 @@ class DemoStack:
     async def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._start_logging()
-        self.redis = RedisServer(self.data_dir / "redis")
-        self.redis.start()
+        self.redis_server = RedisServer(self.data_dir / "redis")
+        self.redis_server.start()
         for network, nodes, canaries in NETWORKS:
             devnet = Devnet(network, nodes=nodes, canaries=canaries,
                             block_interval=BLOCK_INTERVAL, rpc_password=RPC_PASSWORD)
@@ -138,7 +138,7 @@ class DemoStack:
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_API_URL": self.standin.api_url,
-            "REDIS_URL": self.redis.url,
+            "REDIS_URL": self.redis_server.url,
         })
         started: asyncio.Future[tuple[int, SlackBot]] = asyncio.get_running_loop().create_future()
 
@@ -198,9 +198,9 @@ class DemoStack:
     async def _seed_restore_drill(self) -> bool:
         """A fresh data dir gets a restore drill passed 10 days ago, so the promotion gate
         (runbook §6) is met; a real one (examples/restore-drill.demo) replaces it."""
-        if self.redis is None:
+        if self.redis_server is None:
             return False
-        client = connect(self.redis.url)
+        client = connect(self.redis_server.url)
         try:
             store = RunStore(client)
             book = DrillBook(store)
@@ -239,8 +239,8 @@ class DemoStack:
             found["bot"] = self.port
         if self.standin.port:
             found["slack-standin"] = self.standin.port
-        if self.redis is not None:
-            found["redis"] = self.redis.port
+        if self.redis_server is not None:
+            found["redis"] = self.redis_server.port
         for devnet in self.devnets.values():
             for node in devnet.nodes:
                 found[node.name] = node.port
@@ -268,8 +268,8 @@ class DemoStack:
         for devnet in self.devnets.values():
             with contextlib.suppress(Exception):
                 await devnet.stop()
-        if self.redis is not None:
-            self.redis.stop()
+        if self.redis_server is not None:
+            self.redis_server.stop()
         if self._log_handler is not None:
             root = logging.getLogger()
             root.removeHandler(self._log_handler)
