@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import EnvironmentConfig, NodeConfig
-from bot.nodes import HealthConditions, HealthSample, HealthSampler, NodeHealth, evaluate
+from bot.nodes import HealthSampler
+from workflows.healthgate import HealthConditions, HealthSample, evaluate
+from workflows.nodereplies import NodeHealth
 from workflows.steps._nodes import NodeAccess, guard_nodes
 from workflows.steps.health import conditions_for
 

@@ -1,4 +1,5 @@
-"""What the workflow layer needs from the bot's configuration, as protocols the bot satisfies.
+"""What the workflow layer needs from the bot's configuration, as protocols the bot satisfies,
+and which node methods only read.
 
 The steps read a few facts of the config (an environment's name and deploy endpoint, the
 Prometheus URL, the drill SLO); `bot.config.BotConfig` and its parts satisfy these protocols as
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 __all__ = [
+    "READ_METHODS",
     "ConfigProblem",
     "ConfigView",
     "DrillsView",
@@ -18,6 +20,10 @@ __all__ = [
     "Secret",
     "WebhookView",
 ]
+
+
+READ_METHODS = frozenset({"getinfo", "chain/info", "getblockcount", "getblock", "getbalance"})
+"""The node's methods without side effects: safe to send again after a lost or failed reply."""
 
 
 class ConfigProblem(Exception):

@@ -12,12 +12,9 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["VALIDATION_ERRORS_METRIC", "MetricSample", "NodeMetrics", "parse_metrics"]
+from workflows.healthgate import VALIDATION_ERRORS_METRIC
 
-VALIDATION_ERRORS_METRIC = "pantheon_validation_errors_total"
-"""A validation-error counter the node daemon does NOT export (NODE_RPC.md); the devnet's opt-in
-`future` dialect does. A gate reads a counter only where `evidence.validation_errors` is `metric`
-and names it; this is the name when a condition is asked for without one."""
+__all__ = ["VALIDATION_ERRORS_METRIC", "MetricSample", "NodeMetrics", "parse_metrics"]
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')

@@ -51,6 +51,7 @@ from bot.nodes.errors import (
 from bot.nodes.jsonrpc import interpret_reply, request_body
 from bot.nodes.metrics import NodeMetrics, parse_metrics
 from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
+from workflows.ports import READ_METHODS
 
 if TYPE_CHECKING:
     from bot.config import NodeConfig
@@ -75,8 +76,6 @@ DEFAULT_CONCURRENCY = 128
 MAX_BODY_BYTES = 1 << 20
 """Largest reply body read from a node (1 MiB); a larger one is a protocol error."""
 
-READ_METHODS = frozenset({"getinfo", "chain/info", "getblockcount", "getblock", "getbalance"})
-"""Methods without side effects: safe to send again after a lost or failed reply."""
 
 _T = TypeVar("_T")
 _N = TypeVar("_N", bound="NodeConfig")

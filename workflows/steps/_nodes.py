@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig
-from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, NodeError
+from bot.nodes import NetworkGuard, NodeClient
 from workflows.errors import WorkflowError
+from workflows.nodeerrors import NetworkMismatch, NodeError
 from workflows.steps.base import StepContext
 
 __all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes", "wait_until_up"]

@@ -14,17 +14,17 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import EnvironmentConfig, NodeConfig
-from bot.nodes import (
-    READ_METHODS,
+from workflows.definition import Effect, parse_duration
+from workflows.nodeerrors import (
     NodeAuthError,
     NodeError,
     NodeMethodError,
     NodeRateLimited,
     NodeTransientError,
     NodeUnreachable,
-    StopOutcome,
 )
-from workflows.definition import Effect, parse_duration
+from workflows.nodereplies import StopOutcome
+from workflows.ports import READ_METHODS
 from workflows.steps._nodes import NodeAccess
 from workflows.steps.base import StepContext
 from workflows.steps.checks import (

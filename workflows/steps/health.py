@@ -22,9 +22,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.config import EnvironmentConfig
-from bot.nodes import GateResult, HealthConditions, HealthSample, HealthSampler, evaluate
+from bot.nodes import HealthSampler
 from workflows.definition import StepKind
+from workflows.healthgate import (
+    GateEnvironment,
+    GateResult,
+    HealthConditions,
+    HealthSample,
+    evaluate,
+)
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import seconds
@@ -37,7 +43,7 @@ _MIN_INTERVAL = 0.05
 
 
 def conditions_for(
-    environment: EnvironmentConfig,
+    environment: GateEnvironment,
     window: bool,
     overrides: object = None,
     *,
