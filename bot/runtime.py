@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from bot.config import BotConfig
 from bot.inventory import ConfigAuthority, ConfigInventory
+from bot.nodeport import StepNodes
 from bot.nodes import NetworkGuard, NodeClient, PostBudget
 from bot.nodes.refusals import RedisRefusals
 from bot.policies import ConfigPolicies
@@ -86,7 +87,7 @@ async def build_runtime(
     guard = NetworkGuard(nodes, refusals=RedisRefusals(client))
     service.freezer = Freezer(store, rules=config.incidents)
     deps = StepDeps(store=store, runs=service, freezer=service.freezer, config=config,
-                    nodes=nodes, guard=guard)
+                    nodes=StepNodes(config, nodes, guard))
     engine = Engine(
         store,
         ExecutorRegistry(executors if executors is not None else default_executors()),

@@ -7,6 +7,7 @@ node the network guard refused (in Redis, by any replica) is shown as refused an
 
 from __future__ import annotations
 
+from bot.nodeport import StepNodes
 from bot.slack.views import NodeRow, health_table
 from handlers.context import HandlerContext
 from handlers.payloads import CommandPayload
@@ -35,7 +36,7 @@ def _row(node: NodeLook) -> NodeRow:
 
 async def health_report(ctx: HandlerContext, p: CommandPayload, environment: str) -> None:
     env = ctx.config.environment(environment)
-    access = NodeAccess(ctx.config, ctx.nodes, ctx.node_guard())
+    access = NodeAccess(ctx.config, StepNodes(ctx.config, ctx.nodes, ctx.node_guard()))
     seen = await look(access, env, env.nodes)
     source = (
         f"Judged as a health gate judges, in one look: on the {env.network} chain (genesis), "

@@ -1,20 +1,25 @@
-"""Health gates: a pure evaluation of `/health` (and `/metrics`) samples.
+"""Health gates: a pure evaluation of `/health` (and `/metrics`) samples, and a sampler.
 
 `evaluate(samples, conditions)` decides, for every target node and every condition, pass or fail
 with a reason a human can read in Slack. It takes no clock and does no I/O, so a monitor window
-can be sampled by durable timers, stored in the run, and judged at the end. The samples are
-taken by the bot's sampler (`bot.nodes.health.HealthSampler`, over `GET /health`).
+can be sampled by durable timers, stored in the run, and judged at the end. The sampler polls
+`GET /health` (not rate-limited) through the node port rather than JSON-RPC, which would spend
+the node's POST budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.nodeerrors import NodeError
 from workflows.nodereplies import NodeHealth
+from workflows.ports import NodePort, NodeRef
 
 __all__ = [
     "VALIDATION_ERRORS_METRIC",
@@ -24,6 +29,7 @@ __all__ = [
     "GateResult",
     "HealthConditions",
     "HealthSample",
+    "HealthSampler",
     "NodeVerdict",
     "evaluate",
 ]
@@ -308,3 +314,72 @@ def _validation(readable: _Readable, metric: str) -> tuple[bool, str]:
     if rise > 0:
         return False, f"validation errors rose by {rise:g} ({start:g} -> {end:g})"
     return True, f"no new validation errors ({end:g})"
+
+
+class HealthSampler:
+    """Takes samples with the node client: `/health` always, `/metrics` when asked."""
+
+    def __init__(self, client: NodePort, *, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._clock = clock
+
+    async def sample(
+        self,
+        nodes: Iterable[NodeRef],
+        *,
+        metrics: bool = False,
+        metric: str = VALIDATION_ERRORS_METRIC,
+    ) -> list[HealthSample]:
+        """One sample of each node, all at once (bounded by the client's concurrency);
+        with `metrics`, the counter `metric` is read from /metrics too."""
+
+        async def one(node: NodeRef) -> HealthSample:
+            return await self._one(node, metrics, metric)
+
+        results = await self._client.gather(nodes, one)
+        return [result.value for result in results if result.value is not None]
+
+    async def window(
+        self,
+        nodes: Sequence[NodeRef],
+        *,
+        duration: float,
+        interval: float,
+        metrics: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> list[HealthSample]:
+        """Rounds of samples every `interval` s for `duration` s (first and last included)."""
+        rounds = max(2, int(duration // interval) + 1)
+        samples: list[HealthSample] = []
+        for i in range(rounds):
+            if i:
+                await sleep(interval)
+            samples.extend(await self.sample(nodes, metrics=metrics))
+        return samples
+
+    async def _one(self, node: NodeRef, metrics: bool, metric: str) -> HealthSample:
+        at = self._clock()
+        health: NodeHealth | None = None
+        error: str | None = None
+        errors: float | None = None
+        metrics_error: str | None = None
+        try:
+            health = await self._client.health(node, retry=False)
+        except NodeError as exc:
+            error = f"{exc.code}: {exc.message}"
+        if metrics and health is not None:
+            try:
+                page = await self._client.metrics(node, retry=False)
+                errors = page.total(metric)
+                if errors is None:
+                    metrics_error = f"no {metric} in /metrics"
+            except NodeError as exc:
+                metrics_error = f"/metrics: {exc.code}: {exc.message}"
+        return HealthSample(
+            node=node.name,
+            at=at,
+            health=health,
+            error=error,
+            validation_errors=errors,
+            metrics_error=metrics_error,
+        )

@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.config import EnvironmentConfig, NodeConfig
-from bot.nodes import HealthSampler
-from workflows.healthgate import HealthConditions, HealthSample, evaluate
+from workflows.healthgate import HealthConditions, HealthSample, HealthSampler, evaluate
 from workflows.nodereplies import NodeHealth
+from workflows.ports import EnvironmentView, NodeRef
 from workflows.steps._nodes import NodeAccess, guard_nodes
 from workflows.steps.health import conditions_for
 
@@ -84,7 +83,7 @@ def judge_look(
 
 
 async def look(
-    access: NodeAccess, environment: EnvironmentConfig, nodes: Sequence[NodeConfig]
+    access: NodeAccess, environment: EnvironmentView, nodes: Sequence[NodeRef]
 ) -> EnvironmentLook:
     """Guard, sample and judge `nodes` of `environment` once, as a one-look gate would."""
     report = await guard_nodes(access, list(nodes), environment)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["NodeHealth", "StopOutcome", "StopResult", "Tip"]
+from workflows.nodeerrors import NodeError
+
+__all__ = ["NodeHealth", "NodeResult", "StopOutcome", "StopResult", "Tip"]
+
+_T = TypeVar("_T")
 
 
 class NodeHealth(BaseModel):
@@ -52,3 +57,16 @@ class StopResult(BaseModel):
     reply: str | None = None  # the node's answer to `stop`, if it answered
     stop_error: str | None = None  # the error code of the `stop` call, if it failed
     evidence: str  # what the last verification probe saw, in words
+
+
+@dataclass(frozen=True)
+class NodeResult(Generic[_T]):
+    """One node's share of a fan-out: a value, or the NodeError it failed with."""
+
+    node: str
+    value: _T | None = None
+    error: NodeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, overload
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -51,7 +51,8 @@ from bot.nodes.errors import (
 from bot.nodes.jsonrpc import interpret_reply, request_body
 from bot.nodes.metrics import NodeMetrics, parse_metrics
 from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
-from workflows.ports import READ_METHODS
+from workflows.nodereplies import NodeResult
+from workflows.ports import READ_METHODS, NodeRef
 
 if TYPE_CHECKING:
     from bot.config import NodeConfig
@@ -78,7 +79,7 @@ MAX_BODY_BYTES = 1 << 20
 
 
 _T = TypeVar("_T")
-_N = TypeVar("_N", bound="NodeConfig")
+_N = TypeVar("_N", bound=NodeRef)  # a fan-out only names its nodes
 _DROPPED = (aiohttp.ClientConnectionError, OSError)  # disconnected, reset, broken pipe
 
 
@@ -123,19 +124,6 @@ class RpcObserver(Protocol):
     seconds the attempt took (including its wait for the POST budget), the error code or None."""
 
     def __call__(self, node: str, method: str, seconds: float, error: str | None) -> None: ...
-
-
-@dataclass(frozen=True)
-class NodeResult(Generic[_T]):
-    """One node's share of a fan-out: a value, or the NodeError it failed with."""
-
-    node: str
-    value: _T | None = None
-    error: NodeError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class NodeClient:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from bot.config import BotConfig, parse_config
+from bot.nodeport import StepNodes
 from bot.nodes import NetworkGuard, NodeClient, NodeError, RetryPolicy, Timeouts
 from bot.nodes.rpc import MAX_BODY_BYTES
 from workflows.definition import parse_definition
@@ -223,8 +224,8 @@ async def test_a_run_reading_a_hostile_node_is_blocked_naming_it(redis: Any, mod
         StaticAuthority(groups={"operators": {"UOP1"}}),
     )
     client = NodeClient(retry=RETRY, timeouts=TIMEOUTS)
-    deps = StepDeps(store=store, runs=service, config=config, nodes=client,
-                    guard=NetworkGuard(client))
+    deps = StepDeps(store=store, runs=service, config=config,
+                    nodes=StepNodes(config, client, NetworkGuard(client)))
     engine = Engine(store, ExecutorRegistry([HealthExecutor(), RpcExecutor()]),
                     settings=EngineSettings(worker_id="hostile", poll_interval=0.02),
                     deps=deps)

@@ -12,10 +12,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig
-from bot.nodes import NetworkGuard, NodeClient
 from workflows.errors import WorkflowError
 from workflows.nodeerrors import NetworkMismatch, NodeError
+from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, NodePort, NodeRef
 from workflows.steps.base import StepContext
 
 __all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes", "wait_until_up"]
@@ -29,38 +28,46 @@ class StepSetupError(WorkflowError):
 
 @dataclass(frozen=True)
 class NodeAccess:
-    """The node layer as one step sees it."""
+    """The node layer as one step sees it: the config's nodes, reached through the node port
+    (its client calls and its guard checks)."""
 
-    config: BotConfig
-    client: NodeClient
-    guard: NetworkGuard
+    config: ConfigView
+    nodes: NodePort
+
+    @property
+    def client(self) -> NodePort:
+        return self.nodes
+
+    @property
+    def guard(self) -> NodePort:
+        return self.nodes
 
     @classmethod
     def of(cls, ctx: StepContext) -> NodeAccess:
         deps = ctx.deps
         if deps.config is None:
             raise StepSetupError("this bot has no config wired into its step dependencies")
-        if deps.nodes is None or deps.guard is None:
+        if deps.nodes is None:
             raise StepSetupError("this bot has no node client and guard wired into its step "
                                  "dependencies")
-        return cls(deps.config, deps.nodes, deps.guard)
+        return cls(deps.config, deps.nodes)
 
-    def environment(self, ctx: StepContext) -> EnvironmentConfig:
+    def environment(self, ctx: StepContext) -> EnvironmentView:
         name = ctx.step.environment or ctx.run.environment
         if name is None:
             raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
         try:
             return self.config.environment(name)
-        except ConfigError as exc:
+        except ConfigProblem as exc:
             raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
 
-    def targets(self, ctx: StepContext) -> list[NodeConfig]:
+    def targets(self, ctx: StepContext) -> list[NodeRef]:
         """The step's planned target names as configured nodes (the plan fixed the names)."""
         nodes = []
         for name in ctx.step.targets:
             try:
                 nodes.append(self.config.node(name))
-            except ConfigError:
+            except ConfigProblem:
                 raise StepSetupError(
                     f"step {ctx.step.id}: node {name} is no longer in the configuration; "
                     "start a new run"
@@ -99,14 +106,14 @@ class GuardReport:
 
 
 async def guard_nodes(
-    access: NodeAccess, nodes: list[NodeConfig], environment: EnvironmentConfig,
+    access: NodeAccess, nodes: list[NodeRef], environment: EnvironmentView,
     *, limit: int = 32,
 ) -> GuardReport:
     """Check every node's genesis against its environment (the guard caches passes)."""
     report = GuardReport()
     semaphore = asyncio.Semaphore(limit)
 
-    async def one(node: NodeConfig) -> None:
+    async def one(node: NodeRef) -> None:
         async with semaphore:
             try:
                 await access.guard.check(node, environment)
@@ -124,7 +131,7 @@ async def guard_nodes(
 
 
 async def wait_until_up(
-    access: NodeAccess, nodes: list[NodeConfig], within: float, *, poll: float = 0.25
+    access: NodeAccess, nodes: list[NodeRef], within: float, *, poll: float = 0.25
 ) -> list[str]:
     """Poll ``/health`` (GET: no RPC budget) until every node says ok or ``within`` seconds
     pass; returns the nodes still not up. Used after a start or restart, before acting.

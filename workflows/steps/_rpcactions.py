@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.config import EnvironmentConfig, NodeConfig
 from workflows.definition import Effect, parse_duration
 from workflows.nodeerrors import (
     NodeAuthError,
@@ -24,7 +23,7 @@ from workflows.nodeerrors import (
     NodeUnreachable,
 )
 from workflows.nodereplies import StopOutcome
-from workflows.ports import READ_METHODS
+from workflows.ports import READ_METHODS, EnvironmentView, NodeRef
 from workflows.steps._nodes import NodeAccess
 from workflows.steps.base import StepContext
 from workflows.steps.checks import (
@@ -57,8 +56,8 @@ DEFAULT_STOP_ORDER = ("miner", "validator", "rpc-edge")
 class ActionInput:
     ctx: StepContext
     access: NodeAccess
-    environment: EnvironmentConfig
-    nodes: list[NodeConfig]
+    environment: EnvironmentView
+    nodes: list[NodeRef]
     limit: int
 
     @property
@@ -82,7 +81,7 @@ def describe_error(exc: NodeError) -> str:
     return f"{exc.method}: {exc.message}" if exc.method else exc.message
 
 
-Probe = Callable[[NodeConfig], Awaitable[tuple[Any, str | None]]]
+Probe = Callable[[NodeRef], Awaitable[tuple[Any, str | None]]]
 
 
 def _outcome_unknown(error: NodeError) -> bool:
@@ -92,7 +91,7 @@ def _outcome_unknown(error: NodeError) -> bool:
     return error.sent and not definite and error.method not in HARMLESS_METHODS
 
 
-async def fan_out(inp: ActionInput, nodes: list[NodeConfig], probe: Probe) -> ActionOutput:
+async def fan_out(inp: ActionInput, nodes: list[NodeRef], probe: Probe) -> ActionOutput:
     """Run ``probe`` on every node (bounded); a probe returns (value, problem or None)."""
     out = ActionOutput()
     results = await inp.access.client.gather(nodes, probe, limit=inp.limit)
@@ -143,7 +142,7 @@ async def _call(inp: ActionInput) -> ActionOutput:
         _require_write(inp, f"method {method}")
     expectations = parse_expectations(inp.args.get("expect"))
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         value = await inp.access.client.call(node, method, params)
         problems = check_expectations(value, expectations)
         return value, "; ".join(problems) or None
@@ -154,17 +153,17 @@ async def _call(inp: ActionInput) -> ActionOutput:
 async def _network(inp: ActionInput) -> ActionOutput:
     """The guard already compared every target's genesis; say what was verified."""
     env = inp.environment
-    value = {"network": env.network.value, "genesis": env.expected_genesis}
+    value = {"network": str(env.network), "genesis": env.expected_genesis}
     out = ActionOutput(values={node.name: value for node in inp.nodes})
     out.note = (
-        f"all {len(inp.nodes)} node(s) report the {env.network.value} genesis "
+        f"all {len(inp.nodes)} node(s) report the {env.network!s} genesis "
         f"{env.expected_genesis[:12]}…"
     )
     return out
 
 
 async def _tip(inp: ActionInput) -> ActionOutput:
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         tip = await inp.access.client.tip(node)
         return {"height": tip.height, "hash": tip.hash}, None
 
@@ -178,7 +177,7 @@ async def _tip(inp: ActionInput) -> ActionOutput:
     return out
 
 
-async def _block_hash(inp: ActionInput, node: NodeConfig, height: int) -> str | None:
+async def _block_hash(inp: ActionInput, node: NodeRef, height: int) -> str | None:
     block = await inp.access.client.call(node, "getblock", [height])
     found = block.get("hash") if isinstance(block, dict) else None
     return found.lower() if isinstance(found, str) and _HEX64.match(found) else None
@@ -189,7 +188,7 @@ async def _continuity(inp: ActionInput) -> ActionOutput:
         raise ValueError("continuity needs 'against': a captured tip or tips")
     refs = parse_tip_refs(inp.args["against"], [node.name for node in inp.nodes])
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         ref = refs.get(node.name)
         if ref is None:
             return None, "no captured height and hash for this node"
@@ -211,7 +210,7 @@ async def _transaction(inp: ActionInput) -> ActionOutput:
     if amount <= 0 or not 0 <= asset <= 2:
         raise ValueError("amount must be positive base units and asset 0, 1 or 2")
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         client = inp.access.client
         address = await client.call(node, "getnewaddress", [])
         if not isinstance(address, str) or not _HEX64.match(address):
@@ -231,7 +230,7 @@ async def _transaction(inp: ActionInput) -> ActionOutput:
 
 
 async def _auth_refused(inp: ActionInput) -> ActionOutput:
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         if await inp.access.client.auth_required(node):
             return {"unauthenticated": "refused (401)"}, None
         return {"unauthenticated": "accepted"}, (
@@ -246,7 +245,7 @@ async def _version(inp: ActionInput) -> ActionOutput:
     if not isinstance(expected, str) or not expected:
         raise ValueError("a version check needs 'version'")
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         info = await inp.access.client.call(node, "getinfo", [])
         reported = info.get("version") if isinstance(info, dict) else None
         if isinstance(reported, int) and not isinstance(reported, bool):
@@ -282,19 +281,19 @@ async def _stop(inp: ActionInput) -> ActionOutput:
     order = [str(r) for r in inp.args.get("order") or DEFAULT_STOP_ORDER]
     stop_timeout = seconds(inp.args.get("stop_timeout"), 5.0)
     verify = seconds(inp.args.get("verify_window"), 15.0)
-    groups: list[tuple[str, list[NodeConfig]]] = []
+    groups: list[tuple[str, list[NodeRef]]] = []
     for role in order:
-        members = [n for n in inp.nodes if n.role.value == role]
+        members = [n for n in inp.nodes if str(n.role) == role]
         if members:
             groups.append((role, members))
-    rest = [n for n in inp.nodes if n.role.value not in order]
+    rest = [n for n in inp.nodes if str(n.role) not in order]
     if rest:
         groups.append(("other", rest))
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         result = await inp.access.client.stop(node, stop_timeout=stop_timeout, verify=verify)
         value = {"outcome": result.outcome.value, "evidence": result.evidence,
-                 "role": node.role.value}
+                 "role": str(node.role)}
         if result.outcome is StopOutcome.STOPPED:
             return value, None
         return value, f"did not verifiably stop ({result.outcome.value}: {result.evidence})"
@@ -325,7 +324,7 @@ async def _lkg(inp: ActionInput) -> ActionOutput:
     if given_height not in (None, "") or given_hash not in (None, ""):
         operator = parse_tip_refs({"height": given_height, "hash": given_hash}, ["-"])["-"]
 
-    async def count(node: NodeConfig) -> tuple[Any, str | None]:
+    async def count(node: NodeRef) -> tuple[Any, str | None]:
         return await inp.access.client.call(node, "getblockcount", [], expect=int), None
 
     tips = await fan_out(inp, inp.nodes, count)
@@ -362,7 +361,7 @@ async def _lkg(inp: ActionInput) -> ActionOutput:
 async def _hashes_at(inp: ActionInput, height: int, heights: dict[str, int]) -> dict[str, str]:
     having = [n for n in inp.nodes if heights.get(n.name, 0) >= height]
 
-    async def probe(node: NodeConfig) -> tuple[Any, str | None]:
+    async def probe(node: NodeRef) -> tuple[Any, str | None]:
         return await _block_hash(inp, node, height), None
 
     found = await fan_out(inp, having, probe)
@@ -395,7 +394,7 @@ async def _verify_operator_lkg(
     return out
 
 
-async def is_stopped(inp: ActionInput, node: NodeConfig) -> tuple[bool, str]:
+async def is_stopped(inp: ActionInput, node: NodeRef) -> tuple[bool, str]:
     """Look at a node (GET /health only): is it down?"""
     try:
         health = await inp.access.client.health(node, retry=False)

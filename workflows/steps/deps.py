@@ -1,6 +1,7 @@
 """What the executors need from the rest of the bot, typed: the engine hands every step the same
-``StepDeps`` (built once, in ``bot/runtime.py``). A part a bot was built without is None, and
-the step that needs it fails with a setup error that names it.
+``StepDeps`` (built once, in ``bot/runtime.py``; the bot's parts satisfy ``workflows.ports``).
+A part a bot was built without is None, and the step that needs it fails with a setup error
+that names it.
 """
 
 from __future__ import annotations
@@ -8,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.config import BotConfig
-from bot.nodes import NetworkGuard, NodeClient
 from workflows.errors import WorkflowError
 from workflows.freezer import Freezer
 from workflows.model import Pause, Run
+from workflows.ports import ConfigView, NodePort
 from workflows.store import RunStore
 
 __all__ = ["RunStarter", "StepDeps"]
@@ -44,9 +44,8 @@ class StepDeps:
     store: RunStore | None = None
     runs: RunStarter | None = None  # the workflow service (follow-up runs, pausing others)
     freezer: Freezer | None = None
-    config: BotConfig | None = None
-    nodes: NodeClient | None = None
-    guard: NetworkGuard | None = None
+    config: ConfigView | None = None
+    nodes: NodePort | None = None  # the node client and the network guard (bot.nodeport)
 
     def need_store(self) -> RunStore:
         if self.store is None:

@@ -22,13 +22,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.nodes import HealthSampler
 from workflows.definition import StepKind
 from workflows.healthgate import (
     GateEnvironment,
     GateResult,
     HealthConditions,
     HealthSample,
+    HealthSampler,
     evaluate,
 )
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded

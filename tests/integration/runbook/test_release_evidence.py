@@ -19,6 +19,7 @@ import yaml
 from bot.config import BotConfig, parse_config
 from bot.devnet import Devnet
 from bot.inventory import ConfigAuthority, ConfigInventory
+from bot.nodeport import StepNodes
 from bot.nodes import NetworkGuard, NodeClient, PostBudget, RetryPolicy
 from bot.policies import ConfigPolicies
 from bot.runtime import DEFINITIONS_DIR, default_executors
@@ -115,7 +116,8 @@ async def running(
     )
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
-    deps = StepDeps(store=store, runs=service, config=config, nodes=nodes, guard=guard)
+    deps = StepDeps(store=store, runs=service, config=config,
+                    nodes=StepNodes(config, nodes, guard))
     engine = Engine(
         store,
         ExecutorRegistry(default_executors()),
