@@ -81,14 +81,17 @@ async def test_workflow_runs_to_the_end_on_a_cluster(cluster_client: aioredis.Re
         runs = [await service.start("smoke", {"version": "v1.4.2", "environment": "testnet"},
                                     actor="U_RM1", channel="C1") for _ in range(6)]
         for run in runs:
-            waiting = await wait_for(store, run.id, waiting_at("approve"))
+            # A cluster of six servers on two shared cores: give a loaded machine time; a run
+            # that is really stuck still fails.
+            waiting = await wait_for(store, run.id, waiting_at("approve"), timeout=30)
             for approver in ("U_RM2", "U_RM3"):
                 await service.command(run.id, Approve(actor=approver, step_id="approve",
                                                       plan_hash=waiting.plan_hash))
-            await wait_for(store, run.id, waiting_at("checksum"))
+            await wait_for(store, run.id, waiting_at("checksum"), timeout=30)
             await service.command(run.id, Confirm(actor="U_OP", step_id="checksum",
                                                   inputs={"checksum": SUM}))
-        finals = [await wait_for(store, run.id, status_is(RunStatus.SUCCEEDED)) for run in runs]
+        finals = [await wait_for(store, run.id, status_is(RunStatus.SUCCEEDED), timeout=30)
+                  for run in runs]
     finally:
         await engine.stop(deadline=2)
         await task
