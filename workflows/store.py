@@ -188,9 +188,12 @@ return {doc, redis.call('HGET', KEYS[1], 'plan') or '', redis.call('HGET', KEYS[
         redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[5], 0, -1)}
 """
 
-# KEYS: lease, fence   ARGV: worker, ttl ms
+# KEYS: lease, fence, run   ARGV: worker, ttl ms
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+-- a run archived (its keys deleted) after its id was read from the due index: nothing to take,
+-- and no key may be created for it (a fence counter would outlive the run for ever)
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
 return token
@@ -698,7 +701,7 @@ class RunStore:
     async def claim(self, run_id: str, worker: str, ttl_ms: int) -> str | None:
         """Take the run's lease; the token fences every commit made under it."""
         k = keys.RunKeys(run_id)
-        token = await self._claim(keys=[k.lease, k.fence], args=[worker, ttl_ms])
+        token = await self._claim(keys=[k.lease, k.fence, k.run], args=[worker, ttl_ms])
         if token is None:
             # Someone holds it: look again when their lease would have run out.
             left = await self._redis.pttl(k.lease)

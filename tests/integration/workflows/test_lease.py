@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import redis.asyncio as aioredis
+
 from tests.integration.workflows.conftest import GROUPS, definition, wait_for
 from workflows.engine import Engine, EngineSettings
 from workflows.model import RunStatus
@@ -62,3 +64,12 @@ async def test_a_live_worker_keeps_the_default_lease_through_a_step_longer_than_
     assert recorder.executions[(run.id, "read")] == 1
     assert [e.stats.lease_lost for e in engines] == [0, 0]
     assert [e.stats.takeovers for e in engines] == [0, 0]
+
+
+async def test_claiming_a_run_that_no_longer_exists_takes_nothing_and_creates_no_key(
+    store: RunStore, redis: aioredis.Redis
+) -> None:
+    """An id read from the due index just before the run was archived (its keys deleted): the
+    claim is refused and leaves no lease or fencing counter behind for ever."""
+    assert await store.claim("r20250101-0a0b0c", "worker-1", 3000) is None
+    assert [k async for k in redis.scan_iter(match="pcb:{r20250101-0a0b0c}:*")] == []
