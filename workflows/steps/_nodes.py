@@ -17,13 +17,39 @@ from workflows.nodeerrors import NetworkMismatch, NodeError
 from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, NodePort, NodeRef
 from workflows.steps.base import StepContext
 
-__all__ = ["GuardReport", "NodeAccess", "StepSetupError", "guard_nodes", "wait_until_up"]
+__all__ = [
+    "GuardReport",
+    "NodeAccess",
+    "StepSetupError",
+    "guard_nodes",
+    "step_config",
+    "step_environment",
+    "wait_until_up",
+]
 
 
 class StepSetupError(WorkflowError):
     """The bot cannot run a node step at all (a wiring or config problem, not a node failure)."""
 
     code = "step_setup"
+
+
+def step_config(ctx: StepContext) -> ConfigView:
+    """The config a step acts under (environments, webhooks, evidence), from its dependencies."""
+    if ctx.deps.config is None:
+        raise StepSetupError("this bot has no config wired into its step dependencies")
+    return ctx.deps.config
+
+
+def step_environment(config: ConfigView, ctx: StepContext) -> EnvironmentView:
+    """The configured environment the step acts in (its own, else the run's)."""
+    name = ctx.step.environment or ctx.run.environment
+    if name is None:
+        raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
+    try:
+        return config.environment(name)
+    except ConfigProblem as exc:
+        raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
 
 
 @dataclass(frozen=True)
@@ -53,13 +79,7 @@ class NodeAccess:
         return cls(deps.config, deps.nodes)
 
     def environment(self, ctx: StepContext) -> EnvironmentView:
-        name = ctx.step.environment or ctx.run.environment
-        if name is None:
-            raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
-        try:
-            return self.config.environment(name)
-        except ConfigProblem as exc:
-            raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
+        return step_environment(self.config, ctx)
 
     def targets(self, ctx: StepContext) -> list[NodeRef]:
         """The step's planned target names as configured nodes (the plan fixed the names)."""

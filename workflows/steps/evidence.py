@@ -31,8 +31,9 @@ import aiohttp
 
 from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
-from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, WebhookView
+from workflows.ports import ConfigView, EnvironmentView, WebhookView
 from workflows.prometheus import PrometheusUnavailable, instant_query, render_query
+from workflows.steps._nodes import StepSetupError, step_config, step_environment
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext
 from workflows.steps.webhook import sign
@@ -64,9 +65,9 @@ class EvidenceExecutor:
         if source == "person":
             return _ask_person(ctx, since, until, because=None)
         try:
-            config = _config(ctx)
-            env = _environment(config, ctx)
-        except ValueError as exc:
+            config = step_config(ctx)
+            env = step_environment(config, ctx)
+        except StepSetupError as exc:
             return OutcomeFailed(error=str(exc))
         if source == "prometheus":
             return await self._prometheus(ctx, config, since, until)
@@ -237,23 +238,6 @@ def _counts(reply: Any, targets: list[str]) -> tuple[dict[str, int] | None, list
         else:
             missing.append(name)
     return counts, missing
-
-
-def _config(ctx: StepContext) -> ConfigView:
-    config = ctx.deps.config
-    if config is None:
-        raise ValueError("this bot has no config wired into its step dependencies")
-    return config
-
-
-def _environment(config: ConfigView, ctx: StepContext) -> EnvironmentView:
-    name = ctx.step.environment or ctx.run.environment
-    if name is None:
-        raise ValueError(f"step {ctx.step.id} has no environment")
-    try:
-        return config.environment(name)
-    except ConfigProblem as exc:
-        raise ValueError(f"step {ctx.step.id}: {exc.message}") from None
 
 
 def _short(reply: Any) -> str:

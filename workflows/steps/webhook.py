@@ -30,9 +30,15 @@ import aiohttp
 from workflows.definition import StepKind
 from workflows.errors import OutcomeUnknown
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
-from workflows.ports import ConfigProblem, ConfigView, EnvironmentView, WebhookView
+from workflows.ports import EnvironmentView, WebhookView
 from workflows.release_gate import VERIFY_VERSION
-from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes
+from workflows.steps._nodes import (
+    NodeAccess,
+    StepSetupError,
+    guard_nodes,
+    step_config,
+    step_environment,
+)
 from workflows.steps.base import StepContext
 from workflows.steps.release import NoAnswer, verify_release
 from workflows.steps.rpc import captures_from
@@ -85,8 +91,8 @@ class WebhookExecutor:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         try:
-            config = _config(ctx)
-            env = _environment(config, ctx)
+            config = step_config(ctx)
+            env = step_environment(config, ctx)
             body = build_body(ctx, env.name)
         except (StepSetupError, ValueError) as exc:
             return OutcomeFailed(error=str(exc))
@@ -119,8 +125,8 @@ class WebhookExecutor:
         attempt: sending again either performs the call that never arrived or returns the
         first answer. A manual fallback needs a person either way."""
         try:
-            config = _config(ctx)
-            env = _environment(config, ctx)
+            config = step_config(ctx)
+            env = step_environment(config, ctx)
             body = build_body(ctx, env.name)
         except (StepSetupError, ValueError):
             return None
@@ -226,23 +232,6 @@ class _Unanswered(Exception):
         super().__init__(last_error)
         self.last_error = last_error
         self.reached = reached
-
-
-def _config(ctx: StepContext) -> ConfigView:
-    config = ctx.deps.config
-    if config is None:
-        raise StepSetupError("this bot has no config wired into its step dependencies")
-    return config
-
-
-def _environment(config: ConfigView, ctx: StepContext) -> EnvironmentView:
-    name = ctx.step.environment or ctx.run.environment
-    if name is None:
-        raise StepSetupError(f"step {ctx.step.id} has no environment to act in")
-    try:
-        return config.environment(name)
-    except ConfigProblem as exc:
-        raise StepSetupError(f"step {ctx.step.id}: {exc.message}") from None
 
 
 def _decode(raw: bytes) -> Any:
