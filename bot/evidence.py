@@ -1,9 +1,9 @@
 """Where each node fact a gate needs comes from: the `evidence` section of an environment.
 
-The node daemon cannot tell everything a gate needs (`NODE_RPC.md`, "What the node can and
-cannot tell about itself"): its `getinfo.version` is the constant integer 100 whatever release
-is installed, and it exports no validation-error metric. So every environment says, per fact,
-which source a gate trusts:
+The node daemon cannot tell everything a gate needs (`docs/node-dialect.md`, "What the node can and
+cannot tell about itself"): its `getinfo.version` is the constant integer 100 whatever release is
+installed, and it exports no validation-error metric. So every environment says, per fact, which
+source a gate trusts:
 
     prometheus_url: "http://prom.internal:9090"       # top level, optional
     environments:

@@ -148,7 +148,7 @@ class ValidationErrorsEvidence(BaseModel):
         if source is ValidationErrorsSource.METRIC and self.metric is None:
             raise _refuse(
                 "source metric needs metric: the name of the counter on the node's /metrics "
-                "(the node daemon itself exports none: see NODE_RPC.md)"
+                "(the node daemon itself exports none: see docs/node-dialect.md)"
             )
         if source is ValidationErrorsSource.PROMETHEUS and self.query is None:
             raise _refuse("source prometheus needs query: a PromQL expression")

@@ -35,9 +35,9 @@ __all__ = [
 ]
 
 VALIDATION_ERRORS_METRIC = "pantheon_validation_errors_total"
-"""A validation-error counter the node daemon does NOT export (NODE_RPC.md); the devnet's opt-in
-`future` dialect does. A gate reads a counter only where `evidence.validation_errors` is `metric`
-and names it; this is the name when a condition is asked for without one."""
+"""A validation-error counter the node daemon does NOT export (docs/node-dialect.md); the devnet's
+opt-in `future` dialect does. A gate reads a counter only where `evidence.validation_errors` is
+`metric` and names it; this is the name when a condition is asked for without one."""
 
 
 class GateEnvironment(Protocol):

@@ -1,9 +1,9 @@
 """The operator's Prometheus, asked one instant PromQL query (`GET /api/v1/query`).
 
-The node daemon exports no validation-error metric (`NODE_RPC.md`); an operator who scrapes the
-node logs into Prometheus (a log exporter, mtail, Loki recording rules) can feed the "no rise in
-validation errors" gate from there. The environment's `evidence.validation_errors.query` is a
-PromQL expression that may use two placeholders, filled in when the gate runs:
+The node daemon exports no validation-error metric (`docs/node-dialect.md`); an operator who scrapes
+the node logs into Prometheus (a log exporter, mtail, Loki recording rules) can feed the "no rise in
+validation errors" gate from there. The environment's `evidence.validation_errors.query` is a PromQL
+expression that may use two placeholders, filled in when the gate runs:
 
 - `$window`: the watch window as a Prometheus duration (`3600s`), for `increase(x[$window])`;
 - `$nodes`: the gate's target node names as a regex alternation (`test-1|test-2`), for

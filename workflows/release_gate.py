@@ -1,8 +1,8 @@
 """Plan time: a "the nodes run the release" gate takes its evidence from the environment.
 
 A definition writes the gate as `kind: rpc, with: {action: version, version: "{{ version }}"}`.
-The node daemon's `getinfo.version` is the constant integer 100 (NODE_RPC.md), so the gate is
-re-planned per the environment's `evidence.release` (workflows/evidence_sources.py):
+The node daemon's `getinfo.version` is the constant integer 100 (docs/node-dialect.md), so the gate
+is re-planned per the environment's `evidence.release` (workflows/evidence_sources.py):
 
 - `rpc`: stays an `rpc` step; getinfo.version must equal the release (a node that answers the
   daemon's constant is refused with the fix, see workflows/steps/_rpcactions.py).

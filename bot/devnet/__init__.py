@@ -1,6 +1,6 @@
 """Simulated ParthenonChain nodes that speak the real daemon's RPC dialect, quirks included.
 
-See /work/shared/NODE_RPC.md for the dialect and docs/devnet.md for the knobs.
+See docs/node-dialect.md for the dialect and docs/devnet.md for the knobs.
 """
 
 from bot.devnet.chain import Branch, Chain

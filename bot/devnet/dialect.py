@@ -1,6 +1,6 @@
 """Which daemon a devnet node imitates.
 
-`daemon` (the default) is the node daemon as it really is (/work/shared/NODE_RPC.md):
+`daemon` (the default) is the node daemon as it really is (docs/node-dialect.md):
 `getinfo.version` is the constant integer 100 and `protocolversion` 70015 whatever release is
 installed, and /metrics has exactly the five documented families. `future` models a future
 daemon for tests of the bot's richer evidence sources: `getinfo.version` is the installed release
@@ -22,6 +22,6 @@ DAEMON_PROTOCOL_VERSION = 70015
 
 class Dialect(StrEnum):
     DAEMON = "daemon"
-    """The real daemon (NODE_RPC.md): constant versions, five metric families."""
+    """The real daemon (docs/node-dialect.md): constant versions, five metric families."""
     FUTURE = "future"
     """A model of a future daemon: release strings in getinfo.version, extra metrics."""

@@ -1,6 +1,7 @@
 """The three ParthenonChain networks and their genesis hashes (block at height 1).
 
-Nothing in the node's RPC names its network; the genesis hash is the only identity (NODE_RPC.md).
+Nothing in the node's RPC names its network; the genesis hash is the only identity
+(docs/node-dialect.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The node's /metrics text, faithfully broken: its `# TYPE` lines carry labels.
 
-Exactly the daemon's five families (NODE_RPC.md): best block height, peer count, syncing, RPC
-requests by method and status, and the RPC duration histogram. The `future` dialect adds
+Exactly the daemon's five families (docs/node-dialect.md): best block height, peer count, syncing,
+RPC requests by method and status, and the RPC duration histogram. The `future` dialect adds
 `pantheon_validation_errors_total`, which the daemon does not have.
 
 Strict Prometheus parsers (prometheus_client's included) reject this text; the bot must parse it

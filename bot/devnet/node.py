@@ -110,7 +110,7 @@ class DevnetNode:
         # no metric for them): the deploy receiver's `check-logs` reads this.
         self._validation_log: list[float] = []
         # Inbound peer connections accepted since the process started: the daemon's peer_count
-        # counts every one ever accepted, even after it closed (NODE_RPC.md).
+        # counts every one ever accepted, even after it closed (docs/node-dialect.md).
         self._accepted = 0
         self._real_peers = peers
         self._web: web.Server | None = None

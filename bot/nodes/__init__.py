@@ -1,4 +1,5 @@
-"""The node layer: JSON-RPC client, POST budget, network guard, health gates (NODE_RPC.md)."""
+"""The node layer: JSON-RPC client, POST budget, network guard, health gates
+(docs/node-dialect.md)."""
 
 from bot.nodes.budget import DEFAULT_BUDGET_LIMIT, PostBudget
 from bot.nodes.errors import (

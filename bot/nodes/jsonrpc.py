@@ -1,4 +1,4 @@
-"""The JSON-RPC dialect of the node, both ways, as pure functions (NODE_RPC.md).
+"""The JSON-RPC dialect of the node, both ways, as pure functions (docs/node-dialect.md).
 
 Requests always carry a string id and `params`. Replies are checked against what the daemon can
 send: exactly one of result/error, our id echoed (an error may carry a null id), an error object

@@ -1,7 +1,8 @@
 """Which ParthenonChain network a node is on, told by its genesis hash (block at height 1).
 
 Nothing in the node's RPC names the network and the daemon silently turns an unknown
-`network.mode` into mainnet, so the genesis hash is the only identity we trust (NODE_RPC.md).
+`network.mode` into mainnet, so the genesis hash is the only identity we trust
+(docs/node-dialect.md).
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ async def _version(inp: ActionInput) -> ActionOutput:
         info = await inp.access.client.call(node, "getinfo", [])
         reported = info.get("version") if isinstance(info, dict) else None
         if isinstance(reported, int) and not isinstance(reported, bool):
-            # The daemon's getinfo.version is a constant compiled into it (NODE_RPC.md).
+            # The daemon's getinfo.version is a constant compiled into it (docs/node-dialect.md).
             return {"version": reported}, (
                 f"this node's getinfo.version is the daemon's constant {reported}, it cannot "
                 "tell the release: set evidence.release to deploy or person"

@@ -1,8 +1,9 @@
 """The ``evidence`` step: "no rise in validation errors over the window", from the source the
 environment names (``evidence.validation_errors`` in the config; see ``bot/evidence.py``).
 
-The node daemon does not export validation errors (``NODE_RPC.md``): they reach only its log. So
-the planner fixes, per environment, where this step gets them (``workflows/evidence_plan.py``):
+The node daemon does not export validation errors (``docs/node-dialect.md``): they reach only its
+log. So the planner fixes, per environment, where this step gets them
+(``workflows/evidence_plan.py``):
 
 - ``prometheus``: an instant PromQL query against the top-level ``prometheus_url``;
 - ``deploy``: a signed ``check-logs`` call to the environment's deploy webhook, which reads the

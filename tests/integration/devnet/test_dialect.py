@@ -1,4 +1,5 @@
-"""The JSON-RPC envelope and error rules of the real daemon (NODE_RPC.md), over real HTTP."""
+"""The JSON-RPC envelope and error rules of the real daemon (docs/node-dialect.md), over real
+HTTP."""
 
 from __future__ import annotations
 
@@ -183,7 +184,7 @@ async def test_info_methods(session: aiohttp.ClientSession, node: DevnetNode) ->
     info = (await rpc(session, node, "getinfo")).json["result"]
     assert {"blocks", "connections", "protocolversion", "version", "syncing"} <= set(info)
     assert info["blocks"] == 1
-    # Constants compiled into the daemon, whatever release is installed (NODE_RPC.md).
+    # Constants compiled into the daemon, whatever release is installed (docs/node-dialect.md).
     assert (info["version"], info["protocolversion"]) == (100, 70015)
     assert node.version == "1.0.0"
     chain_info = (await rpc(session, node, "chain/info", {})).json["result"]
