@@ -1,8 +1,8 @@
 """Know the node before relying on it: what a node can tell about itself, probed once.
 
 Through the node's documented surface only (docs/node-dialect.md): `getinfo` once over JSON-RPC (one
-POST, through the client's POST budget when it has one), `GET /health` and `GET /metrics` (not rate-
-limited). The probe reports
+POST, through the client's POST budget when it has one), `GET /health` and `GET /metrics` (not
+rate-limited). The probe reports
 
 - the version kind: a release string (a daemon that reports its release in `getinfo.version`)
   or the daemon's constant integer (`100` on parthenond, whatever release is installed);
