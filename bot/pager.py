@@ -22,15 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import aiohttp
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.apiviews import card_url
 from bot.config import BotConfig
 from bot.pagingconfig import PagingConfig
 from workflows.errors import InvalidCommand
 from workflows.model import PageState, RecordPage, Run
-from workflows.outage import Outage
+from workflows.outage import Outage, run_every
 from workflows.service import BOT_ACTOR, WorkflowService
 from workflows.steps.webhook import sign
 
@@ -178,15 +176,7 @@ class PagerLoop:
         """Look every ``interval`` until ``stop()`` (or ``until`` is set: serve's stop event)."""
         if until is not None:
             self._stopping = until
-        while not self._stopping.is_set():
-            wait = self.interval
-            try:
-                await self.pass_once()
-                self.outage.recovered()
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                wait = min(wait, self.outage.failed("redis", exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait)
+        await run_every(self.interval, self.pass_once, self.outage, self._stopping)
 
     def stop(self) -> None:
         self._stopping.set()

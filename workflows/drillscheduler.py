@@ -10,14 +10,11 @@ with ``take_reminders`` and posts each with a button that starts ``reminder.work
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workflows.drills import (
     DrillDue,
@@ -27,7 +24,7 @@ from workflows.drills import (
     record_name,
     schedule,
 )
-from workflows.outage import Outage
+from workflows.outage import Outage, run_every
 from workflows.store import RunStore
 
 __all__ = ["DrillBook", "DrillReminder", "DrillScheduler"]
@@ -130,15 +127,7 @@ class DrillScheduler:
 
     async def run_forever(self) -> None:
         """Tick until ``stop``; Redis being away is waited out, not fatal."""
-        while not self._stopping.is_set():
-            wait = self.interval.total_seconds()
-            try:
-                await self.tick()
-                self.outage.recovered()
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                wait = min(wait, self.outage.failed("redis", exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait)
+        await run_every(self.interval.total_seconds(), self.tick, self.outage, self._stopping)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -14,12 +14,17 @@ the archiver) fails pass after pass. Each failure goes to the loop's ``Outage``:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-__all__ = ["Outage", "OutageObserver", "describe"]
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = ["Outage", "OutageObserver", "describe", "run_every"]
 
 OutageObserver = Callable[[str, str, float], None]  # (loop, dependency, seconds)
 
@@ -89,3 +94,22 @@ class Outage:
         )
         for observer in self.observers:
             observer(self.loop, self.dependency, seconds)
+
+
+async def run_every(
+    interval: float,
+    one_pass: Callable[[], Awaitable[object]],
+    outage: Outage,
+    stopping: asyncio.Event,
+) -> None:
+    """``one_pass`` every ``interval`` seconds until ``stopping`` is set; Redis being away is
+    waited out with the outage's back-off (one line when it begins, one when it ends)."""
+    while not stopping.is_set():
+        wait = interval
+        try:
+            await one_pass()
+            outage.recovered()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            wait = min(wait, outage.failed("redis", exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), wait)
