@@ -4,10 +4,11 @@ HTTP mode serves POST /slack/events and GET /healthz. With SLACK_APP_TOKEN set i
 Mode instead (events arrive over a WebSocket the bot opens) and still serves /healthz on the
 port. The engine, the notifier and the drill scheduler run in the background. SIGTERM (or
 SIGINT) stops it gracefully, all within STOP_DEADLINE of the signal (below every shipped grace
-period): /readyz turns 503 while the bot keeps serving for DRAIN seconds (the load balancer
-stops routing to it), then the listener closes (requests in flight get HTTP_CLOSE), then the
-engine and every background loop stop together (the steps in hand finish or are released, every
-run stays resumable), after-ack work gets what is left, and the connections close.
+period): /readyz turns 503 and the engine claims no new run at once, while the bot keeps
+serving for DRAIN seconds (the load balancer stops routing to it) and the steps in hand go on;
+then the listener closes (requests in flight get HTTP_CLOSE), the background loops stop, the
+steps still in hand finish or are released (every run stays resumable), after-ack work gets what
+is left, and the connections close.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ async def serve(
     socket: AsyncSocketModeHandler | None = None
     tasks: list[asyncio.Task[None]] = []
     deadline: float | None = None
+    engine_stop: asyncio.Task[None] | None = None
     try:
         bot = await create_bot(settings, runtime, bot_user_id=await _whoami(settings))
         runtime.nodes.observer = metrics.observe_rpc
@@ -180,10 +182,15 @@ async def serve(
         deadline = asyncio.get_running_loop().time() + STOP_DEADLINE
         readiness.stopping = True
         log.info("stopping", extra={"drain_seconds": drain})
+        # From the signal on no new run is claimed (another replica takes them), while the steps
+        # in hand go on and the listener keeps answering Slack for the drain. The engine
+        # cancels what is still in hand two seconds before the end, to commit its release.
+        engine_stop = asyncio.create_task(
+            runtime.engine.stop(max(0.0, STOP_DEADLINE - 2.0)), name="engine-stop")
         await asyncio.sleep(drain)
         return 0
     finally:
-        await _shutdown(runtime, bot, runner, socket, tasks, deadline)
+        await _shutdown(runtime, bot, runner, socket, tasks, deadline, engine_stop)
 
 
 async def _log_capabilities(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -214,6 +221,7 @@ async def _shutdown(
     socket: AsyncSocketModeHandler | None,
     tasks: list[asyncio.Task[None]],
     deadline: float | None,
+    engine_stop: asyncio.Task[None] | None = None,
 ) -> None:
     """Events first (nothing new comes in), then the engine and every background loop together,
     then after-ack work, then the connections; all before ``deadline`` (loop time)."""
@@ -234,10 +242,9 @@ async def _shutdown(
     if bot is not None:
         bot.notifier.stop()
         bot.drills.stop()
-    # The engine cancels the steps still in hand a second before the end, so that it can
-    # commit their release in time; the loops stop alongside it.
-    engine_stop = asyncio.create_task(runtime.engine.stop(max(0.0, left() - 1.0)),
-                                      name="engine-stop")
+    if engine_stop is None:  # stopped by an error, not a signal: stop the engine now
+        engine_stop = asyncio.create_task(runtime.engine.stop(max(0.0, left() - 1.0)),
+                                          name="engine-stop")
     _, pending = await asyncio.wait([engine_stop, *tasks], timeout=left())
     for task in pending:
         task.cancel()
