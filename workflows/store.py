@@ -703,10 +703,14 @@ class RunStore:
         k = keys.RunKeys(run_id)
         token = await self._claim(keys=[k.lease, k.fence, k.run], args=[worker, ttl_ms])
         if token is None:
-            # Someone holds it: look again when their lease would have run out.
+            # Someone holds it: look again when their lease would have run out. The holder may
+            # release in between (it gives the lease back, then sets the due time): when the
+            # lease is gone after our write, the run is due now, not at the old lease's end.
             left = await self._redis.pttl(k.lease)
             if left > 0:
                 await self._redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + left}, xx=True)
+                if not await self._redis.exists(k.lease):
+                    await self._redis.zadd(keys.DUE, {run_id: to_ms(self.now())}, xx=True)
             return None
         await self._redis.zadd(keys.DUE, {run_id: to_ms(self.now()) + ttl_ms}, xx=True)
         return _text(token)
@@ -721,11 +725,13 @@ class RunStore:
         if run is None or await self._version(run_id) != run.version:
             run = await self.load(run_id)
         when = wake_at(run, self.now()) if run is not None else None
+        # The lease first, then the due time: a worker whose claim failed meanwhile sees the
+        # lease gone after it wrote the old lease's end, or has its write overwritten here.
+        await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, 0])
         if when is None:
             await self._redis.zrem(keys.DUE, run_id)
         else:
             await self._redis.zadd(keys.DUE, {run_id: to_ms(when)})
-        await self._lease(keys=[keys.RunKeys(run_id).lease], args=[token, 0])
         # A command may have committed between our read and the index write: look again.
         if run is not None and await self._version(run_id) != run.version:
             latest = await self.load(run_id)
