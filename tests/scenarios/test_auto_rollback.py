@@ -14,6 +14,7 @@ import pytest
 
 from bot.devnet import Devnet
 from bot.runtime import DEFINITIONS_DIR
+from bot.testing.devnets import three_devnets
 from bot.testing.standin import PostedMessage
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.scenarios.harness import Harness, button_step, find_button, running_bot
@@ -26,16 +27,8 @@ from workflows.model import Run, RunStatus
 @pytest.fixture
 async def devnets() -> AsyncIterator[dict[str, Devnet]]:
     """regtest (2 nodes), testnet (3, one canary), mainnet (2, one canary); 0.1 s blocks."""
-    nets = {
-        "regtest": Devnet("regtest", nodes=2, block_interval=0.1, canaries=0),
-        "testnet": Devnet("testnet", nodes=3, block_interval=0.1, canaries=1),
-        "mainnet": Devnet("mainnet", nodes=2, block_interval=0.1, canaries=1),
-    }
-    for net in nets.values():
-        await net.start()
-    yield nets
-    for net in nets.values():
-        await net.stop()
+    async with three_devnets(regtest=2, testnet=3, mainnet=2) as nets:
+        yield nets
 
 
 @pytest.fixture

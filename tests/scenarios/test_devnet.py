@@ -11,6 +11,7 @@ import pytest
 
 from bot.devnet import Devnet
 from bot.runtime import DEFINITIONS_DIR
+from bot.testing.devnets import three_devnets
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.scenarios.harness import Harness, button_step, running_bot
 from workflows.definition import load_definitions
@@ -24,16 +25,8 @@ APPROVER_FOR = {"security": "USEC", "release-managers": "URM2"}
 @pytest.fixture
 async def devnets() -> AsyncIterator[dict[str, Devnet]]:
     """regtest (2 nodes), testnet (4, one canary), mainnet (2); blocks every 0.1 s."""
-    nets = {
-        "regtest": Devnet("regtest", nodes=2, block_interval=0.1, canaries=0),
-        "testnet": Devnet("testnet", nodes=4, block_interval=0.1, canaries=1),
-        "mainnet": Devnet("mainnet", nodes=2, block_interval=0.1, canaries=1),
-    }
-    for net in nets.values():
-        await net.start()
-    yield nets
-    for net in nets.values():
-        await net.stop()
+    async with three_devnets(regtest=2, testnet=4, mainnet=2) as nets:
+        yield nets
 
 
 @pytest.fixture

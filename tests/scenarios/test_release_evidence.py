@@ -17,6 +17,7 @@ from bot.config import BotConfig, parse_config
 from bot.devnet import Devnet
 from bot.devnet.dialect import Dialect
 from bot.runtime import DEFINITIONS_DIR
+from bot.testing.devnets import three_devnets
 from bot.testing.standin import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
@@ -60,16 +61,8 @@ def devnet_config(devnets: dict[str, Devnet], evidence: dict[str, Any] | None = 
 @pytest.fixture
 async def devnets() -> AsyncIterator[dict[str, Devnet]]:
     """regtest (1 node), testnet (3, one canary), mainnet (3, one canary); the daemon's dialect."""
-    nets = {
-        "regtest": Devnet("regtest", nodes=1, block_interval=0.1, canaries=0),
-        "testnet": Devnet("testnet", nodes=3, block_interval=0.1, canaries=1),
-        "mainnet": Devnet("mainnet", nodes=3, block_interval=0.1, canaries=1),
-    }
-    for net in nets.values():
-        await net.start()
-    yield nets
-    for net in nets.values():
-        await net.stop()
+    async with three_devnets(regtest=1, testnet=3, mainnet=3) as nets:
+        yield nets
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from bot.nodeport import StepNodes
 from bot.nodes import NetworkGuard, NodeClient, PostBudget, RetryPolicy
 from bot.policies import ConfigPolicies
 from bot.runtime import DEFINITIONS_DIR, default_executors
+from bot.testing.devnets import three_devnets
 from workflows.definition import load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
@@ -194,16 +195,8 @@ def state_of(run: Run, step_id: str) -> Any:
 @pytest.fixture
 async def devnets() -> AsyncIterator[dict[str, Devnet]]:
     """regtest (2 nodes), testnet (4, one canary), mainnet (4, one canary); 0.1 s blocks."""
-    nets = {
-        "regtest": Devnet("regtest", nodes=2, block_interval=0.1, canaries=0),
-        "testnet": Devnet("testnet", nodes=4, block_interval=0.1, canaries=1),
-        "mainnet": Devnet("mainnet", nodes=4, block_interval=0.1, canaries=1),
-    }
-    for net in nets.values():
-        await net.start()
-    yield nets
-    for net in nets.values():
-        await net.stop()
+    async with three_devnets(regtest=2, testnet=4, mainnet=4) as nets:
+        yield nets
 
 
 async def make_bot(
