@@ -53,6 +53,7 @@ from handlers.api import ApiState, add_api_routes
 from handlers.context import HandlerContext
 from handlers.grammar import Catalog
 from handlers.replies import tell
+from handlers.workflow_forms import Catalog
 from handlers.routes import register_handlers
 from workflows.drillscheduler import DrillBook, DrillScheduler
 from workflows.errors import WorkflowError

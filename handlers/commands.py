@@ -33,10 +33,8 @@ from bot.slack.views import (
 )
 from bot.slack.views import reason_modal as reason_view
 from handlers.archived import archived_run, archived_runs
-from handlers.context import HandlerContext
-from handlers.export import check_may_export, post_incident_log
-from handlers.freezeanswers import freezes_text, froze_answer, unfroze_answer
-from handlers.grammar import (
+from handlers.command_help import help_for
+from handlers.command_types import (
     AbortRun,
     Command,
     ExportRun,
@@ -52,9 +50,11 @@ from handlers.grammar import (
     StartRun,
     TakeOverRun,
     UnfreezePromotions,
-    help_for,
-    parse,
 )
+from handlers.context import HandlerContext
+from handlers.export import check_may_export, post_incident_log
+from handlers.freezeanswers import freezes_text, froze_answer, unfroze_answer
+from handlers.grammar import parse
 from handlers.health import health_report
 from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from bot.slack.errors import BadPayload, GrammarError
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.payloads import ButtonValue, ModalMetadata
-from handlers.grammar import Catalog, parse
+from handlers.grammar import parse
 from handlers.payloads import ActionPayload, CommandPayload, ViewPayload
+from handlers.workflow_forms import Catalog
 from tests.scenarios.harness import OUTSIDER, Harness, waiting_at
 from tests.unit.slack.definitions import definitions
 from workflows import keys

@@ -1,5 +1,6 @@
-"""Help messages. The forms themselves come from the grammar (handlers/grammar.py), which takes
-the workflow commands' forms from the workflow definitions, so help and parser never disagree.
+"""Help messages. The forms themselves come from handlers/command_help.py: the forms the grammar
+parses, the workflow commands' taken from the workflow definitions, so help and parser never
+disagree.
 
 A description keeps its lines (a workflow's description, then one line per parameter); a line
 longer than ``WRAP`` is wrapped between words, and a message that outgrows one section continues

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from bot.runtime import DEFINITIONS_DIR
 from bot.slack.errors import GrammarError
-from handlers.grammar import (
+from handlers.command_help import help_for
+from handlers.command_types import (
     AbortRun,
-    Catalog,
     ExportRun,
     FreezePromotions,
     HandOverCommand,
@@ -24,9 +24,9 @@ from handlers.grammar import (
     ShowStatus,
     StartRun,
     UnfreezePromotions,
-    help_for,
-    parse,
 )
+from handlers.grammar import parse
+from handlers.workflow_forms import Catalog
 from tests.unit.slack.definitions import definitions
 from workflows.definition import load_definitions
 

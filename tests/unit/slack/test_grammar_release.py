@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.slack.errors import GrammarError
-from handlers.grammar import Catalog, ReleaseNode, ShowHelp, help_for, parse
+from handlers.command_help import help_for
+from handlers.command_types import ReleaseNode, ShowHelp
+from handlers.grammar import parse
+from handlers.workflow_forms import Catalog
 
 
 def test_release_node_takes_exactly_one_node_name() -> None:
