@@ -33,7 +33,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.configerror import ConfigError
+from bot.config import ConfigError
 from bot.observability import BotMetrics
 from bot.probes import Readiness, add_ops_routes
 from bot.runtime import Runtime
@@ -51,10 +51,9 @@ from bot.slack.views import notice
 from bot.usergroups import UserGroupSync
 from handlers.api import ApiState, add_api_routes
 from handlers.context import HandlerContext
-from handlers.grammar import Catalog
 from handlers.replies import tell
-from handlers.workflow_forms import Catalog
 from handlers.routes import register_handlers
+from handlers.workflow_forms import Catalog
 from workflows.drillscheduler import DrillBook, DrillScheduler
 from workflows.errors import WorkflowError
 

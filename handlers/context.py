@@ -1,15 +1,12 @@
 """What every listener gets: the workflow service, the config, the node client, the Slack client
-for after-ack work, the grammar's catalog, the two stores of the Slack side (export marks, people's
-names). Built once by ``bot.app.create_bot``."""
+for after-ack work, the grammar's catalog. Built once by ``bot.app.create_bot``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
@@ -19,15 +16,10 @@ from bot.slack.pressure import RequestPressure
 from bot.slack.sharedreads import SharedReads
 from bot.slack.views import Message, Viewer
 from handlers.workflow_forms import Catalog
-from workflows.cardstore import CardStore
 from workflows.drillscheduler import DrillBook
-from workflows.names import NameCache
 from workflows.service import WorkflowService
 
-__all__ = ["HandlerContext", "Listener"]
-
-# A listener of this code base: it gets the context with what Bolt passes (the ack, the body).
-Listener = Callable[["HandlerContext", AsyncAck, dict[str, Any]], Awaitable[None]]
+__all__ = ["HandlerContext"]
 
 
 def _nothing() -> None:
@@ -44,10 +36,6 @@ class HandlerContext:
     catalog: Catalog
     # the network guard: its refusals are in Redis, shared with the engine and replicas
     guard: NetworkGuard
-    # the Slack side's keys of a run: here, the marks that post an incident log once
-    cards: CardStore
-    # people's display names (users.info, cached in Redis): an incident log shows them
-    names: NameCache
     drills: DrillBook | None = None
     wake_notifier: Callable[[], None] = _nothing
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))
@@ -58,15 +46,6 @@ class HandlerContext:
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
     # Slack said a user group's members changed (bot.usergroups reads it again)
     usergroups_changed: Callable[[str], None] = lambda subteam: None
-
-    def bind(self, listener: Listener) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
-        """``listener`` as Bolt calls it, with this context (Bolt passes the arguments a
-        function names: here the ack and the body)."""
-
-        async def bolt_listener(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await listener(self, ack, body)
-
-        return bolt_listener
 
     def node_guard(self) -> NetworkGuard:
         """The network guard: its refusals are in Redis, shared with the engine and replicas."""

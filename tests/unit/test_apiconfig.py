@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import parse_config
-from bot.configerror import ConfigError
+from bot.config import ConfigError, parse_config
 
 BASE = """
 environments:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
-from bot.configerror import ConfigError
+from bot.config import ConfigError, parse_config
 
 BASE = """
 environments:

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import BotConfig
+from bot.config import BotConfig, NodeConfig
 from bot.devnet import Devnet, DevnetNode, RequestRecord
-from bot.environments import NodeConfig
 from bot.nodes import NodeClient, RetryPolicy, Timeouts
 
 PASSWORD = "devnet-password"

@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.config import BotConfig
+from bot.config import BotConfig, NodeConfig
 from bot.devnet import Devnet
-from bot.environments import NodeConfig
 from bot.nodes import GENESIS_HASHES, Network, NetworkGuard, NetworkMismatch, NodeClient
 
 from .conftest import config_for, posts

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.config import BotConfig
+from bot.config import BotConfig, NodeConfig
 from bot.devnet import Devnet
-from bot.environments import NodeConfig
 from bot.nodes import (
     Condition,
     HealthConditions,
