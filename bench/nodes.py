@@ -37,8 +37,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.config import NodeConfig, RpcCredentials
 from bot.devnet import Devnet
+from bot.environments import NodeConfig, RpcCredentials
 from bot.nodes import DEFAULT_CONCURRENCY, NodeClient
 from bot.nodes.errors import NodeProtocolError, NodeServerError
 from bot.nodes.rpc import _Stale  # the re-send on a connection the node closed, as rpc does

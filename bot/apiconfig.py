@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.secrets import resolve_secret
+
 __all__ = ["API_ACTOR_PREFIX", "ApiConfig", "ApiToken", "api_actor"]
 
 API_ACTOR_PREFIX = "api:"
@@ -45,10 +47,8 @@ class ApiToken(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        from bot.config import _resolve_secret  # bot.config imports this module: import late
-
-        return _resolve_secret(data, info, target="secret", env_key="secret_env",
-                               file_key="secret_file", what="API token")
+        return resolve_secret(data, info, target="secret", env_key="secret_env",
+                              file_key="secret_file", what="API token")
 
     @field_validator("name")
     @classmethod

@@ -33,7 +33,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import ConfigError
+from bot.configerror import ConfigError
 from bot.observability import BotMetrics
 from bot.probes import Readiness, add_ops_routes
 from bot.runtime import Runtime

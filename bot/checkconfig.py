@@ -30,7 +30,9 @@ from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.capcheck import capability_problems, probe_config
-from bot.config import BotConfig, ConfigError, EnvironmentConfig, NodeConfig, load_config
+from bot.config import BotConfig, load_config
+from bot.configerror import ConfigError
+from bot.environments import EnvironmentConfig, NodeConfig
 from bot.evidence import confirmer_problems
 from bot.nodes import (
     NetworkGuard,

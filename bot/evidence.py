@@ -17,7 +17,8 @@ Defaults: `release` is `deploy` when the environment has a `deploy_webhook`, els
 `validation_errors` is `person`; `confirmers` is `[operators]`. The checks that need the rest of
 the file (a `deploy` source needs the environment's `deploy_webhook`, a `prometheus` source the
 top-level `prometheus_url`, `confirmers` existing groups) are `environment_problems` and
-`config_problems`, which bot/config.py calls from its validators. Pure: no I/O here.
+`config_problems`, which bot/environments.py and bot/config.py call from their validators. Pure:
+no I/O here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ and people for permissions (Authority)."""
 from __future__ import annotations
 
 from bot.apiconfig import API_ACTOR_PREFIX
-from bot.config import BotConfig, NodeRole
+from bot.config import BotConfig
+from bot.environments import NodeRole
 from bot.evidence import ReleaseEvidence, ValidationErrorsEvidence
 
 __all__ = ["ConfigAuthority", "ConfigInventory"]

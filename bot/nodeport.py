@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from bot.config import BotConfig, EnvironmentConfig, NodeConfig
+from bot.config import BotConfig
+from bot.environments import EnvironmentConfig, NodeConfig
 from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, NodeMetrics
 from workflows.nodereplies import NodeHealth, NodeResult, StopResult, Tip
 from workflows.ports import EnvironmentView, NodeRef, Params

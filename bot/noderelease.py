@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import BotConfig, EnvironmentConfig
+from bot.config import BotConfig
+from bot.environments import EnvironmentConfig
 from bot.nodes import NetworkGuard
 
 __all__ = ["ReleaseNotPermitted", "ReleaseOutcome", "may_release", "release_groups", "release_node"]

@@ -17,16 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
 
+from bot.secrets import resolve_secret
+
 __all__ = ["PAGERDUTY_EVENTS_URL", "PagerDutyConfig", "PagingConfig", "PagingWebhookConfig"]
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
 def _secret(data: Any, info: ValidationInfo, target: str, what: str) -> Any:
-    from bot.config import _resolve_secret  # bot.config imports this module: import late
-
-    return _resolve_secret(data, info, target=target, env_key=f"{target}_env",
-                           file_key=f"{target}_file", what=what)
+    return resolve_secret(data, info, target=target, env_key=f"{target}_env",
+                          file_key=f"{target}_file", what=what)
 
 
 class PagerDutyConfig(BaseModel):

@@ -3,7 +3,8 @@ minimum watch windows, who approves skipping a check the bot makes, who approves
 
 from __future__ import annotations
 
-from bot.config import BotConfig, Network
+from bot.config import BotConfig
+from bot.nodes.network import Network
 from workflows.policy import EnvironmentPolicy, default_skip_approvers
 
 __all__ = ["ConfigPolicies"]

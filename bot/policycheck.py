@@ -20,7 +20,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.config import BotConfig, ConfigError, _field_path, _UniqueKeyLoader, error_code
+from bot.config import BotConfig
+from bot.configerror import ConfigError, error_code
+from bot.configload import UniqueKeyLoader, field_path
 from workflows.definition import ApprovalPolicy, Definition, GroupDef, StepDef
 
 __all__ = ["PolicyProblem", "all_config_problems", "policy_problems"]
@@ -40,7 +42,7 @@ class PolicyProblem:
 def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> list[PolicyProblem]:
     """Every validation problem of a config file that does not load, one per field."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506
     except (OSError, yaml.YAMLError, ConfigError):
         return []
     if not isinstance(data, dict):
@@ -56,7 +58,7 @@ def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> lis
             if any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
                 continue  # a knock-on of a problem inside it (a node refused: too few nodes)
             ctx = err.get("ctx") or {}
-            field = str(ctx.get("field") or _field_path(data, list(err["loc"])))
+            field = str(ctx.get("field") or field_path(data, list(err["loc"])))
             fields, _ = by_message.setdefault(str(err["msg"]), ([], error_code(err["type"])))
             if field not in fields:
                 fields.append(field)

@@ -21,7 +21,8 @@ from typing import TextIO
 
 from redis.exceptions import RedisError
 
-from bot.config import ConfigError, load_config
+from bot.config import load_config
+from bot.configerror import ConfigError
 from bot.noderelease import ReleaseNotPermitted, release_node
 from bot.nodes import (
     NetworkGuard,

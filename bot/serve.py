@@ -32,7 +32,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import SlackBot, build_web_app, create_bot
 from bot.archiving import run_archiver
 from bot.capcheck import log_capabilities
-from bot.config import BotConfig, ConfigError, load_config
+from bot.config import BotConfig, load_config
+from bot.configerror import ConfigError
 from bot.nodes import NodeError
 from bot.observability import BotMetrics, setup_logging
 from bot.observability.outages import watch_outages

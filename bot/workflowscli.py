@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import BotConfig, ConfigError, load_config
+from bot.config import BotConfig, load_config
+from bot.configerror import ConfigError
 from bot.inventory import ConfigInventory
 from bot.runtime import DEFINITIONS_DIR
 from workflows.definition import Definition, GroupDef, StepDef, load_definitions

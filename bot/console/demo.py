@@ -21,7 +21,7 @@ from typing import TextIO
 
 import aiohttp
 
-from bot.config import ConfigError
+from bot.configerror import ConfigError
 from bot.console.errors import ScriptError, ScriptFailed
 from bot.console.feed import Feed
 from bot.console.render import Names, Style

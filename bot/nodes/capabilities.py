@@ -26,7 +26,7 @@ from bot.nodes.errors import NodeError
 from bot.nodes.metrics import NodeMetrics
 
 if TYPE_CHECKING:
-    from bot.config import EnvironmentConfig, NodeConfig
+    from bot.environments import EnvironmentConfig, NodeConfig
     from bot.nodes.rpc import NodeClient
 
 __all__ = [

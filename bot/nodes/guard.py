@@ -23,7 +23,7 @@ from bot.nodes.network import network_of_genesis
 from bot.nodes.refusals import GuardAudit, GuardEvent, MemoryRefusals, Refusal, RefusalStore
 
 if TYPE_CHECKING:
-    from bot.config import EnvironmentConfig, NodeConfig
+    from bot.environments import EnvironmentConfig, NodeConfig
     from bot.nodes.rpc import NodeClient
 
 __all__ = ["DEFAULT_GUARD_TTL", "NetworkGuard", "ReleaseRefused"]

@@ -55,7 +55,7 @@ from workflows.nodereplies import NodeResult
 from workflows.ports import READ_METHODS, NodeRef
 
 if TYPE_CHECKING:
-    from bot.config import NodeConfig
+    from bot.environments import NodeConfig
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, parse_config
+from bot.config import parse_config
+from bot.configerror import ConfigError
 
 BASE = """
 environments:

@@ -12,7 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import BotConfig, ConfigError, NodeRole, load_config, parse_config
+from bot.config import BotConfig, load_config, parse_config
+from bot.configerror import ConfigError
+from bot.environments import NodeRole
 from bot.nodes.network import GENESIS_HASHES, Network
 
 PASSWORD = "s3cret-rpc-password"

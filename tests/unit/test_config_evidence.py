@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import ConfigError
+from bot.configerror import ConfigError
 from bot.evidence import ReleaseSource, ValidationErrorsSource
 from tests.unit.test_config import PASSWORD, WEBHOOK_SECRET, load, mutate
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import ConfigError
+from bot.configerror import ConfigError
 from tests.unit.test_config import load, mutate
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, parse_config
+from bot.config import parse_config
+from bot.configerror import ConfigError
 
 BASE = """
 environments:

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from bot.checkconfig import CheckOptions, check_config
-from bot.config import ConfigError, parse_config
+from bot.config import parse_config
+from bot.configerror import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = """

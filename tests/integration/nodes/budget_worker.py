@@ -16,7 +16,7 @@ from collections import Counter
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from bot.config import NodeConfig, RpcCredentials
+from bot.environments import NodeConfig, RpcCredentials
 from bot.nodes import NodeClient, NodeError, PostBudget, RetryPolicy
 
 

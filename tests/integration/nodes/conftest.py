@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import BotConfig, NodeConfig
+from bot.config import BotConfig
 from bot.devnet import Devnet, DevnetNode, RequestRecord
+from bot.environments import NodeConfig
 from bot.nodes import NodeClient, RetryPolicy, Timeouts
 
 PASSWORD = "devnet-password"

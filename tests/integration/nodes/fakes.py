@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.config import NodeConfig, RpcCredentials
+from bot.environments import NodeConfig, RpcCredentials
 
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from bot.config import BotConfig, NodeConfig
+from bot.config import BotConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import GENESIS_HASHES, Network, NetworkGuard, NetworkMismatch, NodeClient
 
 from .conftest import config_for, posts

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from bot.config import BotConfig, NodeConfig
+from bot.config import BotConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, ReleaseRefused
 from bot.nodes.refusals import GuardEvent, RedisRefusals
 from workflows.connection import connect

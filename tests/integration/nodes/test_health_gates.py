@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.config import BotConfig, NodeConfig
+from bot.config import BotConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import (
     Condition,
     HealthConditions,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from bot.config import NodeConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import (
     NodeClient,
     NodeProtocolError,

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.config import BotConfig, NodeConfig
+from bot.config import BotConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import (
     GENESIS_HASHES,
     Network,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import NodeConfig
 from bot.devnet import Devnet
+from bot.environments import NodeConfig
 from bot.nodes import NodeClient, StopOutcome, Timeouts
 
 from .conftest import ENV, config_for

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.app import describe_error
-from bot.config import ConfigError
+from bot.configerror import ConfigError
 from bot.slack.errors import BadPayload, GrammarError
 from bot.slack.notifier import incident_channel_name
 from bot.slack.payloads import ButtonValue, ModalMetadata
