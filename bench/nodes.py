@@ -41,7 +41,7 @@ from bot.devnet import Devnet
 from bot.environments import NodeConfig, RpcCredentials
 from bot.nodes import DEFAULT_CONCURRENCY, NodeClient
 from bot.nodes.errors import NodeProtocolError, NodeServerError
-from bot.nodes.rpc import _Stale  # the re-send on a connection the node closed, as rpc does
+from bot.nodes.exchange import StaleConnection, exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,9 +140,9 @@ class AiohttpGets(NodeClient):
         what = f"GET {path}"
         for fresh_try in (False, True):
             try:
-                status, raw = await self._exchange(self._session(), "GET", node,
-                                                   node.rpc_url + path, seconds, what)
-            except _Stale as stale:
+                status, raw = await exchange(self._session(), "GET", node, node.rpc_url + path,
+                                             seconds, what, max_body=self.max_body)
+            except StaleConnection as stale:  # re-sent once, as the client's POSTs are
                 if not fresh_try:
                     continue
                 raise stale.error from None

@@ -27,12 +27,12 @@ from bot.nodes.health import (
 from bot.nodes.metrics import NodeMetrics, parse_metrics
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
 from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
+from bot.nodes.retries import RetryPolicy
 from bot.nodes.rpc import (
     DEFAULT_CONCURRENCY,
     READ_METHODS,
     NodeClient,
     NodeResult,
-    RetryPolicy,
     Timeouts,
 )
 

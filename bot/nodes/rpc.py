@@ -8,11 +8,14 @@ lean keep-alive GET client of their own (`bot.nodes._httpget`, same bounds, same
 with side effects (`stop`, `sendtoaddress`, ...) go out on a fresh connection each time and are
 repeated only when the node provably never got them (connect refused, 429), because a repeated
 `sendtoaddress` is a second payment. Every POST takes a slot in the shared POST budget first.
+
+The client's parts live beside it: one aiohttp exchange and its error mapping in
+`bot.nodes.exchange`, the retry policy in `bot.nodes.retries`, the verified stop in
+`bot.nodes.stop`, the fan-out over many nodes in `bot.nodes.fanout`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -25,32 +28,24 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, overload
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_random_exponential,
-)
 
+from bot.nodes import fanout
 from bot.nodes._httpget import GetPool
-from bot.nodes.budget import NODE_RATE_WINDOW, PostBudget
+from bot.nodes.budget import PostBudget
 from bot.nodes.errors import (
     BudgetUnavailable,
     NodeAuthError,
     NodeError,
-    NodeMethodError,
     NodeProtocolError,
     NodeRateLimited,
     NodeServerError,
-    NodeTimeout,
-    NodeTransientError,
-    NodeUnreachable,
 )
+from bot.nodes.exchange import StaleConnection, exchange
 from bot.nodes.jsonrpc import interpret_reply, request_body
 from bot.nodes.metrics import NodeMetrics, parse_metrics
-from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
+from bot.nodes.replies import NodeHealth, StopResult, Tip
+from bot.nodes.retries import Retries, RetryPolicy
+from bot.nodes.stop import stop_and_verify
 from workflows.nodereplies import NodeResult
 from workflows.ports import READ_METHODS, NodeRef
 
@@ -64,7 +59,6 @@ __all__ = [
     "Block",
     "NodeClient",
     "NodeResult",
-    "RetryPolicy",
     "RpcObserver",
     "Timeouts",
 ]
@@ -72,7 +66,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 128
-"""Requests in flight at once in `NodeClient.gather` (a semaphore), unless told otherwise."""
+"""Requests in flight at once in `NodeClient.gather` (`bot.nodes.fanout`), unless told
+otherwise; it also sizes the pool of JSON-RPC connections."""
 
 MAX_BODY_BYTES = 1 << 20
 """Largest reply body read from a node (1 MiB); a larger one is a protocol error."""
@@ -80,7 +75,6 @@ MAX_BODY_BYTES = 1 << 20
 
 _T = TypeVar("_T")
 _N = TypeVar("_N", bound=NodeRef)  # a fan-out only names its nodes
-_DROPPED = (aiohttp.ClientConnectionError, OSError)  # disconnected, reset, broken pipe
 
 
 @dataclass(frozen=True)
@@ -93,21 +87,6 @@ class Timeouts:
     stop: float = 5.0  # the `stop` request itself: it may hang while the node winds down
     stop_verify: float = 15.0  # how long to watch for the node going down after `stop`
     stop_poll: float = 0.25
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of transient failures: exponential backoff with full jitter, bounded twice.
-
-    `total` bounds the wall time of a call over all attempts and waits; it is long enough to
-    wait out one rate-limit window (a 429 is waited out, not retried quickly).
-    """
-
-    attempts: int = 4
-    total: float = 75.0
-    backoff_initial: float = 0.2
-    backoff_max: float = 5.0
-    rate_window: float = NODE_RATE_WINDOW
 
 
 class Block(BaseModel):
@@ -152,9 +131,7 @@ class NodeClient:
         self._gets = GetPool(
             max_body=max_body, connect_timeout=self.timeouts.connect, keepalive=keepalive
         )
-        self._backoff = wait_random_exponential(
-            multiplier=self.retry.backoff_initial, max=self.retry.backoff_max
-        )
+        self._retries = Retries(self.retry)
         self._adapters: dict[Any, TypeAdapter[Any]] = {}
 
     async def __aenter__(self) -> Self:
@@ -244,7 +221,7 @@ class NodeClient:
             dict(params) if isinstance(params, dict) else list(params or [])
         )
         per_attempt = self.timeouts.call if attempt_timeout is None else attempt_timeout
-        result: Any = await self._attempts(
+        result: Any = await self._retries.run(
             is_read, retry, self._post, node, method, sent_params, per_attempt, is_read, True
         )
         if expect is None:
@@ -265,7 +242,7 @@ class NodeClient:
     async def auth_required(self, node: NodeConfig) -> bool:
         """Whether the node refuses a JSON-RPC call sent without credentials (it must)."""
         try:
-            await self._attempts(
+            await self._retries.run(
                 True, True, self._post, node, "getblockcount", [], self.timeouts.call, True, False
             )
         except NodeAuthError:
@@ -274,16 +251,18 @@ class NodeClient:
 
     # ------------------------------------------------------------------ GET routes
 
-    async def health(self, node: NodeConfig, *, retry: bool = True) -> NodeHealth:
-        """`GET /health` (no auth, not rate-limited: this is what to poll)."""
-        body: bytes = await self._attempts(
-            True, retry, self._get, node, "/health", self.timeouts.health
-        )
+    async def health(
+        self, node: NodeConfig, *, retry: bool = True, attempt_timeout: float | None = None
+    ) -> NodeHealth:
+        """`GET /health` (no auth, not rate-limited: this is what to poll). `attempt_timeout`
+        bounds each attempt (default Timeouts.health)."""
+        seconds = self.timeouts.health if attempt_timeout is None else attempt_timeout
+        body: bytes = await self._retries.run(True, retry, self._get, node, "/health", seconds)
         return self._health_of(node, body)
 
     async def health_fields(self, node: NodeConfig) -> tuple[str, ...]:
         """The field names of the node's `GET /health` object, as it answers them (probing)."""
-        body: bytes = await self._attempts(
+        body: bytes = await self._retries.run(
             True, False, self._get, node, "/health", self.timeouts.health
         )
         try:
@@ -298,7 +277,7 @@ class NodeClient:
 
     async def metrics(self, node: NodeConfig, *, retry: bool = True) -> NodeMetrics:
         """`GET /metrics`, read leniently line by line (the node's text is not valid exposition)."""
-        body: bytes = await self._attempts(
+        body: bytes = await self._retries.run(
             True, retry, self._get, node, "/metrics", self.timeouts.health
         )
         return parse_metrics(body.decode("utf-8", errors="replace"))
@@ -312,64 +291,8 @@ class NodeClient:
         stop_timeout: float | None = None,
         verify: float | None = None,
     ) -> StopResult:
-        """Send `stop` with a short timeout, then look at the node to say what happened.
-
-        A `stop` can hang while /health still says ok, and a refused or timed-out `stop` says
-        nothing by itself, so the outcome comes only from verification: /health refused or
-        "stopped" is STOPPED; still "ok" when `verify` seconds are up is STILL_RUNNING; nothing
-        readable is UNKNOWN.
-        """
-        reply: str | None = None
-        error: NodeError | None = None
-        try:
-            answer = await self.call(
-                node, "stop", [], attempt_timeout=stop_timeout or self.timeouts.stop, retry=False
-            )
-            reply = str(answer)
-        except NodeError as exc:
-            error = exc
-        sent = error is None or error.sent
-        # When the node never got the request, or answered that it would not do it, one look
-        # is enough; otherwise watch for it going down.
-        refused = isinstance(error, NodeAuthError | NodeRateLimited | NodeMethodError)
-        watch = sent and not refused
-        window = (self.timeouts.stop_verify if verify is None else verify) if watch else 0.0
-        outcome, evidence = await self._watch_until_down(node, window)
-        return StopResult(
-            node=node.name,
-            outcome=outcome,
-            sent=sent,
-            reply=reply,
-            stop_error=error.code if error else None,
-            evidence=evidence if error is None else f"{evidence}; stop call: {error.message}",
-        )
-
-    async def _watch_until_down(self, node: NodeConfig, window: float) -> tuple[StopOutcome, str]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + window
-        while True:
-            outcome, evidence = await self._probe(node)
-            if outcome is StopOutcome.STOPPED or loop.time() >= deadline:
-                return outcome, evidence
-            await asyncio.sleep(min(self.timeouts.stop_poll, max(0.0, deadline - loop.time())))
-
-    async def _probe(self, node: NodeConfig) -> tuple[StopOutcome, str]:
-        try:
-            health = self._health_of(
-                node, await self._get(node, "/health", min(2.0, self.timeouts.health))
-            )
-        except NodeUnreachable as exc:
-            if not exc.sent:
-                return StopOutcome.STOPPED, "the RPC port refuses connections"
-            return StopOutcome.UNKNOWN, f"/health: {exc.message}"
-        except NodeError as exc:
-            return StopOutcome.UNKNOWN, f"/health: {exc.message}"
-        if health.status == "stopped":
-            return StopOutcome.STOPPED, "/health says stopped"
-        if health.ok:
-            height = health.best_height
-            return StopOutcome.STILL_RUNNING, f"/health still says ok at height {height}"
-        return StopOutcome.UNKNOWN, f"/health says {health.status!r}"
+        """`stop`, then a look at the node to say what happened (`bot.nodes.stop`)."""
+        return await stop_and_verify(self, node, stop_timeout=stop_timeout, verify=verify)
 
     # ------------------------------------------------------------------ fan-out
 
@@ -380,51 +303,11 @@ class NodeClient:
         *,
         limit: int | None = None,
     ) -> list[NodeResult[_T]]:
-        """Run `fn(node)` for every node, at most `limit` at once, results in node order.
-
-        A NodeError becomes that node's result; anything else is a bug and is raised (the
-        other calls are cancelled).
-        """
-        semaphore = asyncio.Semaphore(limit or self.concurrency)
-
-        async def one(node: _N) -> NodeResult[_T]:
-            async with semaphore:
-                try:
-                    return NodeResult(node.name, value=await fn(node))
-                except NodeError as exc:
-                    return NodeResult(node.name, error=exc)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(node)) for node in nodes]
-        except BaseExceptionGroup as grouped:
-            raise grouped.exceptions[0] from None
-        return [task.result() for task in tasks]
+        """`fn(node)` for every node, at most `limit` (default: `concurrency`) at once, results
+        in node order, a NodeError as that node's result (`bot.nodes.fanout`)."""
+        return await fanout.gather(nodes, fn, limit=limit or self.concurrency)
 
     # ------------------------------------------------------------------ internals
-
-    async def _attempts(
-        self, idempotent: bool, retry: bool, fn: Callable[..., Awaitable[_T]], *args: Any
-    ) -> _T:
-        """Run `fn(*args)`, retrying transient failures that are safe to repeat."""
-        policy = self.retry
-        if not retry or policy.attempts <= 1:
-            return await fn(*args)  # one attempt: skip the retry machinery (the sampler's path)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.total),
-            wait=self._wait,
-            retry=retry_if_exception(lambda exc: _retryable(exc, idempotent)),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        result: _T = await retrying(fn, *args)
-        return result
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, NodeRateLimited):
-            return exc.retry_after
-        return float(self._backoff(state))
 
     async def _post(
         self,
@@ -488,17 +371,18 @@ class NodeClient:
             if self.budget is not None:
                 await self.budget.acquire(node.name)
             try:
-                status, raw = await self._exchange(
+                status, raw = await exchange(
                     session,
                     "POST",
                     node,
                     node.rpc_url + "/",
                     seconds,
                     method,
+                    max_body=self.max_body,
                     data=body,
                     headers=headers,
                 )
-            except _Stale as stale:
+            except StaleConnection as stale:
                 if idempotent and not fresh_try:
                     log.debug("node %s: re-sending %s after a closed connection", node.name, method)
                     continue
@@ -530,64 +414,6 @@ class NodeClient:
             )
         return raw
 
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        verb: str,
-        node: NodeConfig,
-        url: str,
-        seconds: float,
-        what: str,
-        **kwargs: Any,
-    ) -> tuple[int, bytes]:
-        """Send one request and read the capped body; map every transport failure."""
-        answered = False
-        try:
-            async with asyncio.timeout(seconds):
-                async with session.request(verb, url, allow_redirects=False, **kwargs) as response:
-                    answered = True
-                    if response.status in (401, 429) or response.status >= 500:
-                        return response.status, b""
-                    return response.status, await self._read_capped(response, node, what)
-        except aiohttp.ConnectionTimeoutError:
-            raise NodeTimeout(node.name, "connecting timed out", method=what, sent=False) from None
-        except TimeoutError:
-            raise NodeTimeout(
-                node.name, f"no complete answer within {seconds:g} s", method=what
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror or type(exc.os_error).__name__
-            raise NodeUnreachable(
-                node.name, f"cannot connect to {node.rpc_url} ({reason})", method=what, sent=False
-            ) from None
-        except aiohttp.ClientPayloadError:
-            raise NodeUnreachable(node.name, "the reply was cut off", method=what) from None
-        except aiohttp.ClientResponseError as exc:
-            raise NodeProtocolError(
-                node.name, "bad_http", f"malformed HTTP reply ({exc.message})", method=what
-            ) from None
-        except _DROPPED as exc:
-            error = NodeUnreachable(
-                node.name, "the connection closed before a complete answer", method=what
-            )
-            if answered:
-                raise error from None
-            raise _Stale(error) from exc
-
-    async def _read_capped(
-        self, response: aiohttp.ClientResponse, node: NodeConfig, what: str
-    ) -> bytes:
-        if response.content_length is not None and response.content_length > self.max_body:
-            raise _too_large(node, what, self.max_body)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > self.max_body:
-                raise _too_large(node, what, self.max_body)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def _health_of(self, node: NodeConfig, body: bytes) -> NodeHealth:
         try:
             return NodeHealth.model_validate_json(body)
@@ -616,14 +442,6 @@ class NodeClient:
         return value
 
 
-class _Stale(Exception):
-    """A pooled connection was found closed before any answer (internal, always replaced)."""
-
-    def __init__(self, error: NodeUnreachable) -> None:
-        self.error = error
-        super().__init__(str(error))
-
-
 def _auth_headers(node: NodeConfig) -> dict[str, str]:
     """The Basic auth header for the node's credentials (built here: never logged)."""
     creds = node.credentials
@@ -632,28 +450,3 @@ def _auth_headers(node: NodeConfig) -> dict[str, str]:
     pair = f"{creds.user}:{creds.password.get_secret_value()}".encode()
     return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
-
-def _too_large(node: NodeConfig, what: str, cap: int) -> NodeProtocolError:
-    return NodeProtocolError(
-        node.name, "too_large", f"the reply is larger than {cap} bytes", method=what
-    )
-
-
-def _retryable(exc: BaseException, idempotent: bool) -> bool:
-    if not isinstance(exc, NodeTransientError):
-        return False
-    if isinstance(exc, NodeRateLimited):
-        # The node turns a 429 away before reading it, so even a write may go again; a local
-        # refusal has already waited as long as it may.
-        return not exc.local
-    return idempotent or not exc.sent
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    log.info(
-        "%s; attempt %d failed, retrying in %.2f s",
-        exc,
-        state.attempt_number,
-        state.upcoming_sleep,
-    )
