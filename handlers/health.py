@@ -1,19 +1,19 @@
 """`/parthenon health <environment>`: every node judged as the health gates judge it.
 
-The answer comes from `workflows.nodelook.look`, the same guard, sampler, conditions and
-evaluation a one-look ``health`` gate uses: a node is ok here only if such a gate passes it. A
-node the network guard refused (in Redis, by any replica) is shown as refused and not asked.
+The answer comes from `bot.nodes.look.look_at_environment` (over `workflows.nodelook.look`),
+the same guard, sampler, conditions and evaluation a one-look ``health`` gate uses: a node is ok
+here only if such a gate passes it. A node the network guard refused (in Redis, by any replica)
+is shown as refused and not asked.
 """
 
 from __future__ import annotations
 
-from bot.nodeport import StepNodes
+from bot.nodes.look import look_at_environment
 from bot.slack.views import NodeRow, health_table
 from handlers.context import HandlerContext
 from handlers.payloads import CommandPayload
 from handlers.replies import tell
-from workflows.nodelook import EnvironmentLook, NodeLook, look
-from workflows.steps._nodes import NodeAccess
+from workflows.nodelook import EnvironmentLook, NodeLook
 
 __all__ = ["health_report", "health_rows"]
 
@@ -36,8 +36,7 @@ def _row(node: NodeLook) -> NodeRow:
 
 async def health_report(ctx: HandlerContext, p: CommandPayload, environment: str) -> None:
     env = ctx.config.environment(environment)
-    access = NodeAccess(ctx.config, StepNodes(ctx.config, ctx.nodes, ctx.node_guard()))
-    seen = await look(access, env, env.nodes)
+    seen = await look_at_environment(ctx.config, ctx.nodes, ctx.node_guard(), env)
     source = (
         f"Judged as a health gate judges, in one look: on the {env.network} chain (genesis), "
         f"/health status ok, at least {env.min_peers} peer(s), not syncing, tip within "
