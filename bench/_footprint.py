@@ -15,8 +15,8 @@ import asyncio
 import time
 from typing import Any
 
-from bot.slack.notifier import requests_key
 from workflows import keys
+from workflows.keys import requests_key
 from workflows.model import Abort, RunStatus
 
 __all__ = ["promotion_footprint"]

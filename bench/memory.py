@@ -42,7 +42,6 @@ from bench._chaosworld import BOT_TOKEN, SIGNING_SECRET, Replica
 from bench._footprint import promotion_footprint
 from bot.config import load_config
 from bot.runtime import build_runtime
-from bot.slack.notifier import requests_key
 from bot.testing.redisserver import RedisServer
 from bot.testing.standin import SlackStandIn
 from workflows import keys
@@ -50,6 +49,7 @@ from workflows.archive import RunArchive
 from workflows.archiver import Archiver
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
+from workflows.keys import requests_key
 from workflows.model import Abort, RunStatus
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

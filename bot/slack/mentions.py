@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping
 from workflows.machine import Notify
 from workflows.model import Run
 
-__all__ = ["mentioned"]
+__all__ = ["everyone", "members_of", "mentioned"]
 
 _APPROVALS = {"approval_requested", "approval_reminder", "skip_requested"}
 _HALTS = {"run_blocked", "step_failed", "approval_expired", "run_held"}
@@ -30,23 +30,30 @@ def mentioned(
 ) -> set[str]:
     """The Slack user ids ``note`` mentions, given the config's groups and the groups that may
     operate the run's workflow."""
-
-    def members(names: Collection[str]) -> set[str]:
-        return {u for g in names for u in groups.get(g, ())}
-
     found = set(note.users)
     if note.kind in _APPROVALS:
-        found |= members(note.groups)
+        found |= members_of(groups, note.groups)
         found -= _barred(run, note)
     elif note.kind == "confirmation_requested":
-        found |= members(note.groups or operate_groups)
+        found |= members_of(groups, note.groups or operate_groups)
     elif note.kind in _HALTS:
-        found |= members(note.groups) | members(operate_groups)
+        found |= members_of(groups, note.groups) | members_of(groups, operate_groups)
         if run.category == "incident":
             found.add(run.commander or run.initiator)
     else:
-        found |= members(note.groups)
+        found |= members_of(groups, note.groups)
     return found
+
+
+def members_of(groups: Mapping[str, Collection[str]], names: Collection[str]) -> set[str]:
+    """The members of the named groups (a group the config does not define has none)."""
+    return {u for g in names for u in groups.get(g, ())}
+
+
+def everyone(groups: Mapping[str, Collection[str]]) -> frozenset[str]:
+    """Everyone in a configured group now (a group may follow a Slack user group): the people
+    a message may mention by id."""
+    return frozenset(u for members in groups.values() for u in members)
 
 
 def _barred(run: Run, note: Notify) -> set[str]:

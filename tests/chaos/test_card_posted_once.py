@@ -12,12 +12,13 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.notifier import Notifier, card_lock_key
+from bot.slack.notifier import Notifier
 from bot.testing.redisserver import RedisServer
 from bot.testing.standin import PostedMessage
 from tests.scenarios.harness import BOT_TOKEN, OPS, Harness, running_bot, waiting_at
 from tests.unit.slack.definitions import definitions
 from workflows import keys
+from workflows.keys import card_lock_key
 
 
 async def until(check: object, within: float = 20.0) -> None:

@@ -9,7 +9,7 @@ import pytest
 from bot.app import describe_error
 from bot.configerror import ConfigError
 from bot.slack.errors import BadPayload, GrammarError
-from bot.slack.notifier import incident_channel_name
+from bot.slack.incidentchannel import incident_channel_name
 from bot.slack.payloads import ButtonValue, ModalMetadata
 from tests.unit.slack.runs import promote
 from workflows.errors import NotAuthorized, PromotionFrozen
