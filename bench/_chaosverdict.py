@@ -17,8 +17,8 @@ from bot.devnet import Devnet
 from bot.devnet.deploy import NODE_ACTIONS
 from bot.slack.views import run_card
 from bot.testing.standin import SlackStandIn
-from workflows.definition import Effect, StepKind
 from workflows.model import Run, RunStatus, StepStatus
+from workflows.step_models import Effect, StepKind
 from workflows.store import AuditEntry
 
 __all__ = ["CommandSent", "Verdict", "in_doubt", "judge", "voted"]

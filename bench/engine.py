@@ -31,11 +31,12 @@ from arq.worker import Worker
 
 from bot.testing.redisserver import RedisServer
 from workflows.connection import connect
-from workflows.definition import StepKind, parse_definition
+from workflows.definition import parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.keys import ACTIVE, RunKeys
 from workflows.model import Outcome, OutcomeSucceeded, RunStatus
 from workflows.service import WorkflowService
+from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.people import ApprovalExecutor
 from workflows.store import RunStore

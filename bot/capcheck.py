@@ -29,7 +29,8 @@ from bot.nodes.capabilities import (
     VersionKind,
     probe_all,
 )
-from workflows.definition import Definition, GroupDef, StepDef, StepKind
+from workflows.definition import Definition
+from workflows.step_models import GroupDef, StepDef, StepKind
 
 __all__ = [
     "GateProblem",

@@ -48,8 +48,9 @@ from bot.policycheck import all_config_problems, policy_problems
 from bot.probes import SlackAuthCheck
 from workflows.catalog import shipped_directory
 from workflows.connection import connect, parse_redis_url
-from workflows.definition import Definition, GroupDef, StepDef, load_definition
+from workflows.definition import Definition, load_definition
 from workflows.errors import DefinitionError, RedisUrlError
+from workflows.step_models import GroupDef, StepDef
 
 __all__ = ["CheckOptions", "Finding", "Level", "Report", "check_config", "run_check_config"]
 

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from bot.config import BotConfig
 from bot.configerror import ConfigError, error_code
 from bot.configload import UniqueKeyLoader, field_path
-from workflows.definition import ApprovalPolicy, Definition, GroupDef, StepDef
+from workflows.definition import Definition
+from workflows.step_models import ApprovalPolicy, GroupDef, StepDef
 
 __all__ = ["PolicyProblem", "all_config_problems", "policy_problems"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workflows.definition import Duration
+from workflows.step_models import Duration
 
 __all__ = ["DEFAULT_ARCHIVE_DIR", "RetentionConfig"]
 

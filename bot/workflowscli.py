@@ -20,9 +20,10 @@ from bot.config import BotConfig, load_config
 from bot.configerror import ConfigError
 from bot.inventory import ConfigInventory
 from bot.runtime import DEFINITIONS_DIR
-from workflows.definition import Definition, GroupDef, StepDef, load_definitions
+from workflows.definition import Definition, load_definitions
 from workflows.errors import DefinitionError
 from workflows.planner import usage
+from workflows.step_models import GroupDef, StepDef
 
 __all__ = ["build_parser", "config_findings", "describe", "run_workflows"]
 

@@ -23,7 +23,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workflows.autorollback import AutoRollback
-from workflows.definition import Effect
 from workflows.errors import InvalidCommand, LeaseLost
 from workflows.machine import next_action, wake_at
 from workflows.model import (
@@ -38,6 +37,7 @@ from workflows.model import (
 )
 from workflows.outage import Outage
 from workflows.service import WorkflowService
+from workflows.step_models import Effect
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
 from workflows.steps.deps import StepDeps
 from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workflows.definition import InputSpec, StepKind
 from workflows.evidence_sources import ValidationErrorsEvidence, ValidationErrorsSource
 from workflows.model import PlannedStep
+from workflows.step_models import InputSpec, StepKind
 
 __all__ = ["LOGS_INPUT", "EvidenceLookup", "resolve_evidence"]
 

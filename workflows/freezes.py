@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from workflows import keys
-from workflows.definition import Effect
 from workflows.model import Run
+from workflows.step_models import Effect
 
 __all__ = [
     "FREEZES",

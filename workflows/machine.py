@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.definition import ApprovalPolicy, Effect
 from workflows.errors import InvalidCommand, NotAuthorized
 from workflows.model import (
     Abort,
@@ -52,6 +51,7 @@ from workflows.model import (
 )
 from workflows.patterns import fullmatch
 from workflows.policy import effective_skip
+from workflows.step_models import ApprovalPolicy, Effect
 
 __all__ = [
     "Action",

@@ -15,13 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from workflows.definition import (
-    ApprovalPolicy,
-    Effect,
-    InputSpec,
-    SkipPolicy,
-    StepKind,
-)
+from workflows.step_models import ApprovalPolicy, Effect, InputSpec, SkipPolicy, StepKind
 from workflows.userid import USER_ID_PATTERN
 
 __all__ = [

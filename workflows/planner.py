@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from workflows.definition import Definition, GroupDef, ParameterSpec, StepDef
+from workflows.definition import Definition, ParameterSpec
 from workflows.errors import InvalidParameters
 from workflows.evidence_plan import resolve_evidence
 from workflows.model import PlannedStep, Run, StepState, compute_plan_hash
 from workflows.patterns import fullmatch
 from workflows.policy import effective_skip, lock_environments
 from workflows.release_gate import resolve_release_gates
+from workflows.step_models import GroupDef, StepDef
 
 __all__ = ["Inventory", "check_params", "plan_run", "usage"]
 

@@ -24,19 +24,18 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workflows.definition import (
+from workflows.definition import Definition, ParameterSpec
+from workflows.errors import DefinitionError, InvalidParameters
+from workflows.step_models import (
     ApprovalPolicy,
-    Definition,
     Duration,
     Effect,
     GroupDef,
-    ParameterSpec,
     SkipPolicy,
     StepDef,
     StepKind,
     parse_duration,
 )
-from workflows.errors import DefinitionError, InvalidParameters
 
 __all__ = [
     "DEFAULT_CANARY_WINDOW",

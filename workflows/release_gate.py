@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from workflows.definition import Effect, InputSpec, StepKind
 from workflows.errors import InvalidParameters
 from workflows.evidence_sources import ReleaseEvidence, ReleaseSource
 from workflows.model import PlannedStep
+from workflows.step_models import Effect, InputSpec, StepKind
 from workflows.template import TemplateError, render
 
 __all__ = [

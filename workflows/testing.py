@@ -7,8 +7,8 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
-from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeSucceeded
+from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
 
 __all__ = ["RecordingExecutor", "StaticAuthority", "StaticInventory"]

@@ -21,10 +21,11 @@ from bot.testing.devnets import three_devnets
 from bot.testing.standin import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
-from workflows.definition import StepKind, load_definitions, parse_definition
+from workflows.definition import load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.model import Run, RunStatus
+from workflows.step_models import StepKind
 
 SHA = "3f9c2ab"
 APPROVERS = {"security": ["USEC", "USEC2"], "release-managers": ["URM1", "URM2", "URM3"]}

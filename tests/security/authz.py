@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import BotConfig, parse_config
-from workflows.definition import Effect, StepKind
 from workflows.model import (
     Abort,
     Approve,
@@ -35,6 +34,7 @@ from workflows.model import (
     StepBegan,
     StepFinished,
 )
+from workflows.step_models import Effect, StepKind
 from workflows.store import RunStore
 
 __all__ = [

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from workflows.definition import Effect, parse_duration
 from workflows.nodeerrors import (
     NodeAuthError,
     NodeError,
@@ -24,6 +23,7 @@ from workflows.nodeerrors import (
 )
 from workflows.nodereplies import StopOutcome
 from workflows.ports import READ_METHODS, EnvironmentView, NodeRef
+from workflows.step_models import Effect, parse_duration
 from workflows.steps._nodes import NodeAccess
 from workflows.steps.base import StepContext
 from workflows.steps.checks import (

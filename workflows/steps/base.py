@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from workflows.definition import StepKind
 from workflows.model import Outcome, PlannedStep, Run, StepState
+from workflows.step_models import StepKind
 from workflows.steps.deps import StepDeps
 
 __all__ = ["ExecutorRegistry", "StepContext", "StepExecutor"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from workflows.definition import StepKind
 from workflows.errors import WorkflowError
 from workflows.freezes import run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause
+from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
 from workflows.steps.deps import RunStarter
 from workflows.store import RunStore

@@ -30,10 +30,10 @@ from typing import Any
 
 import aiohttp
 
-from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
 from workflows.ports import ConfigView, EnvironmentView, WebhookView
 from workflows.prometheus import PrometheusUnavailable, instant_query, render_query
+from workflows.step_models import StepKind
 from workflows.steps._nodes import StepSetupError, step_config, step_environment
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext

@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workflows.definition import StepKind
 from workflows.healthgate import (
     GateEnvironment,
     GateResult,
@@ -32,6 +31,7 @@ from workflows.healthgate import (
     evaluate,
 )
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded
+from workflows.step_models import StepKind
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext

@@ -6,8 +6,8 @@ commands against the step's policy (quorum of distinct people, initiator rule, p
 
 from __future__ import annotations
 
-from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeWait
+from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
 
 __all__ = ["ApprovalExecutor", "ManualExecutor"]

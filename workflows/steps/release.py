@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from workflows.definition import StepKind
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, StepStatus
 from workflows.release_gate import VERIFY_VERSION
+from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
 from workflows.steps.checks import same_version
 

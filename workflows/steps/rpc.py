@@ -24,11 +24,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows.definition import Effect, StepKind
 from workflows.errors import OutcomeUnknown
 from workflows.machine import resolve_path
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded
 from workflows.ports import READ_METHODS
+from workflows.step_models import Effect, StepKind
 from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import (
     ACTIONS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from workflows.definition import StepKind, parse_duration
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded
+from workflows.step_models import StepKind, parse_duration
 from workflows.steps.base import StepContext
 
 __all__ = ["WaitExecutor"]

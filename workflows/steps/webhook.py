@@ -27,11 +27,11 @@ from typing import Any
 
 import aiohttp
 
-from workflows.definition import StepKind
 from workflows.errors import OutcomeUnknown
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWait
 from workflows.ports import EnvironmentView, WebhookView
 from workflows.release_gate import VERIFY_VERSION
+from workflows.step_models import StepKind
 from workflows.steps._nodes import (
     NodeAccess,
     StepSetupError,

@@ -29,8 +29,8 @@ from bot.slack.views._blocks import (
     progress_bar,
     section,
 )
-from workflows.definition import StepKind
 from workflows.model import PageState, PlannedStep, Run, RunStatus, StepState, StepStatus
+from workflows.step_models import StepKind
 
 __all__ = [
     "RUN_EMOJI",

@@ -22,9 +22,10 @@ import yaml
 from bot.observability import setup_logging
 from tests.integration.workflows.worker_main import append_execution
 from workflows.connection import connect
-from workflows.definition import Definition, StepKind, parse_definition
+from workflows.definition import Definition, parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, OutcomeSucceeded
+from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
 from workflows.steps.deps import StepDeps

@@ -19,10 +19,11 @@ from bot.nodes import NodeClient, NodeServerError, RetryPolicy
 from bot.observability import setup_logging
 from tests.integration.nodes.conftest import config_for
 from tests.integration.workflows.conftest import GROUPS, definition, status_is, wait_for
-from workflows.definition import StepKind, parse_definition
+from workflows.definition import parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, RunStatus
 from workflows.service import WorkflowService
+from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
 from workflows.steps.deps import StepDeps

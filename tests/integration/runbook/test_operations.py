@@ -7,10 +7,10 @@ import asyncio
 from bot.devnet import Devnet
 from bot.runtime import build_runtime
 from tests.integration.runbook.conftest import SHA, SUM, Bot, blocked_at, config_for, state_of
-from workflows.definition import StepKind
 from workflows.drills import DrillKind
 from workflows.drillscheduler import DrillBook
 from workflows.model import Confirm, Retry, RunStatus
+from workflows.step_models import StepKind
 
 TESTNET_GENESIS = "fe739e3c1e27509a9c7d2260e39438f1ff1c44dc03a6309e68737b2cc62c3875"
 MAINNET_GENESIS = "660189b8466fa2957f0a8bf9bbe6fdda5cc4eb79ae57f24161df726cee4b8544"

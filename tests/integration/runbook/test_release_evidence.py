@@ -32,12 +32,13 @@ from tests.integration.runbook.conftest import (
     OffsetClock,
     state_of,
 )
-from workflows.definition import StepKind, load_definitions, parse_definition
+from workflows.definition import load_definitions, parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.errors import InvalidCommand, NotAuthorized
 from workflows.model import Confirm, RunStatus
 from workflows.planner import plan_run
 from workflows.service import WorkflowService
+from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry
 from workflows.steps.deps import StepDeps
 from workflows.store import RunStore

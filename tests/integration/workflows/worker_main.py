@@ -16,9 +16,10 @@ from pathlib import Path
 import yaml
 
 from workflows.connection import connect
-from workflows.definition import Definition, StepKind, parse_definition
+from workflows.definition import Definition, parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, OutcomeSucceeded
+from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry, StepContext
 from workflows.steps.bot import BotExecutor
 from workflows.steps.deps import StepDeps

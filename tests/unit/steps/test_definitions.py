@@ -12,19 +12,12 @@ from bot.inventory import ConfigInventory
 from bot.runtime import DEFINITIONS_DIR
 from bot.workflowscli import config_findings
 from tests.unit.steps.build import SAMPLE
-from workflows.definition import (
-    Definition,
-    Effect,
-    GroupDef,
-    StepDef,
-    StepKind,
-    load_definitions,
-    parse_duration,
-)
+from workflows.definition import Definition, load_definitions
 from workflows.drills import DRILLS
 from workflows.errors import InvalidParameters
 from workflows.model import Run
 from workflows.planner import plan_run
+from workflows.step_models import Effect, GroupDef, StepDef, StepKind, parse_duration
 from workflows.steps.rpc import RPC_ACTIONS
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

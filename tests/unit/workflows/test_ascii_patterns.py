@@ -11,17 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.runtime import DEFINITIONS_DIR
-from workflows.definition import (
-    Definition,
-    GroupDef,
-    InputSpec,
-    ParameterSpec,
-    load_definitions,
-    parse_duration,
-)
+from workflows.definition import Definition, ParameterSpec, load_definitions
 from workflows.errors import InvalidParameters
 from workflows.patterns import fullmatch
 from workflows.planner import check_params
+from workflows.step_models import GroupDef, InputSpec, parse_duration
 
 SHIPPED = load_definitions(DEFINITIONS_DIR)
 # One look-alike per ASCII digit, from several scripts: mathematical bold, Arabic-Indic,

@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from workflows.definition import (
-    Definition,
-    GroupDef,
-    StepDef,
-    StepKind,
-    TargetSpec,
-    load_definition,
-    load_definitions,
-    parse_duration,
-    template_names,
-)
+from workflows.definition import Definition, load_definition, load_definitions
+from workflows.definition_checks import template_names
 from workflows.errors import DefinitionError
+from workflows.step_models import GroupDef, StepDef, StepKind, TargetSpec, parse_duration
 
 HEAD = """\
 name: demo

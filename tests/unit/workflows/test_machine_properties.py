@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.unit.workflows.runs import INITIATOR, NOW, make_run, step
-from workflows.definition import StepKind
 from workflows.errors import WorkflowError
 from workflows.machine import next_action, transition, wake_at
 from workflows.model import (
@@ -38,6 +37,7 @@ from workflows.model import (
     StepStatus,
     Tick,
 )
+from workflows.step_models import StepKind
 
 #: Who may act, with the groups the service would resolve for them.
 ACTORS = {

@@ -7,11 +7,11 @@ import pytest
 
 from bot.evidence import ReleaseEvidence, ReleaseSource
 from tests.unit.workflows.runs import NOW, begin, finish, make_run, started, step, wait_for
-from workflows.definition import StepKind
 from workflows.errors import InvalidCommand, InvalidParameters, NotAuthorized
 from workflows.machine import transition
 from workflows.model import Confirm, OutcomeFailed, PlannedStep, Run, StepStatus
 from workflows.release_gate import is_release_gate, release_gate, resolve_release_gates
+from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
 from workflows.steps.release import verify_release
 

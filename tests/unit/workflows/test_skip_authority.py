@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from workflows.definition import Definition, StepKind, load_definitions, parse_definition
+from workflows.definition import Definition, load_definitions, parse_definition
 from workflows.errors import DefinitionError, InvalidCommand, NotAuthorized
 from workflows.machine import transition
 from workflows.model import Approve, PlannedStep, Run, RunStatus, Skip, StepStatus
 from workflows.planner import plan_run
 from workflows.policy import DefaultPolicies, EnvironmentPolicy
+from workflows.step_models import StepKind
 from workflows.testing import StaticInventory
 
 DEFINITIONS_DIR = Path(__file__).resolve().parents[3] / "workflows" / "definitions"
