@@ -629,7 +629,7 @@ class RunStore:
             except (InvalidCommand, NotAuthorized):
                 # A concurrent delivery of the same command may have just applied it: then this
                 # one is a duplicate, not a refusal.
-                if dedup_key is not None and await self._seen(run_id, dedup_key):
+                if dedup_key is not None and await self.delivered(run_id, dedup_key):
                     return CommitOutcome(CommitStatus.DUPLICATE, None, "delivered before")
                 raise
             outcome = await self.commit(
@@ -639,10 +639,6 @@ class RunStore:
             if outcome.status is not CommitStatus.CONFLICT:
                 return outcome
         raise VersionConflict(f"run {run_id} kept changing; gave up after {attempts} attempts")
-
-    async def _seen(self, run_id: str, dedup_key: str) -> bool:
-        key = keys.RunKeys(run_id).seen
-        return bool(await cast("Awaitable[bool]", self._redis.hexists(key, dedup_key)))
 
     # --- audit -----------------------------------------------------------------------------
 
@@ -690,10 +686,6 @@ class RunStore:
     async def due_count(self, now: datetime) -> int:
         """How many runs are due by ``now`` (for /metrics)."""
         return int(await self._redis.zcount(keys.DUE, "-inf", to_ms(now)))
-
-    async def next_due(self) -> datetime | None:
-        first = await self._redis.zrange(keys.DUE, 0, 0, withscores=True)
-        return from_ms(first[0][1]) if first else None
 
     async def wake(self, run_id: str, at: datetime) -> None:
         await self._redis.zadd(keys.DUE, {run_id: to_ms(at)}, lt=True)
