@@ -104,7 +104,7 @@ class GetPath(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        close_after = self._node._count_on(self._transport)
+        close_after = self._node.endpoints.count_on(self._transport)
         latency = self._node.faults.latency
         if latency:
             self._pending = asyncio.get_running_loop().call_later(
@@ -133,18 +133,19 @@ class GetPath(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        body, content_type = self._node._get_reply(path)
         node = self._node
+        endpoints = node.endpoints
+        body, content_type = endpoints.get_reply(path)
         head = b"".join((
             b"HTTP/1.1 200 OK\r\nContent-Type: ", content_type,
-            b"\r\nKeep-Alive: timeout=", f"{node._keepalive_timeout:g}".encode(),
-            b", max=", str(node._keepalive_max).encode(),
+            b"\r\nKeep-Alive: timeout=", f"{endpoints.keepalive_timeout:g}".encode(),
+            b", max=", str(endpoints.keepalive_max).encode(),
             b"\r\nContent-Length: ", str(len(body)).encode(),
             b"\r\nDate: ", _Date.now(), b"\r\nServer: ", _SERVER,
             b"\r\nConnection: close\r\n\r\n" if close_after else b"\r\n\r\n",
         ))
         transport.write(head + body)
-        node._log_get(path, 200, self._remote)
+        endpoints.log_get(path, 200, self._remote)
         if close_after:
             self._close()
             return
@@ -170,7 +171,7 @@ class GetPath(asyncio.Protocol):
 
     def _arm_idle(self) -> None:
         self._idle = asyncio.get_running_loop().call_later(
-            self._node._keepalive_timeout, self._idle_out
+            self._node.endpoints.keepalive_timeout, self._idle_out
         )
 
     def _idle_out(self) -> None:

@@ -3,7 +3,9 @@
 Cheap enough for a thousand per process: a low-level aiohttp server per node, no task per node,
 the tip computed from the shared `Chain` at request time; plain `GET /health` and `/metrics`
 are answered before aiohttp (`_getpath`), which takes over a connection at its first other
-request. Faults (`NodeFaults`) change what the
+request. This module is the node's state (what it reports of the chain), its process (start,
+stop, the listening socket) and how faults act on both; what it answers over HTTP is in
+`endpoints` (`Endpoints`). Faults (`NodeFaults`) change what the
 node answers from its next request on; a few (a closed listening socket, a stall, a fork) take
 effect the moment they are set.
 """
@@ -11,49 +13,26 @@ effect the moment they are set.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import hmac
 import socket
 import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import SecretStr
 
-from bot.devnet import _dialect as dialect
 from bot.devnet._getpath import GetPath
-from bot.devnet._methods import METHODS, MethodError, call
 from bot.devnet.chain import Branch, Chain
 from bot.devnet.dialect import Dialect
+from bot.devnet.endpoints import Endpoints, RequestRecord
 from bot.devnet.errors import DevnetError
 from bot.devnet.faults import NodeFaults
 from bot.devnet.genesis import GENESIS_HASHES, other_network
-from bot.devnet.metrics import MetricsSnapshot, NodeMetrics
-from bot.devnet.ratelimit import FixedWindowLimiter
+from bot.devnet.metrics import MetricsSnapshot
 from bot.devnet.wallet import Wallet
 
-__all__ = ["DevnetNode", "RequestRecord"]
+__all__ = ["DevnetNode"]
 
-_JSON = "application/json"
-_GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff"
 _SHUTDOWN_GRACE = 0.1
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One HTTP request as the node saw it. `method` is the JSON-RPC method, when there was one."""
-
-    time: float
-    path: str
-    http_method: str
-    method: str | None
-    status: int
-    remote: str | None = None
-    rpc_id: str | None = None
 
 
 class DevnetNode:
@@ -90,15 +69,18 @@ class DevnetNode:
         self.version_history: list[str] = [version]
         self.starts = 0  # process starts, so tests can count restarts
         self._port = port
-        self._user = rpc_user
-        self._password = SecretStr(rpc_password)
         self._version = version
         self._peers = peers
         self._wallet = Wallet(f"{chain.network}:{name}", funds)
-        self._keepalive_max = keepalive_max
-        self._keepalive_timeout = keepalive_timeout
-        self._limiter = FixedWindowLimiter(rate_limit, rate_window)
-        self._metrics = NodeMetrics()
+        self.endpoints = Endpoints(
+            self,
+            rpc_user=rpc_user,
+            rpc_password=rpc_password,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            keepalive_max=keepalive_max,
+            keepalive_timeout=keepalive_timeout,
+        )
         self._running = False
         self._status = "stopped"
         self._frozen_height: int | None = None
@@ -122,7 +104,6 @@ class DevnetNode:
         # One start or stop at a time: two deploy requests for the node may overlap, and a stop's
         # teardown must not take the web server a concurrent start has just created.
         self._lifecycle = asyncio.Lock()
-        self._per_connection: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._fast_connections: set[GetPath] = set()
         # GET /health and /metrics answered before aiohttp (``_getpath``); False: every request
         # goes to the aiohttp server (bench/nodes.py measures both).
@@ -144,6 +125,11 @@ class DevnetNode:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def stop_event(self) -> asyncio.Event:
+        """Set when the running process stops (each start makes a new one)."""
+        return self._stopped
 
     @property
     def version(self) -> str:
@@ -253,7 +239,7 @@ class DevnetNode:
             validation_errors=self.validation_errors if future else None,
             network=self.network,
         )
-        return self._metrics.render(snapshot)
+        return self.endpoints.rpc_metrics.render(snapshot)
 
     # ---- process lifecycle ----------------------------------------------------------------
 
@@ -268,14 +254,12 @@ class DevnetNode:
         if self._running:
             return
         self._web = web.Server(
-            self._handle,
+            self.endpoints.handle,
             handler_cancellation=True,
-            keepalive_timeout=self._keepalive_timeout,
+            keepalive_timeout=self.endpoints.keepalive_timeout,
             access_log=None,
         )
-        self._limiter.reset()
-        self._metrics = NodeMetrics()
-        self._per_connection = weakref.WeakKeyDictionary()
+        self.endpoints.reset()
         self._stopped = asyncio.Event()
         self._frozen_height = None
         self._accepted = self._real_peers = self.real_peers()  # the peers connect again
@@ -305,6 +289,12 @@ class DevnetNode:
         self._status = "stopped"
         self._stopped.set()
         self._unlisten()
+
+    def halt_if_running(self) -> None:
+        """The process goes down by itself (after `stop`): halt now, tear down in the background."""
+        if self._running:
+            self._halt()
+            self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
 
     async def _teardown(self) -> None:
         if self._listen_task is not None:
@@ -410,170 +400,3 @@ class DevnetNode:
                 self._unlisten()
             elif not value and self._listening is None:
                 self._listen()
-
-    # ---- HTTP -----------------------------------------------------------------------------
-
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        close_after = self._count_on_connection(request)
-        if self._faults.latency:
-            await asyncio.sleep(self._faults.latency)
-        rpc_method: str | None = None
-        rpc_id: str | None = None
-        if request.method == "POST" and request.path == "/":
-            response, rpc_method, rpc_id = await self._rpc(request, close_after)
-        elif request.method == "GET" and request.path == "/health":
-            response = web.Response(body=dialect.dumps(self.health()), content_type=_JSON)
-        elif request.method == "GET" and request.path == "/metrics":
-            response = web.Response(text=self.metrics_text(), content_type="text/plain")
-        else:
-            response = web.Response(status=404)
-        if not response.prepared:
-            self._decorate(response, close_after)
-        self.request_log.append(
-            RequestRecord(
-                time=time.time(),
-                path=request.path,
-                http_method=request.method,
-                method=rpc_method,
-                status=response.status,
-                remote=request.remote,
-                rpc_id=rpc_id,
-            )
-        )
-        return response
-
-    def _count_on_connection(self, request: web.BaseRequest) -> bool:
-        """True when this request is the last one its connection may carry."""
-        return self._count_on(request.transport)
-
-    def _count_on(self, transport: Any) -> bool:
-        if transport is None:
-            return True
-        count = self._per_connection.get(transport, 0) + 1
-        self._per_connection[transport] = count
-        return count >= self._keepalive_max
-
-    def _get_reply(self, path: str) -> tuple[bytes, bytes]:
-        """(body, content type) of GET /health or /metrics, as `_handle` answers them."""
-        if path == "/health":
-            return dialect.dumps(self.health()), b"application/json"
-        return self.metrics_text().encode(), b"text/plain; charset=utf-8"
-
-    def _log_get(self, path: str, status: int, remote: str | None) -> None:
-        self.request_log.append(
-            RequestRecord(time=time.time(), path=path, http_method="GET", method=None,
-                          status=status, remote=remote)
-        )
-
-    def _decorate(self, response: web.StreamResponse, close_after: bool) -> None:
-        response.headers["Keep-Alive"] = (
-            f"timeout={self._keepalive_timeout:g}, max={self._keepalive_max}"
-        )
-        if close_after:
-            response.force_close()
-
-    async def _rpc(
-        self, request: web.BaseRequest, close_after: bool
-    ) -> tuple[web.StreamResponse, str | None, str | None]:
-        started = time.perf_counter()
-        raw = await request.read()
-        error_status = self._faults.error_status()
-        if error_status is not None:
-            return web.Response(status=error_status, text="Service Unavailable"), None, None
-        if not self._limiter.allow(request.remote or "", asyncio.get_running_loop().time()):
-            body = dialect.RATE_LIMIT_BODY
-            return web.Response(status=429, body=body, content_type=_JSON), None, None
-        if not self._authorized(request):
-            headers = {"WWW-Authenticate": 'Basic realm="parthenon-rpc"'}
-            body = dialect.AUTH_REQUIRED_BODY
-            response = web.Response(status=401, body=body, content_type=_JSON, headers=headers)
-            return response, None, None
-        envelope = dialect.parse_envelope(raw)
-        if isinstance(envelope, dialect.EnvelopeError):
-            self._metrics.observe("unknown", "error", time.perf_counter() - started)
-            return web.Response(body=envelope.body(), content_type=_JSON), None, envelope.id
-        method = envelope.method
-        label = method if method in METHODS or method == "stop" else "unknown"
-        if method == "stop":
-            self._metrics.observe(label, "ok", time.perf_counter() - started)
-            return await self._stop(request, envelope.id, close_after), method, envelope.id
-        status = "ok"
-        try:
-            body = dialect.result_body(envelope.id, call(self, method, envelope.params))
-        except MethodError as exc:
-            status = "error" if label != "unknown" else "unknown_method"
-            body = dialect.error_body(envelope.id, dialect.METHOD_ERROR, exc.message)
-        self._metrics.observe(label, status, time.perf_counter() - started)
-        return await self._reply(request, body, close_after), method, envelope.id
-
-    def _authorized(self, request: web.BaseRequest) -> bool:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            return False
-        user, separator, password = decoded.partition(":")
-        user_ok = hmac.compare_digest(user.encode(), self._user.encode())
-        password_ok = hmac.compare_digest(
-            password.encode(), self._password.get_secret_value().encode()
-        )
-        return bool(separator) and user_ok and password_ok
-
-    async def _reply(
-        self, request: web.BaseRequest, body: bytes, close_after: bool
-    ) -> web.StreamResponse:
-        """A JSON-RPC answer, unless a hostile-reply fault says otherwise."""
-        if self._faults.garbage_reply:
-            body = _GARBAGE
-        huge = self._faults.huge_bytes()
-        if huge > len(body):
-            body += b" " * (huge - len(body))
-        delay = self._faults.trickle_seconds()
-        if not delay:
-            return web.Response(body=body, content_type=_JSON)
-        response = web.StreamResponse()
-        response.content_type = _JSON
-        response.content_length = len(body)
-        self._decorate(response, close_after)
-        await response.prepare(request)
-        for index in range(len(body)):
-            await response.write(body[index : index + 1])
-            await asyncio.sleep(delay)
-        await response.write_eof()
-        return response
-
-    def _halt_if_running(self) -> None:
-        if self._running:
-            self._halt()
-            self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
-
-    async def _stop(
-        self, request: web.BaseRequest, request_id: str, close_after: bool
-    ) -> web.StreamResponse:
-        """`stop`: answer "Node stopping" (maybe after a long hang), then go away."""
-        hang = self._faults.hang_seconds()
-        if hang > 0:
-            # The daemon has the request: it goes down after the hang even if the client hangs
-            # up meanwhile, so a halt is also scheduled apart from this request's handler (a
-            # moment later, so that a client still waiting gets its answer first).
-            stopped = self._stopped
-            loop = asyncio.get_running_loop()
-            halt_later = loop.call_later(hang + 0.5, self._halt_if_running)
-            try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(stopped.wait()), hang)
-            except asyncio.CancelledError:
-                raise  # the client went away; the scheduled halt still happens
-            halt_later.cancel()
-        body = dialect.result_body(request_id, "Node stopping")
-        response = web.Response(body=body, content_type=_JSON)
-        self._decorate(response, close_after)
-        response.force_close()
-        await response.prepare(request)
-        await response.write_eof()
-        if self._running:
-            self._halt()
-            self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
-        return response
