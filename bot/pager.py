@@ -26,6 +26,7 @@ import aiohttp
 from bot.apiviews import card_url
 from bot.config import BotConfig
 from bot.pagingconfig import PagingConfig
+from workflows import dedupkeys
 from workflows.errors import InvalidCommand
 from workflows.model import PageState, RecordPage, Run
 from workflows.outage import Outage, run_every
@@ -170,7 +171,7 @@ class PagerLoop:
         with contextlib.suppress(InvalidCommand):  # it ended meanwhile: the resolve follows
             await self.service.command_as_bot(
                 run.id, RecordPage(actor=BOT_ACTOR, page=state),
-                dedup_key=f"page:{attempts}:{state.status}")
+                dedup_key=dedupkeys.page(attempts, state.status))
 
     async def run_forever(self, until: asyncio.Event | None = None) -> None:
         """Look every ``interval`` until ``stop()`` (or ``until`` is set: serve's stop event)."""

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from bot.apiconfig import ApiConfig, ApiToken, api_actor
 from bot.apiviews import OPENAPI, run_document, run_summary
+from workflows import dedupkeys
 from workflows.errors import (
     EnvironmentLocked,
     InvalidCommand,
@@ -142,7 +143,7 @@ async def _start(request: web.Request) -> web.Response:
     idempotency = request.headers.get("Idempotency-Key")
     if idempotency is not None and not _IDEMPOTENCY.fullmatch(idempotency):
         return _error(400, "invalid_body", "Idempotency-Key: 1-128 of A-Z a-z 0-9 . _ : -")
-    dedup = f"api:{token.name}:{idempotency}" if idempotency else None
+    dedup = dedupkeys.api_start(token.name, idempotency) if idempotency else None
     try:
         run = await state.service.start(workflow, body["params"], actor=api_actor(token.name),
                                         channel=state.channel, dedup_key=dedup)

@@ -59,6 +59,7 @@ from handlers.health import health_report
 from handlers.nodeguard import answer_release
 from handlers.payloads import CommandPayload
 from handlers.replies import open_modal, tell
+from workflows import dedupkeys
 from workflows.errors import RunNotFound
 from workflows.model import Abort, HandOver, Pause, Resume
 
@@ -116,12 +117,12 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
                          "resuming it takes its locks back once they are free.")
         case PauseRun(run_id=run_id, reason=reason):
             await ctx.service.command(run_id, Pause(actor=p.user_id, reason=reason),
-                                      dedup_key=f"slash:{p.trigger_id}")
+                                      dedup_key=dedupkeys.slash(p.trigger_id))
             ctx.wake_notifier()
             return _said(f":double_vertical_bar: Paused {code(run_id, 40)}.")
         case ResumeRun(run_id=run_id):
             await ctx.service.command(run_id, Resume(actor=p.user_id),
-                                      dedup_key=f"slash:{p.trigger_id}")
+                                      dedup_key=dedupkeys.slash(p.trigger_id))
             ctx.wake_notifier()
             return _said(f":arrow_forward: Resumed {code(run_id, 40)}.")
         case AbortRun(run_id=run_id, reason=None):
@@ -132,7 +133,7 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
             return None
         case AbortRun(run_id=run_id, reason=reason) if reason is not None:
             await ctx.service.command(run_id, Abort(actor=p.user_id, reason=reason),
-                                      dedup_key=f"slash:{p.trigger_id}")
+                                      dedup_key=dedupkeys.slash(p.trigger_id))
             ctx.wake_notifier()
             return _said(f":octagonal_sign: Aborted {code(run_id, 40)}.")
         case FreezePromotions(reason=reason, environment=environment):
@@ -147,7 +148,7 @@ async def _answer(ctx: HandlerContext, p: CommandPayload, command: Command) -> M
             return _said(unfroze_answer(lifted, environment))
         case HandOverCommand(run_id=run_id, user=user):
             await ctx.service.command(run_id, HandOver(actor=p.user_id, to=user),
-                                      dedup_key=f"slash:{p.trigger_id}")
+                                      dedup_key=dedupkeys.slash(p.trigger_id))
             ctx.wake_notifier()
             return _said(f":bust_in_silhouette: {mention(user)} is now the commander of "
                          f"{code(run_id, 40)}.")
@@ -185,7 +186,7 @@ async def _start(ctx: HandlerContext, p: CommandPayload, command: StartRun) -> M
         command.params,
         actor=p.user_id,
         channel=p.channel_id,
-        dedup_key=f"slash:{p.trigger_id}",
+        dedup_key=dedupkeys.slash(p.trigger_id),
     )
     ctx.wake_notifier()
     where = (
@@ -252,7 +253,7 @@ async def _export(ctx: HandlerContext, p: CommandPayload, run_id: str) -> Messag
         if found is None:
             raise
         run = found.run
-    work = post_incident_log(ctx, run.id, user=p.user_id, dedup=f"slash:{p.trigger_id}",
+    work = post_incident_log(ctx, run.id, user=p.user_id, dedup=dedupkeys.slash(p.trigger_id),
                              channel=p.channel_id, response_url=p.response_url)
     ctx.deferred.spawn(work, f"export:{run.id}")
     return _said(f":scroll: Posting the incident log of {code(run.id, 40)} in its thread.")

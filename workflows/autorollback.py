@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from workflows import dedupkeys
 from workflows.errors import InvalidCommand, WorkflowError
 from workflows.model import DeclineAutoRollback, PlannedStep, Run, RunStatus, StepState, StepStatus
 from workflows.offer import offer_params
@@ -91,7 +92,7 @@ class AutoRollback:
         try:
             child = await self.service.start(
                 ROLLBACK, params, actor=BOT_ACTOR, channel=run.channel,
-                dedup_key=f"auto-rollback:{run.id}:{step.id}:{state.attempt}",
+                dedup_key=dedupkeys.auto_rollback(run.id, step.id, state.attempt),
                 parent_run_id=run.id,
             )
         except WorkflowError as exc:
@@ -127,5 +128,5 @@ class AutoRollback:
         with contextlib.suppress(InvalidCommand):  # no longer halted: nothing to say
             await self.service.store.apply(
                 run.id, event,
-                dedup_key=f"auto-rollback-declined:{run.id}:{step.id}:{state.attempt}")
+                dedup_key=dedupkeys.auto_rollback_declined(run.id, step.id, state.attempt))
         log.info("not rolled back automatically: %s", why, extra={"run_id": run.id})

@@ -22,6 +22,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from workflows import dedupkeys
 from workflows.autorollback import AutoRollback
 from workflows.errors import InvalidCommand, LeaseLost
 from workflows.machine import next_action, wake_at
@@ -444,7 +445,7 @@ class Engine:
             args=render(step.with_, context_for(run, step, self.store.now())),
             now=self.store.now(),
             attempt=attempt,
-            idempotency_key=f"{run.id}:{step.id}:{attempt}",
+            idempotency_key=dedupkeys.step_attempt(run.id, step.id, attempt),
             deps=self.deps,
         )
 

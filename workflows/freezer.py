@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from workflows import dedupkeys
 from workflows.announcements import Announcement, Announcements
 from workflows.errors import InvalidCommand, NotAuthorized, RunNotFound, WorkflowError
 from workflows.freezes import Freeze, FreezeBook, freeze_id, is_promotion, run_environments
@@ -99,7 +100,7 @@ class Freezer:
             ends_with_run = run_id is not None and environment is not None
         freeze = Freeze(id=freeze_id(environment, run_id), environment=environment, by=actor,
                         reason=reason, run_id=run_id, ends_with_run=ends_with_run,
-                        at=self.store.now())  # (each setting is its own: see _instance)
+                        at=self.store.now())  # (each setting is its own: see dedupkeys)
         created = await self.book.add(freeze)
         if not created:
             current = next((f for f in await self.book.all() if f.id == freeze.id), freeze)
@@ -125,7 +126,7 @@ class Freezer:
         reason = f"promotions to {where} are frozen by <@{freeze.by}>: {freeze.reason}"
         command = HoldRun(actor=BOT_ACTOR, freeze_id=freeze.id, reason=reason[:1000])
         try:
-            await self.store.apply(run.id, command, dedup_key=f"hold:{_instance(freeze)}")
+            await self.store.apply(run.id, command, dedup_key=dedupkeys.freeze_hold(freeze))
         except (InvalidCommand, NotAuthorized, RunNotFound):
             return False  # it finished meanwhile, or this freeze holds it already
         return True
@@ -171,7 +172,7 @@ class Freezer:
     async def _release(self, lifted: list[Freeze]) -> LiftResult:
         result = LiftResult()
         ids = {f.id for f in lifted}
-        instance = {f.id: _instance(f) for f in lifted}
+        freezes = {f.id: f for f in lifted}
         for run in await self._active():
             if run.hold is None or not ids & set(run.hold.freezes):
                 continue
@@ -180,7 +181,7 @@ class Freezer:
                 try:
                     outcome = await self.store.apply(
                         run.id, ReleaseHold(actor=BOT_ACTOR, freeze_id=fid),
-                        dedup_key=f"release:{instance[fid]}")
+                        dedup_key=dedupkeys.freeze_release(freezes[fid]))
                     latest = outcome.run or await self.store.load(run.id)
                 except (InvalidCommand, NotAuthorized, RunNotFound):
                     latest = await self.store.load(run.id)
@@ -229,8 +230,3 @@ class Freezer:
         except WorkflowError:  # pragma: no cover (a run vanished between the two reads)
             log.warning("could not list the active runs for a freeze")
             return []
-
-
-def _instance(freeze: Freeze) -> str:
-    """One setting of a freeze (the same freeze set again later is another instance)."""
-    return f"{freeze.id}@{freeze.at.isoformat() if freeze.at else ''}"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from workflows import dedupkeys
 from workflows.definition import Definition
 from workflows.errors import (
     EnvironmentLocked,
@@ -183,7 +184,7 @@ class WorkflowService:
     async def _supersede(self, halted: str, by: str, actor: str) -> None:
         """End the halted run, linked to ``by``; the bot's own start says it was automatic."""
         await self.store.apply(halted, Supersede(by=by, automatic=actor == BOT_ACTOR, actor=actor),
-                               dedup_key=f"superseded-by:{by}")
+                               dedup_key=dedupkeys.superseded_by(by))
 
     async def _refuse_if_frozen(self, run: Run) -> None:
         frozen = await self.freezer.covering(run)
@@ -315,7 +316,7 @@ class WorkflowService:
             raise
         # paused first (and kept paused past a freeze's lift), then the locks are freed
         await self.store.apply(run.id, TakeOver(actor=actor, groups=sorted(groups), reason=reason),
-                               dedup_key=f"takeover:{actor}:{reason}")
+                               dedup_key=dedupkeys.take_over(actor, reason))
         await self.store.release_locks(run.id, run.locks)
         await self.store.audit_refusal(
             run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})

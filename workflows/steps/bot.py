@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from workflows import dedupkeys
 from workflows.errors import WorkflowError
 from workflows.freezes import run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause
@@ -106,7 +107,8 @@ async def _pause_runs(ctx: StepContext) -> Outcome:
             continue
         command = Pause(actor=ctx.run.initiator, reason=f"halted by {ctx.run.title} ({ctx.run.id})")
         try:
-            await starter.command_as_bot(run.id, command, f"{ctx.idempotency_key}:{run.id}")
+            await starter.command_as_bot(run.id, command,
+                                         dedupkeys.bot_step_command(ctx.idempotency_key, run.id))
         except WorkflowError:
             continue  # it finished or was paused meanwhile; nothing to halt
         paused.append(run.id)
