@@ -17,9 +17,9 @@ from bot.devnet import Devnet
 from bot.devnet.deploy import NODE_ACTIONS
 from bot.slack.views import run_card
 from bot.testing.standin import SlackStandIn
+from workflows.auditlog import AuditEntry
 from workflows.model import Run, RunStatus, StepStatus
 from workflows.step_models import Effect, StepKind
-from workflows.store import AuditEntry
 
 __all__ = ["CommandSent", "Verdict", "in_doubt", "judge", "voted"]
 

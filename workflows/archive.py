@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflows.auditlog import AuditEntry
 from workflows.model import Run
-from workflows.store import AuditEntry
 
 __all__ = ["FORMAT", "ArchiveConflict", "ArchivedRun", "RunArchive", "archive_document",
            "valid_run_id"]

@@ -41,7 +41,8 @@ from workflows.service import WorkflowService
 from workflows.step_models import Effect
 from workflows.steps.base import ExecutorRegistry, StepContext, StepExecutor
 from workflows.steps.deps import StepDeps
-from workflows.store import CommitOutcome, CommitStatus, LedgerWrite, RunStore
+from workflows.store import RunStore
+from workflows.storecommit import CommitOutcome, CommitStatus, LedgerWrite
 from workflows.template import TemplateError, context_for, render
 
 __all__ = ["Engine", "EngineSettings", "EngineStats", "default_worker_id"]

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.auditlog import AuditEntry
 from workflows.model import Run, StepStatus
-from workflows.store import AuditEntry
 
 __all__ = ["BOT_NAME", "render_incident_log", "timeline"]
 

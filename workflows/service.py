@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from workflows import dedupkeys
+from workflows.auditlog import AuditEntry
 from workflows.definition import Definition
 from workflows.errors import (
     EnvironmentLocked,
@@ -49,7 +50,8 @@ from workflows.model import (
 )
 from workflows.planner import Inventory, check_params, plan_run, usage
 from workflows.policy import DefaultPolicies, PolicySource, check_windows
-from workflows.store import AuditEntry, CommitStatus, RunStore
+from workflows.store import RunStore
+from workflows.storecommit import CommitStatus
 
 __all__ = ["Authority", "PendingAction", "WorkflowService", "new_run_id"]
 

@@ -26,7 +26,7 @@ from tests.scenarios.test_runs_drills import answer_of
 from tests.unit.slack.definitions import definitions
 from workflows import keys
 from workflows.model import RunStatus
-from workflows.store import from_ms
+from workflows.storeformat import from_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 

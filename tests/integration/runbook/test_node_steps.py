@@ -18,7 +18,7 @@ from workflows.steps.base import StepContext
 from workflows.steps.health import HealthExecutor
 from workflows.steps.rpc import RpcExecutor
 from workflows.steps.webhook import WebhookExecutor
-from workflows.store import LedgerWrite
+from workflows.storecommit import LedgerWrite
 from workflows.template import context_for, render
 
 STOP_ONE = """

@@ -22,7 +22,8 @@ from workflows.engine import Engine
 from workflows.errors import InvalidCommand
 from workflows.model import Approve, RunStatus, StepStatus
 from workflows.service import WorkflowService
-from workflows.store import CommitStatus, RunStore
+from workflows.store import RunStore
+from workflows.storecommit import CommitStatus
 from workflows.testing import StaticAuthority, StaticInventory
 
 ROOT = Path(__file__).resolve().parents[3]

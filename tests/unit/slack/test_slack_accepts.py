@@ -44,6 +44,7 @@ from bot.slack.views import (
     thread_message,
 )
 from tests.unit.slack.slacklimits import SlackRefuses, check_blocks, check_message, check_view
+from workflows.auditlog import AuditEntry
 from workflows.definition import Definition, ParameterSpec, load_definitions
 from workflows.drills import DrillKind, DrillRecord, schedule
 from workflows.errors import InvalidCommand, InvalidParameters, NotAuthorized
@@ -63,7 +64,6 @@ from workflows.model import (
     StepFinished,
 )
 from workflows.planner import plan_run
-from workflows.store import AuditEntry
 from workflows.testing import StaticInventory
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from tests.unit.steps.build import NOW, run_of
+from workflows.auditlog import AuditEntry
 from workflows.export import render_incident_log, timeline
 from workflows.model import RunStatus, StepStatus
-from workflows.store import AuditEntry
 
 DEFN = """
 name: incident-x

@@ -1,0 +1,70 @@
+"""Environment locks: one run at a time holds each of the environments it declares
+(``Run.locks``). On one server a run takes its locks in the commit that creates it and gives them
+back in the commit that ends it (``workflows.storecommit``); on Cluster a lock lives in another
+slot than the run, so it is taken and given back on its own, around the commit (here). A part of
+``workflows.store.RunStore``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from workflows import keys
+from workflows.model import Run
+from workflows.runreads import RunReads
+from workflows.storeformat import text
+from workflows.storescripts import LOCK, LOCKS
+
+__all__ = ["EnvironmentLocks"]
+
+
+class EnvironmentLocks(RunReads):
+    def __init__(self, redis: Redis, clock: Callable[[], datetime] | None) -> None:
+        super().__init__(redis, clock)
+        self._lock = redis.register_script(LOCK)
+        self._locks = redis.register_script(LOCKS)
+
+    async def release_locks(self, run_id: str, environments: list[str]) -> None:
+        """Give up the locks ``run_id`` holds (a take-over); others' are never touched."""
+        if not environments:
+            return
+        if self._single_slot_indexes:
+            await self._locks(keys=[keys.lock_key(e) for e in environments],
+                              args=["release", run_id])
+        else:
+            await self._lock_apart(environments, "release", run_id, "")
+
+    async def retake_locks(self, run_id: str, environments: list[str]) -> str | None:
+        """Take the run's locks back (resuming after a take-over): all of them, or none and
+        ``'<lock key>=<holder>'`` of one another run holds."""
+        if not environments:
+            return None
+        if self._single_slot_indexes:
+            held = await self._locks(keys=[keys.lock_key(e) for e in environments],
+                                     args=["retake", run_id])
+            return text(held) if held is not None else None
+        run = await self.get(run_id)
+        return await self._take_locks_apart(run, None)
+
+    async def lock_holder(self, environment: str) -> str | None:
+        raw = await self._redis.get(keys.lock_key(environment))
+        return text(raw) if raw is not None else None
+
+    async def _take_locks_apart(self, run: Run, takeover_from: str | None) -> str | None:
+        """Cluster: take each lock on its own (another slot); undo on the first refusal."""
+        taken: list[str] = []
+        for environment in run.locks:
+            holder = await self._lock(keys=[keys.lock_key(environment)],
+                                      args=["take", run.id, takeover_from or ""])
+            if holder is not None:
+                await self._lock_apart(taken, "restore", run.id, takeover_from or "")
+                return f"{keys.lock_key(environment)}={text(holder)}"
+            taken.append(environment)
+        return None
+
+    async def _lock_apart(self, environments: list[str], op: str, owner: str,
+                          previous: str) -> None:
+        for environment in environments:
+            await self._lock(keys=[keys.lock_key(environment)], args=[op, owner, previous])
