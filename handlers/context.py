@@ -4,9 +4,11 @@ for after-ack work, the grammar's catalog. Built once by ``bot.app.create_bot``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
@@ -19,7 +21,10 @@ from handlers.workflow_forms import Catalog
 from workflows.drillscheduler import DrillBook
 from workflows.service import WorkflowService
 
-__all__ = ["HandlerContext"]
+__all__ = ["HandlerContext", "Listener"]
+
+# A listener of this code base: it gets the context with what Bolt passes (the ack, the body).
+Listener = Callable[["HandlerContext", AsyncAck, dict[str, Any]], Awaitable[None]]
 
 
 def _nothing() -> None:
@@ -46,6 +51,15 @@ class HandlerContext:
     describe_error: Callable[[Exception, frozenset[str]], tuple[str, str]] | None = None
     # Slack said a user group's members changed (bot.usergroups reads it again)
     usergroups_changed: Callable[[str], None] = lambda subteam: None
+
+    def bind(self, listener: Listener) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
+        """``listener`` as Bolt calls it, with this context (Bolt passes the arguments a
+        function names: here the ack and the body)."""
+
+        async def bolt_listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await listener(self, ack, body)
+
+        return bolt_listener
 
     def node_guard(self) -> NetworkGuard:
         """The network guard: its refusals are in Redis, shared with the engine and replicas."""
