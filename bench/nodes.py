@@ -40,8 +40,8 @@ from pydantic import SecretStr
 from bot.devnet import Devnet
 from bot.environments import NodeConfig, RpcCredentials
 from bot.nodes import DEFAULT_CONCURRENCY, NodeClient
-from bot.nodes.errors import NodeProtocolError, NodeServerError
 from bot.nodes.exchange import StaleConnection, exchange
+from workflows.nodeerrors import NodeProtocolError, NodeServerError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -34,15 +34,7 @@ from bot.config import BotConfig, load_config
 from bot.configerror import ConfigError
 from bot.environments import EnvironmentConfig, NodeConfig
 from bot.evidence import confirmer_problems
-from bot.nodes import (
-    NetworkGuard,
-    NetworkMismatch,
-    NodeAuthError,
-    NodeClient,
-    NodeError,
-    RetryPolicy,
-    Timeouts,
-)
+from bot.nodes import NetworkGuard, NodeClient, RetryPolicy, Timeouts
 from bot.nodes.capabilities import table as capability_table
 from bot.policycheck import all_config_problems, policy_problems
 from bot.probes import SlackAuthCheck
@@ -50,6 +42,7 @@ from workflows.catalog import shipped_directory
 from workflows.connection import connect, parse_redis_url
 from workflows.definition import Definition, load_definition
 from workflows.errors import DefinitionError, RedisUrlError
+from workflows.nodeerrors import NetworkMismatch, NodeAuthError, NodeError
 from workflows.step_models import GroupDef, StepDef
 
 __all__ = ["CheckOptions", "Finding", "Level", "Report", "check_config", "run_check_config"]

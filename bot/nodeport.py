@@ -9,7 +9,8 @@ from typing import Any, TypeVar, overload
 
 from bot.config import BotConfig
 from bot.environments import EnvironmentConfig, NodeConfig
-from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, NodeMetrics
+from bot.nodes import NetworkGuard, NodeClient, NodeMetrics
+from workflows.nodeerrors import NetworkMismatch
 from workflows.nodereplies import NodeHealth, NodeResult, StopResult, Tip
 from workflows.ports import EnvironmentView, NodeRef, Params
 

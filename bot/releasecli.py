@@ -24,17 +24,11 @@ from redis.exceptions import RedisError
 from bot.config import load_config
 from bot.configerror import ConfigError
 from bot.noderelease import ReleaseNotPermitted, release_node
-from bot.nodes import (
-    NetworkGuard,
-    NodeClient,
-    NodeError,
-    PostBudget,
-    ReleaseRefused,
-    RetryPolicy,
-)
+from bot.nodes import NetworkGuard, NodeClient, PostBudget, ReleaseRefused, RetryPolicy
 from bot.nodes.refusals import RedisRefusals
 from workflows.connection import connect
 from workflows.errors import RedisUrlError
+from workflows.nodeerrors import NodeError
 
 __all__ = ["run_release_node"]
 

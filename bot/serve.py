@@ -34,7 +34,6 @@ from bot.archiving import run_archiver
 from bot.capcheck import log_capabilities
 from bot.config import BotConfig, load_config
 from bot.configerror import ConfigError
-from bot.nodes import NodeError
 from bot.observability import BotMetrics, setup_logging
 from bot.observability.outages import watch_outages
 from bot.pager import PagerClient, PagerLoop
@@ -46,6 +45,7 @@ from handlers.api import ApiState
 from workflows.catalog import origins
 from workflows.definition import Definition
 from workflows.errors import DefinitionError, WorkflowError
+from workflows.nodeerrors import NodeError
 
 __all__ = ["run_serve", "serve"]
 

@@ -7,13 +7,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.nodes import NodeError
 from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
 from bot.slack.escape import code
 from bot.slack.views import HomeItem, home_view, notice
 from bot.slack.views.home import RefusedNode
 from handlers.context import HandlerContext
 from handlers.replies import tell
+from workflows.nodeerrors import NodeError
 
 __all__ = ["publish_home", "register"]
 

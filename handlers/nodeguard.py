@@ -8,13 +8,14 @@ the genesis is asked after it, and the outcome is told to the person who asked.
 from __future__ import annotations
 
 from bot.noderelease import ReleaseNotPermitted, check_may_release, release_node
-from bot.nodes import NodeError, ReleaseRefused
+from bot.nodes import ReleaseRefused
 from bot.slack.errors import NotPermitted
 from bot.slack.escape import code, inline
 from bot.slack.views import Message, notice
 from handlers.context import HandlerContext
 from handlers.payloads import CommandPayload
 from handlers.replies import tell
+from workflows.nodeerrors import NodeError
 
 __all__ = ["answer_release"]
 

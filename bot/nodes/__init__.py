@@ -1,76 +1,29 @@
-"""The node layer: JSON-RPC client, POST budget, network guard, health gates
-(docs/node-dialect.md)."""
+"""The node layer: JSON-RPC client, POST budget, network guard, metrics
+(docs/node-dialect.md).
+
+What a node answers, its errors and the health gates are the workflow core's vocabulary and are
+imported from where they are defined: ``workflows.nodeerrors``, ``workflows.nodereplies``,
+``workflows.healthgate``."""
 
 from bot.nodes.budget import DEFAULT_BUDGET_LIMIT, PostBudget
-from bot.nodes.errors import (
-    BudgetUnavailable,
-    NetworkMismatch,
-    NodeAuthError,
-    NodeError,
-    NodeMethodError,
-    NodeProtocolError,
-    NodeRateLimited,
-    NodeServerError,
-    NodeTimeout,
-    NodeTransientError,
-    NodeUnreachable,
-)
 from bot.nodes.guard import NetworkGuard, ReleaseRefused
-from bot.nodes.health import (
-    Condition,
-    GateResult,
-    HealthConditions,
-    HealthSample,
-    HealthSampler,
-    evaluate,
-)
 from bot.nodes.metrics import NodeMetrics, parse_metrics
 from bot.nodes.network import GENESIS_HASHES, Network, network_of_genesis
-from bot.nodes.replies import NodeHealth, StopOutcome, StopResult, Tip
 from bot.nodes.retries import RetryPolicy
-from bot.nodes.rpc import (
-    DEFAULT_CONCURRENCY,
-    READ_METHODS,
-    NodeClient,
-    NodeResult,
-    Timeouts,
-)
+from bot.nodes.rpc import DEFAULT_CONCURRENCY, NodeClient, Timeouts
 
 __all__ = [
     "DEFAULT_BUDGET_LIMIT",
     "DEFAULT_CONCURRENCY",
     "GENESIS_HASHES",
-    "READ_METHODS",
-    "BudgetUnavailable",
-    "Condition",
-    "GateResult",
-    "HealthConditions",
-    "HealthSample",
-    "HealthSampler",
     "Network",
     "NetworkGuard",
-    "NetworkMismatch",
-    "NodeAuthError",
     "NodeClient",
-    "NodeError",
-    "NodeHealth",
-    "NodeMethodError",
     "NodeMetrics",
-    "NodeProtocolError",
-    "NodeRateLimited",
-    "NodeResult",
-    "NodeServerError",
-    "NodeTimeout",
-    "NodeTransientError",
-    "NodeUnreachable",
     "PostBudget",
     "ReleaseRefused",
     "RetryPolicy",
-    "StopOutcome",
-    "StopResult",
     "Timeouts",
-    "Tip",
-    "evaluate",
     "network_of_genesis",
     "parse_metrics",
 ]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.nodes.errors import NodeProtocolError, NodeTimeout, NodeUnreachable
+from workflows.nodeerrors import NodeProtocolError, NodeTimeout, NodeUnreachable
 
 __all__ = ["GetPool"]
 

@@ -23,8 +23,8 @@ import uuid
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.nodes.errors import BudgetUnavailable, NodeRateLimited
 from bot.nodes.keys import budget_key, cooldown_key
+from workflows.nodeerrors import BudgetUnavailable, NodeRateLimited
 
 __all__ = ["DEFAULT_BUDGET_LIMIT", "NODE_RATE_LIMIT", "NODE_RATE_WINDOW", "PostBudget"]
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.nodes.errors import NodeError
 from bot.nodes.metrics import NodeMetrics
+from workflows.nodeerrors import NodeError
 
 if TYPE_CHECKING:
     from bot.environments import EnvironmentConfig, NodeConfig

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.nodes.errors import NodeProtocolError, NodeTimeout, NodeUnreachable
+from workflows.nodeerrors import NodeProtocolError, NodeTimeout, NodeUnreachable
 
 if TYPE_CHECKING:
     from bot.environments import NodeConfig

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from bot.nodes.errors import NodeError
+from workflows.nodeerrors import NodeError
 from workflows.nodereplies import NodeResult
 from workflows.ports import NodeRef
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.nodes.errors import NetworkMismatch
 from bot.nodes.network import network_of_genesis
 from bot.nodes.refusals import GuardAudit, GuardEvent, MemoryRefusals, Refusal, RefusalStore
+from workflows.nodeerrors import NetworkMismatch
 
 if TYPE_CHECKING:
     from bot.environments import EnvironmentConfig, NodeConfig

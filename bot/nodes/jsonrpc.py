@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.nodes.budget import NODE_RATE_WINDOW
-from bot.nodes.errors import (
+from workflows.nodeerrors import (
     NodeAuthError,
     NodeMethodError,
     NodeProtocolError,

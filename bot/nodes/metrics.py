@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workflows.healthgate import VALIDATION_ERRORS_METRIC
 
-__all__ = ["VALIDATION_ERRORS_METRIC", "MetricSample", "NodeMetrics", "parse_metrics"]
+__all__ = ["MetricSample", "NodeMetrics", "parse_metrics"]
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')

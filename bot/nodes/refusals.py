@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.nodes.errors import NetworkMismatch, NodeError
 from bot.nodes.keys import guard_audit_key, refusal_key
+from workflows.nodeerrors import NetworkMismatch, NodeError
 
 __all__ = [
     "AUDIT_MAXLEN",

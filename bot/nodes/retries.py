@@ -24,7 +24,7 @@ from tenacity import (
 )
 
 from bot.nodes.budget import NODE_RATE_WINDOW
-from bot.nodes.errors import NodeRateLimited, NodeTransientError
+from workflows.nodeerrors import NodeRateLimited, NodeTransientError
 
 __all__ = ["Retries", "RetryPolicy"]
 

@@ -32,7 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from bot.nodes import fanout
 from bot.nodes._httpget import GetPool
 from bot.nodes.budget import PostBudget
-from bot.nodes.errors import (
+from bot.nodes.exchange import StaleConnection, exchange
+from bot.nodes.jsonrpc import interpret_reply, request_body
+from bot.nodes.metrics import NodeMetrics, parse_metrics
+from bot.nodes.retries import Retries, RetryPolicy
+from bot.nodes.stop import stop_and_verify
+from workflows.nodeerrors import (
     BudgetUnavailable,
     NodeAuthError,
     NodeError,
@@ -40,13 +45,7 @@ from bot.nodes.errors import (
     NodeRateLimited,
     NodeServerError,
 )
-from bot.nodes.exchange import StaleConnection, exchange
-from bot.nodes.jsonrpc import interpret_reply, request_body
-from bot.nodes.metrics import NodeMetrics, parse_metrics
-from bot.nodes.replies import NodeHealth, StopResult, Tip
-from bot.nodes.retries import Retries, RetryPolicy
-from bot.nodes.stop import stop_and_verify
-from workflows.nodereplies import NodeResult
+from workflows.nodereplies import NodeHealth, NodeResult, StopResult, Tip
 from workflows.ports import READ_METHODS, NodeRef
 
 if TYPE_CHECKING:
@@ -55,10 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "MAX_BODY_BYTES",
-    "READ_METHODS",
     "Block",
     "NodeClient",
-    "NodeResult",
     "RpcObserver",
     "Timeouts",
 ]

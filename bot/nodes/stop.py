@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from bot.nodes.errors import (
+from workflows.nodeerrors import (
     NodeAuthError,
     NodeError,
     NodeMethodError,
     NodeRateLimited,
     NodeUnreachable,
 )
-from bot.nodes.replies import StopOutcome, StopResult
+from workflows.nodereplies import StopOutcome, StopResult
 
 if TYPE_CHECKING:
     from bot.environments import NodeConfig

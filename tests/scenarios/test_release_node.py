@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.devnet import Devnet
-from bot.nodes import NetworkMismatch
 from bot.nodes.refusals import GuardEvent
 from bot.releasecli import run_release_node
 from tests.scenarios.harness import Harness, running_bot
 from tests.scenarios.nodeworld import ENV, RELEASE_MANAGER, world_config, world_file
 from tests.unit.slack.definitions import definitions
+from workflows.nodeerrors import NetworkMismatch
 
 
 @pytest.fixture

@@ -18,11 +18,12 @@ import yaml
 
 from bot.config import BotConfig, parse_config
 from bot.nodeport import StepNodes
-from bot.nodes import NetworkGuard, NodeClient, NodeError, RetryPolicy, Timeouts
+from bot.nodes import NetworkGuard, NodeClient, RetryPolicy, Timeouts
 from bot.nodes.rpc import MAX_BODY_BYTES
 from workflows.definition import parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.model import RunStatus
+from workflows.nodeerrors import NodeError
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
 from workflows.steps.deps import StepDeps

@@ -17,7 +17,8 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from bot.environments import NodeConfig, RpcCredentials
-from bot.nodes import NodeClient, NodeError, PostBudget, RetryPolicy
+from bot.nodes import NodeClient, PostBudget, RetryPolicy
+from workflows.nodeerrors import NodeError
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:

@@ -13,9 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.devnet import Devnet
-from bot.nodes import BudgetUnavailable, NodeClient, NodeRateLimited, PostBudget, RetryPolicy
+from bot.nodes import NodeClient, PostBudget, RetryPolicy
 from bot.nodes.keys import budget_key, cooldown_key
 from bot.testing.redisserver import free_port
+from workflows.nodeerrors import BudgetUnavailable, NodeRateLimited
 
 from .conftest import PASSWORD, config_for, posts
 

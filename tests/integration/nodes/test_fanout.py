@@ -9,7 +9,9 @@ import pytest
 
 from bot.config import BotConfig
 from bot.devnet import Devnet
-from bot.nodes import DEFAULT_CONCURRENCY, NodeClient, NodeHealth, NodeUnreachable
+from bot.nodes import DEFAULT_CONCURRENCY, NodeClient
+from workflows.nodeerrors import NodeUnreachable
+from workflows.nodereplies import NodeHealth
 
 from .conftest import config_for
 

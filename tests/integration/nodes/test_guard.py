@@ -9,7 +9,8 @@ import pytest
 from bot.config import BotConfig
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import GENESIS_HASHES, Network, NetworkGuard, NetworkMismatch, NodeClient
+from bot.nodes import GENESIS_HASHES, Network, NetworkGuard, NodeClient
+from workflows.nodeerrors import NetworkMismatch
 
 from .conftest import config_for, posts
 

@@ -10,9 +10,10 @@ import redis.asyncio as aioredis
 from bot.config import BotConfig
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import NetworkGuard, NetworkMismatch, NodeClient, ReleaseRefused
+from bot.nodes import NetworkGuard, NodeClient, ReleaseRefused
 from bot.nodes.refusals import GuardEvent, RedisRefusals
 from workflows.connection import connect
+from workflows.nodeerrors import NetworkMismatch
 
 from .conftest import posts
 

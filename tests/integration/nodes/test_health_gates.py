@@ -9,14 +9,8 @@ import pytest
 from bot.config import BotConfig
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import (
-    Condition,
-    HealthConditions,
-    HealthSample,
-    HealthSampler,
-    NodeClient,
-    evaluate,
-)
+from bot.nodes import NodeClient
+from workflows.healthgate import Condition, HealthConditions, HealthSample, HealthSampler, evaluate
 
 from .conftest import FAST_RETRY, FAST_TIMEOUTS, config_for, posts
 

@@ -10,15 +10,9 @@ import pytest
 
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import (
-    NodeClient,
-    NodeProtocolError,
-    NodeServerError,
-    NodeTimeout,
-    NodeUnreachable,
-    Timeouts,
-)
+from bot.nodes import NodeClient, Timeouts
 from bot.nodes._httpget import GetPool
+from workflows.nodeerrors import NodeProtocolError, NodeServerError, NodeTimeout, NodeUnreachable
 
 from .conftest import FAST_TIMEOUTS
 from .fakes import fake_node_config

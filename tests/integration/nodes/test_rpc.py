@@ -12,19 +12,15 @@ from aiohttp import web
 from bot.config import BotConfig
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import (
-    GENESIS_HASHES,
-    Network,
+from bot.nodes import GENESIS_HASHES, Network, NodeClient, RetryPolicy, Timeouts
+from workflows.nodeerrors import (
     NodeAuthError,
-    NodeClient,
     NodeMethodError,
     NodeProtocolError,
     NodeRateLimited,
     NodeServerError,
     NodeTimeout,
     NodeUnreachable,
-    RetryPolicy,
-    Timeouts,
 )
 
 from .conftest import ENV, FAST_RETRY, PASSWORD, config_for, posts

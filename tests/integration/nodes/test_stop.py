@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from bot.devnet import Devnet
 from bot.environments import NodeConfig
-from bot.nodes import NodeClient, StopOutcome, Timeouts
+from bot.nodes import NodeClient, Timeouts
+from workflows.nodereplies import StopOutcome
 
 from .conftest import ENV, config_for
 

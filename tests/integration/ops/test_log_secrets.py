@@ -15,13 +15,14 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from bot.devnet import Devnet
-from bot.nodes import NodeClient, NodeServerError, RetryPolicy
+from bot.nodes import NodeClient, RetryPolicy
 from bot.observability import setup_logging
 from tests.integration.nodes.conftest import config_for
 from tests.integration.workflows.conftest import GROUPS, definition, status_is, wait_for
 from workflows.definition import parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.model import Outcome, RunStatus
+from workflows.nodeerrors import NodeServerError
 from workflows.service import WorkflowService
 from workflows.step_models import StepKind
 from workflows.steps.base import ExecutorRegistry, StepContext

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bot.devnet import Devnet
-from bot.nodes import NodeAuthError, NodeClient, RetryPolicy
+from bot.nodes import NodeClient, RetryPolicy
 from bot.observability import BotMetrics
 from bot.probes import build_ops_app, start_ops_server
 from bot.testing.redisserver import RedisServer
@@ -22,6 +22,7 @@ from tests.integration.nodes.conftest import config_for
 from tests.integration.workflows.conftest import GROUPS, definition, wait_for, waiting_at
 from workflows.connection import connect
 from workflows.engine import Engine, EngineSettings
+from workflows.nodeerrors import NodeAuthError
 from workflows.service import WorkflowService
 from workflows.steps.base import ExecutorRegistry
 from workflows.steps.bot import BotExecutor

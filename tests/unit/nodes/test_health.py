@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.nodes.health import (
-    Condition,
-    HealthConditions,
-    HealthSample,
-    evaluate,
-)
-from bot.nodes.replies import NodeHealth
+from workflows.healthgate import Condition, HealthConditions, HealthSample, evaluate
+from workflows.nodereplies import NodeHealth
 
 
 def health(**overrides: Any) -> NodeHealth:

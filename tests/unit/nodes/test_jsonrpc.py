@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.nodes.errors import (
+from bot.nodes.jsonrpc import interpret_reply, request_body
+from workflows.nodeerrors import (
     NodeAuthError,
     NodeError,
     NodeMethodError,
@@ -16,7 +17,6 @@ from bot.nodes.errors import (
     NodeServerError,
     NodeTransientError,
 )
-from bot.nodes.jsonrpc import interpret_reply, request_body
 
 RID = "req-1"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from bot.config import parse_config
-from bot.nodes import HealthSample, NodeHealth
 from bot.slack.views import NodeRow, health_table
 from handlers.health import health_rows
+from workflows.healthgate import HealthSample
 from workflows.nodelook import EnvironmentLook, NodeState, judge_look
+from workflows.nodereplies import NodeHealth
 from workflows.steps.health import conditions_for
 
 CONFIG = """
