@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.notifier import Notifier
 from bot.testing.redisserver import RedisServer
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.scenarios.harness import BOT_TOKEN, OPS, Harness, running_bot, waiting_at
 from tests.unit.slack.definitions import definitions
 from workflows import keys

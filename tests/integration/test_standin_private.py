@@ -10,7 +10,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.testing.standin import Channel, SlackStandIn
+from bot.testing.slackworkspace import Channel
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import APP_TOKEN, BOT_TOKEN
 
 

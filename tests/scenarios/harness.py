@@ -28,7 +28,8 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings, load_settings
 from bot.slack.payloads import ButtonValue
 from bot.testing import signing
-from bot.testing.standin import OpenedView, PostedMessage, SlackStandIn
+from bot.testing.slackworkspace import OpenedView, PostedMessage
+from bot.testing.standin import SlackStandIn
 from handlers.api import ApiState
 from workflows.definition import Definition
 from workflows.engine import EngineSettings

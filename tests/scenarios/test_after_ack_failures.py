@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.scenarios.harness import OPS, Harness, button_step, find_button, waiting_at
 
 COMMAND = "promote v1.4.2 abc1234 testnet"

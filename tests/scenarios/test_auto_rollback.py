@@ -15,7 +15,7 @@ import pytest
 from bot.devnet import Devnet
 from bot.runtime import DEFINITIONS_DIR
 from bot.testing.devnets import three_devnets
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.scenarios.harness import Harness, button_step, find_button, running_bot
 from workflows.definition import load_definitions

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.testing.standin import PostedMessage, SlackStandIn
+from bot.testing.slackworkspace import PostedMessage
+from bot.testing.standin import SlackStandIn
 from tests.scenarios.harness import APP_TOKEN, BOT_TOKEN, Harness, running_bot
 from tests.unit.slack.definitions import definitions
 from workflows.keys import display_name_key

@@ -11,7 +11,7 @@ import pytest
 
 from bot.devnet import Devnet
 from bot.runtime import DEFINITIONS_DIR
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import config_for
 from tests.scenarios.harness import (
     OPS,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.slack.payloads import ModalMetadata
-from bot.testing.standin import OpenedView, PostedMessage
+from bot.testing.slackworkspace import OpenedView, PostedMessage
 from tests.scenarios.harness import (
     CONFIG,
     OPERATOR,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.scenarios.harness import (
     OPERATOR,
     Harness,

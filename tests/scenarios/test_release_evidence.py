@@ -18,7 +18,7 @@ from bot.devnet import Devnet
 from bot.devnet.dialect import Dialect
 from bot.runtime import DEFINITIONS_DIR
 from bot.testing.devnets import three_devnets
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
 from workflows.definition import load_definitions, parse_definition

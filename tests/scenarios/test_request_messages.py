@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.scenarios.harness import (
     OPERATOR,
     Harness,

@@ -15,7 +15,7 @@ import pytest
 from bot.config import SlackConfig
 from bot.devnet import Devnet
 from bot.runtime import DEFINITIONS_DIR
-from bot.testing.standin import PostedMessage
+from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.integration.runbook.conftest import devnets as devnets  # the fixture
 from tests.scenarios.harness import OPS, Harness, running_bot, status_is, waiting_at
