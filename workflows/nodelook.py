@@ -21,8 +21,8 @@ from enum import StrEnum
 from workflows.healthgate import HealthConditions, HealthSample, HealthSampler, evaluate
 from workflows.nodereplies import NodeHealth
 from workflows.ports import EnvironmentView, NodeRef
-from workflows.steps._nodes import NodeAccess, guard_nodes
 from workflows.steps.health import conditions_for
+from workflows.steps.nodeaccess import NodeAccess, guard_nodes
 
 __all__ = ["EnvironmentLook", "NodeLook", "NodeState", "judge_look", "look"]
 

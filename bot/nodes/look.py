@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.nodeport import StepNodes
 from workflows.nodelook import EnvironmentLook, look
-from workflows.steps._nodes import NodeAccess
+from workflows.steps.nodeaccess import NodeAccess
 
 if TYPE_CHECKING:
     from bot.config import BotConfig

@@ -24,7 +24,6 @@ from workflows.nodeerrors import (
 from workflows.nodereplies import StopOutcome
 from workflows.ports import READ_METHODS, EnvironmentView, NodeRef
 from workflows.step_models import Effect, parse_duration
-from workflows.steps._nodes import NodeAccess
 from workflows.steps.base import StepContext
 from workflows.steps.checks import (
     TipRef,
@@ -35,6 +34,7 @@ from workflows.steps.checks import (
     parse_tip_refs,
     same_version,
 )
+from workflows.steps.nodeaccess import NodeAccess
 
 __all__ = [
     "ACTIONS",

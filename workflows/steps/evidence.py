@@ -34,9 +34,9 @@ from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWai
 from workflows.ports import ConfigView, EnvironmentView, WebhookView
 from workflows.prometheus import PrometheusUnavailable, instant_query, render_query
 from workflows.step_models import StepKind
-from workflows.steps._nodes import StepSetupError, step_config, step_environment
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext
+from workflows.steps.nodeaccess import StepSetupError, step_config, step_environment
 from workflows.steps.webhook import sign
 
 __all__ = ["CHECK_LOGS_ACTION", "EvidenceExecutor", "check_logs_body"]

@@ -32,9 +32,9 @@ from workflows.healthgate import (
 )
 from workflows.model import Outcome, OutcomeFailed, OutcomeReschedule, OutcomeSucceeded
 from workflows.step_models import StepKind
-from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import seconds
 from workflows.steps.base import StepContext
+from workflows.steps.nodeaccess import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 
 __all__ = ["HealthExecutor", "conditions_for", "default_interval"]
 

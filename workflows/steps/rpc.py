@@ -29,7 +29,6 @@ from workflows.machine import resolve_path
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded
 from workflows.ports import READ_METHODS
 from workflows.step_models import Effect, StepKind
-from workflows.steps._nodes import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 from workflows.steps._rpcactions import (
     ACTIONS,
     READ_ACTIONS,
@@ -39,6 +38,7 @@ from workflows.steps._rpcactions import (
     seconds,
 )
 from workflows.steps.base import StepContext
+from workflows.steps.nodeaccess import NodeAccess, StepSetupError, guard_nodes, wait_until_up
 
 __all__ = ["PARTIAL_ACTIONS", "RPC_ACTIONS", "RpcExecutor", "captures_from"]
 

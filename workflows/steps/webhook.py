@@ -32,14 +32,14 @@ from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, OutcomeWai
 from workflows.ports import EnvironmentView, WebhookView
 from workflows.release_gate import VERIFY_VERSION
 from workflows.step_models import StepKind
-from workflows.steps._nodes import (
+from workflows.steps.base import StepContext
+from workflows.steps.nodeaccess import (
     NodeAccess,
     StepSetupError,
     guard_nodes,
     step_config,
     step_environment,
 )
-from workflows.steps.base import StepContext
 from workflows.steps.release import NoAnswer, verify_release
 from workflows.steps.rpc import captures_from
 

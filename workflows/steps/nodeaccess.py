@@ -4,6 +4,9 @@ The engine hands every executor the same step dependencies; this module takes th
 node client and the network guard from them, resolves a step's target names into configured nodes,
 and runs the guard over them before anything is sent. A guard refusal is reported with the
 node's name, what it reports and what its environment expects.
+
+`workflows.nodelook` (the one look `/parthenon health` takes, through `bot.nodes.look`) reaches
+the nodes the same way: a `NodeAccess` over the node port, `guard_nodes` before anything is sent.
 """
 
 from __future__ import annotations
