@@ -21,7 +21,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import BotConfig
-from bot.evidence import ReleaseSource, ValidationErrorsSource
 from bot.nodes import NodeClient, RetryPolicy, Timeouts
 from bot.nodes.capabilities import (
     HEALTH_FIELDS_NEEDED,
@@ -30,6 +29,7 @@ from bot.nodes.capabilities import (
     probe_all,
 )
 from workflows.definition import Definition
+from workflows.evidence_sources import ReleaseSource, ValidationErrorsSource
 from workflows.step_models import GroupDef, StepDef, StepKind
 
 __all__ = [

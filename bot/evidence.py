@@ -29,7 +29,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from workflows.evidence_sources import (
-    DEFAULT_CONFIRMERS,
     ReleaseEvidence,
     ReleaseSource,
     ValidationErrorsEvidence,
@@ -37,12 +36,7 @@ from workflows.evidence_sources import (
 )
 
 __all__ = [
-    "DEFAULT_CONFIRMERS",
     "EvidenceConfig",
-    "ReleaseEvidence",
-    "ReleaseSource",
-    "ValidationErrorsEvidence",
-    "ValidationErrorsSource",
     "config_problems",
     "confirmer_problems",
     "default_evidence",

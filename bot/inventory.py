@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.apiconfig import API_ACTOR_PREFIX
 from bot.config import BotConfig
 from bot.environments import NodeRole
-from bot.evidence import ReleaseEvidence, ValidationErrorsEvidence
+from workflows.evidence_sources import ReleaseEvidence, ValidationErrorsEvidence
 
 __all__ = ["ConfigAuthority", "ConfigInventory"]
 

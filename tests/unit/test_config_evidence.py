@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.configerror import ConfigError
-from bot.evidence import ReleaseSource, ValidationErrorsSource
 from tests.unit.test_config import PASSWORD, WEBHOOK_SECRET, load, mutate
+from workflows.evidence_sources import ReleaseSource, ValidationErrorsSource
 
 
 def test_defaults_deploy_with_a_webhook_person_without() -> None:

@@ -16,11 +16,12 @@ import yaml
 from aiohttp import web
 
 from bot.config import BotConfig
-from bot.evidence import EvidenceConfig, ValidationErrorsEvidence, ValidationErrorsSource
+from bot.evidence import EvidenceConfig
 from bot.inventory import ConfigInventory
 from bot.slack.views.card import evidence_text
 from tests.integration.runbook.conftest import Bot
 from workflows.definition import parse_definition
+from workflows.evidence_sources import ValidationErrorsEvidence, ValidationErrorsSource
 from workflows.model import (
     OutcomeFailed,
     OutcomeReschedule,

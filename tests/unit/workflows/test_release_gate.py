@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.evidence import ReleaseEvidence, ReleaseSource
 from tests.unit.workflows.runs import NOW, begin, finish, make_run, started, step, wait_for
 from workflows.errors import InvalidCommand, InvalidParameters, NotAuthorized
+from workflows.evidence_sources import ReleaseEvidence, ReleaseSource
 from workflows.machine import transition
 from workflows.model import Confirm, OutcomeFailed, PlannedStep, Run, StepStatus
 from workflows.release_gate import is_release_gate, release_gate, resolve_release_gates
