@@ -165,6 +165,8 @@ async def create_bot(
         describe_error=describe_error,
         pressure=pressure,
         guard=runtime.guard,
+        cards=runtime.store.cards,
+        names=runtime.store.names,
         usergroups_changed=usergroups.changed,
     )
     register_handlers(app, ctx)

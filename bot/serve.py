@@ -144,8 +144,8 @@ async def serve(
             (bot.notifier.slack_outage, "slack"), (bot.drills.outage, "redis")])
         readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
-        api = (ApiState(runtime.service, config.api, config.slack.ops_channel)
-               if config.api.tokens else None)
+        api = (ApiState(runtime.service, config.api, config.slack.ops_channel,
+                        runtime.store.count_request) if config.api.tokens else None)
         web_app = build_web_app(bot, events=not settings.socket_mode, readiness=readiness,
                                 metrics=metrics, api=api)
         runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=HTTP_CLOSE)

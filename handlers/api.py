@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,9 @@ class ApiState:
     service: WorkflowService
     config: ApiConfig
     channel: str | None  # where an API-started run's card is posted (the ops channel)
+    # (token name, minute) -> the token's requests in that minute, this one included; counted
+    # in Redis, so all replicas share the budget (``RunStore.count_request``)
+    count_request: Callable[[str, int], Awaitable[int]]
 
 
 API_STATE = web.AppKey("parthenon_api", ApiState)
@@ -89,7 +93,7 @@ async def _authenticate(request: web.Request) -> ApiToken | web.Response:
                       **{"WWW-Authenticate": 'Bearer realm="parthenon-bot", '
                                              'error="invalid_token"'})
     try:
-        count = await state.service.store.count_request(found.name, int(time.time() // 60))
+        count = await state.count_request(found.name, int(time.time() // 60))
     except (RedisError, OSError):
         return _error(503, "unavailable", "Redis is unreachable: nothing was recorded, try again")
     if count > state.config.requests_per_minute:
@@ -135,8 +139,8 @@ async def _start(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     workflow: str = body["workflow"]
     if workflow in state.service.definitions and workflow not in token.start:
-        await state.service.store.audit_start_refusal(
-            api_actor(token.name), workflow, f"token {token.name} may not start {workflow}", None)
+        await state.service.audit_refused_start(
+            api_actor(token.name), workflow, f"token {token.name} may not start {workflow}")
         return _error(403, NotAuthorized.code,
                       f"the token {token.name} may not start {workflow} runs "
                       f"(it may start: {', '.join(token.start)})")
@@ -170,8 +174,8 @@ async def _get(request: web.Request) -> web.Response:
     if not _RUN_ID.fullmatch(run_id):
         return _error(404, RunNotFound.code, "no such run")
     try:
-        run = await state.service.store.load(run_id)
-        card = await state.service.store.get_card(run_id) if run is not None else None
+        run = await state.service.find(run_id)
+        card = await state.service.card_of(run_id) if run is not None else None
     except (RedisError, OSError):
         return _error(503, "unavailable", "Redis is unreachable, try again")
     except WorkflowError as exc:
@@ -187,15 +191,13 @@ async def _list(request: web.Request) -> web.Response:
         return token
     state = request.app[API_STATE]
     which = request.query.get("status", "active")
-    store = state.service.store
     try:
         if which == "active":
-            ids = await store.active_ids(limit=200)
+            runs = await state.service.active_runs(200, ended_too=True)
         elif which == "recent":
-            ids = await store.recent_ids(limit=50)
+            runs = await state.service.recent_runs(50)
         else:
             return _error(400, "invalid_query", "status: active or recent")
-        runs = await store.load_many(ids)
     except (RedisError, OSError):
         return _error(503, "unavailable", "Redis is unreachable, try again")
     return web.json_response({"runs": [run_summary(run) for run in runs]})

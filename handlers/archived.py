@@ -21,7 +21,7 @@ def _archive(ctx: HandlerContext) -> RunArchive:
 
 async def archived_runs(ctx: HandlerContext, limit: int) -> list[Run]:
     """The last ``limit`` runs archived, newest first, as far as the archive holds them."""
-    ids = await ctx.service.store.archived_ids(limit)
+    ids = await ctx.service.archived_ids(limit)
     try:
         return [found.run for found in await _archive(ctx).read_many(ids)]
     except (OSError, ValueError) as exc:

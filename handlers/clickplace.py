@@ -28,8 +28,7 @@ async def check_click_place(
     """Refuse (and audit) a click on ``run_id`` that did not come from where the run lives."""
     if channel is None and from_app_home(body):
         return
-    store = ctx.service.store
-    card = await store.get_card(run_id)
+    card = await ctx.service.card_of(run_id)
     run = await ctx.service.get(run_id)
     places = {place for place in (card[0] if card else None, run.channel) if place}
     if channel is not None and channel in places:
@@ -37,6 +36,5 @@ async def check_click_place(
     where = f"<#{card[0]}>" if card else (f"<#{run.channel}>" if run.channel else "its card")
     reason = (f"this button belongs to run {run.id}, whose card is in {where}: press it there "
               "(nothing was changed)")
-    await store.audit_refusal(run_id, "refused_click", user, step_id, reason,
-                              {"channel": channel or ""})
+    await ctx.service.audit_refused_click(run_id, user, step_id, reason, channel or "")
     raise NotAuthorized(reason)

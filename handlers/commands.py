@@ -238,7 +238,7 @@ async def _runs(ctx: HandlerContext) -> Message:
                   *[run_line(r) for r in archived]]
     blocks = [section("\n".join(lines))]
     if ctx.drills is not None:  # the drills and when each is next due, as App Home shows them
-        drills = await ctx.drills.schedule(ctx.service.store.now())
+        drills = await ctx.drills.schedule(ctx.service.now())
         shown = [drill_line(d) for d in drills] or ["No drills are defined."]
         blocks.append(section("\n".join(["*Drills*", *shown])))
     return Message(text="Runs", blocks=blocks)

@@ -1,5 +1,6 @@
 """What every listener gets: the workflow service, the config, the node client, the Slack client
-for after-ack work, the grammar's catalog. Built once by ``bot.app.create_bot``."""
+for after-ack work, the grammar's catalog, the two stores of the Slack side (export marks, people's
+names). Built once by ``bot.app.create_bot``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from bot.slack.pressure import RequestPressure
 from bot.slack.sharedreads import SharedReads
 from bot.slack.views import Message, Viewer
 from handlers.workflow_forms import Catalog
+from workflows.cardstore import CardStore
 from workflows.drillscheduler import DrillBook
+from workflows.names import NameCache
 from workflows.service import WorkflowService
 
 __all__ = ["HandlerContext", "Listener"]
@@ -41,6 +44,10 @@ class HandlerContext:
     catalog: Catalog
     # the network guard: its refusals are in Redis, shared with the engine and replicas
     guard: NetworkGuard
+    # the Slack side's keys of a run: here, the marks that post an incident log once
+    cards: CardStore
+    # people's display names (users.info, cached in Redis): an incident log shows them
+    names: NameCache
     drills: DrillBook | None = None
     wake_notifier: Callable[[], None] = _nothing
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parthenon.slack"))

@@ -43,7 +43,7 @@ async def post_incident_log(
     ``dedup`` scopes the mark (a card version and person, a slash command's trigger);
     ``delivery`` identifies this press: Slack delivering it again is quiet, a second press
     within the mark's time is told the log was just asked for."""
-    cards = ctx.service.store.cards
+    cards = ctx.cards
     taken_by = delivery or user
     if not await cards.mark_export(run_id, dedup, taken_by, EXPORT_MARK_SECONDS):
         earlier = await cards.export_mark(run_id, dedup)
@@ -61,7 +61,7 @@ async def post_incident_log(
         if archived is None:
             raise
         run = archived.run
-    where = archived.card if archived is not None else await ctx.service.store.get_card(run_id)
+    where = archived.card if archived is not None else await ctx.service.card_of(run_id)
     if where is None or not where[1]:
         await cards.drop_export_mark(run_id, dedup)
         text = (f"The card of {code(run.id, 40)} is not posted yet, so it has no thread for the "
@@ -73,7 +73,7 @@ async def post_incident_log(
     else:
         audit = await ctx.service.audit(run_id)
         # People's names beside their ids (users.info, cached): a log is read outside Slack.
-        names = await display_names(ctx.client, ctx.service.store.names,
+        names = await display_names(ctx.client, ctx.names,
                                     [run.initiator, *(e.actor for e in audit if e.actor)])
         async with ctx.pressure.background():  # rendering gives way to acks
             markdown = render_incident_log(run, audit, names=names)

@@ -32,7 +32,7 @@ async def build_home(ctx: HandlerContext, user: str) -> dict[str, Any]:
     pending = [HomeItem(p.run, p.step, p.kind) for p in await service.pending_for(user)]
     active = await service.active_runs()
     recent = await service.recent_runs(20)
-    now = service.store.now()
+    now = service.now()
     drills = await ctx.drills.schedule(now) if ctx.drills is not None else []
     return home_view(ctx.viewer(user), pending, active, recent, drills, now,
                      refused=await refused_nodes(ctx))

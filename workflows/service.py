@@ -367,20 +367,47 @@ class WorkflowService:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        return self.store.now()
+
     async def get(self, run_id: str) -> Run:
         return await self.store.get(run_id)
 
-    async def active_runs(self, limit: int = 1000) -> list[Run]:
-        """The active runs, oldest first; ``limit`` bounds how many are read (lists show few)."""
+    async def find(self, run_id: str) -> Run | None:
+        """The run, or None (``get`` raises ``RunNotFound`` instead)."""
+        return await self.store.load(run_id)
+
+    async def card_of(self, run_id: str) -> tuple[str, str] | None:
+        """(channel, ts) of the run's card, or None before it was first posted."""
+        return await self.store.get_card(run_id)
+
+    async def active_runs(self, limit: int = 1000, *, ended_too: bool = False) -> list[Run]:
+        """The active runs, oldest first; ``limit`` bounds how many are read (lists show few).
+        ``ended_too``: the active index as it is, with a run that ended but is not yet out of
+        it (on Redis Cluster the index changes just after the run: the run API lists that)."""
         runs = await self.store.load_many(await self.store.active_ids(limit))
-        return [run for run in runs if not run.terminal]
+        return runs if ended_too else [run for run in runs if not run.terminal]
 
     async def recent_runs(self, limit: int = 20) -> list[Run]:
         return await self.store.load_many(await self.store.recent_ids(limit))
 
+    async def archived_ids(self, limit: int) -> list[str]:
+        """The runs archived last (by when they finished), newest first."""
+        return await self.store.archived_ids(limit)
+
     async def audit(self, run_id: str) -> list[AuditEntry]:
         await self.store.get(run_id)
         return await self.store.read_audit(run_id)
+
+    async def audit_refused_click(self, run_id: str, actor: str, step_id: str | None,
+                                  reason: str, channel: str) -> None:
+        """A click refused before it became a command (not pressed where the run lives)."""
+        await self.store.audit_refusal(run_id, "refused_click", actor, step_id, reason,
+                                       {"channel": channel})
+
+    async def audit_refused_start(self, actor: str, workflow: str, reason: str) -> None:
+        """A start refused before the service was asked (a run-API token's workflows)."""
+        await self.store.audit_start_refusal(actor, workflow, reason, None)
 
     async def pending_for(self, user: str) -> list[PendingAction]:
         """Approvals and confirmations this person could give right now."""

@@ -353,7 +353,8 @@ async def running_bot(
     bot = await create_bot(settings_for(slack, redis_url), runtime, bot_user_id=slack.bot_user_id,
                            notifier_interval=notifier_interval, notifier_poll=0.05)
     cfg = runtime.config
-    api = ApiState(runtime.service, cfg.api, cfg.slack.ops_channel) if cfg.api.tokens else None
+    api = (ApiState(runtime.service, cfg.api, cfg.slack.ops_channel, runtime.store.count_request)
+           if cfg.api.tokens else None)
     runner = web.AppRunner(build_web_app(bot, api=api), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
