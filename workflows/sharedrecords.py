@@ -1,5 +1,5 @@
 """Small records every replica shares that belong to no run: named records (release metadata,
-drill results), the promotion freeze, Slack user groups, open pages, and run-API request counts.
+drill results), Slack user groups, open pages, and run-API request counts.
 A part of ``workflows.store.RunStore``."""
 
 from __future__ import annotations
@@ -26,20 +26,6 @@ class SharedRecords(RunReads):
         raw = await cast("Awaitable[dict[bytes, bytes]]",
                          self._redis.hgetall(keys.record_key(name)))
         return {text(k): json.loads(v) for k, v in raw.items()}
-
-    # --- the promotion freeze --------------------------------------------------------------
-
-    async def freeze(self) -> dict[str, Any] | None:
-        raw = await self._redis.get(keys.FREEZE)
-        return json.loads(raw) if raw else None
-
-    async def set_freeze(self, by: str, reason: str, run_id: str | None = None) -> bool:
-        """Turn the freeze on; False if it was already on (the first reason stays)."""
-        body = {"by": by, "reason": reason, "run_id": run_id, "at": self.now().isoformat()}
-        return bool(await self._redis.set(keys.FREEZE, json.dumps(body), nx=True))
-
-    async def clear_freeze(self) -> bool:
-        return bool(await self._redis.delete(keys.FREEZE))
 
     # --- Slack user groups, pages, rate counts -----------------------------------------------
 

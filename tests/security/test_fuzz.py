@@ -124,7 +124,8 @@ async def snapshot(h: Harness) -> tuple[Any, ...]:
     runs = sorted([k.decode() async for k in redis.scan_iter(match=f"{keys.PREFIX}:{{*}}:run")])
     versions = [await redis.hget(k, "v") for k in runs]
     starts = sorted([k.decode() async for k in redis.scan_iter(match=keys.start_key("*"))])
-    return tuple(zip(runs, versions, strict=True)), tuple(starts), await h.runtime.store.freeze()
+    freezes = tuple(await h.runtime.store.freezes.all())
+    return tuple(zip(runs, versions, strict=True)), tuple(starts), freezes
 
 
 async def settled(h: Harness) -> tuple[Any, ...]:

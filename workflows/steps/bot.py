@@ -19,7 +19,7 @@ from workflows.steps.base import StepContext
 from workflows.steps.deps import RunStarter
 from workflows.store import RunStore
 
-__all__ = ["BOT_ACTIONS", "BotExecutor", "RunStarter"]
+__all__ = ["BOT_ACTIONS", "BotExecutor"]
 
 
 Action = Callable[[StepContext], Awaitable[Outcome]]
@@ -44,30 +44,19 @@ async def _require_no_freeze(ctx: StepContext) -> Outcome:
 
 
 async def _freeze(ctx: StepContext) -> Outcome:
+    """Every environment, until someone lifts it; running promotions pause before their next
+    write step, and the ops channel is told (once, however often this is verified)."""
     reason = str(ctx.args.get("reason") or f"{ctx.run.title} ({ctx.run.id})")
-    freezer = ctx.deps.freezer
-    if freezer is not None:
-        # Every environment, until someone lifts it; running promotions pause before their
-        # next write step, and the ops channel is told (once, however often this is verified).
-        done = await freezer.freeze(ctx.run.initiator, f"{reason} ({ctx.run.id})",
-                                    run_id=ctx.run.id, ends_with_run=False)
-        return OutcomeSucceeded(result={"freeze": "on", "already_on": not done.created,
-                                        "reason": done.freeze.reason, "held": done.held})
-    created = await _store(ctx).set_freeze(ctx.run.initiator, reason, ctx.run.id)
-    freeze = await _store(ctx).freeze()
-    return OutcomeSucceeded(
-        result={"freeze": "on", "already_on": not created, "reason": (freeze or {}).get("reason")}
-    )
+    done = await ctx.deps.need_freezer().freeze(ctx.run.initiator, f"{reason} ({ctx.run.id})",
+                                                run_id=ctx.run.id, ends_with_run=False)
+    return OutcomeSucceeded(result={"freeze": "on", "already_on": not done.created,
+                                    "reason": done.freeze.reason, "held": done.held})
 
 
 async def _unfreeze(ctx: StepContext) -> Outcome:
-    freezer = ctx.deps.freezer
-    if freezer is not None:
-        lifted = await freezer.lift(ctx.run.initiator)
-        return OutcomeSucceeded(result={"freeze": "off", "was_on": bool(lifted.lifted),
-                                        "resumed": lifted.resumed})
-    cleared = await _store(ctx).clear_freeze()
-    return OutcomeSucceeded(result={"freeze": "off", "was_on": cleared})
+    lifted = await ctx.deps.need_freezer().lift(ctx.run.initiator)
+    return OutcomeSucceeded(result={"freeze": "off", "was_on": bool(lifted.lifted),
+                                    "resumed": lifted.resumed})
 
 
 async def _record(ctx: StepContext) -> Outcome:

@@ -52,6 +52,11 @@ class StepDeps:
             raise WorkflowError("this bot has no run store wired into its step dependencies")
         return self.store
 
+    def need_freezer(self) -> Freezer:
+        if self.freezer is None:
+            raise WorkflowError("this bot has no freezer wired into its step dependencies")
+        return self.freezer
+
     def need_runs(self) -> RunStarter:
         if self.runs is None:
             raise WorkflowError("this bot has no workflow service wired into its step dependencies")

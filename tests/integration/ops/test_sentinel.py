@@ -57,8 +57,8 @@ async def test_sentinel_url_reaches_the_master_and_the_store_works(
     client = connect(f"redis+sentinel://127.0.0.1:{sentinel_port}/bot")
     try:
         store = RunStore(client)
-        assert await store.set_freeze("U_OP", "drill")
-        assert (await store.freeze() or {})["reason"] == "drill"
+        await store.put_record("drill", {"reason": "drill"})
+        assert await store.get_record("drill") == {"reason": "drill"}
         info = await client.info("server")
         assert info["tcp_port"] == redis_server.port
     finally:

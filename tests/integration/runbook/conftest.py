@@ -29,6 +29,7 @@ from workflows.definition import load_definitions, parse_definition
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.engine import Engine, EngineSettings
+from workflows.freezer import Freezer
 from workflows.model import Approve, Confirm, Run, RunStatus, StepStatus
 from workflows.planner import plan_run
 from workflows.service import WorkflowService
@@ -211,7 +212,8 @@ async def make_bot(
                               policies=ConfigPolicies(config))
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
-    deps = StepDeps(store=store, runs=service, config=config,
+    service.freezer = Freezer(store, rules=config.incidents)  # as bot/runtime.py wires it
+    deps = StepDeps(store=store, runs=service, freezer=service.freezer, config=config,
                     nodes=StepNodes(config, nodes, guard))
     engine = Engine(
         store,

@@ -35,6 +35,7 @@ from tests.integration.runbook.conftest import (
 from workflows.definition import load_definitions, parse_definition
 from workflows.engine import Engine, EngineSettings
 from workflows.errors import InvalidCommand, NotAuthorized
+from workflows.freezer import Freezer
 from workflows.model import Confirm, RunStatus
 from workflows.planner import plan_run
 from workflows.service import WorkflowService
@@ -117,7 +118,8 @@ async def running(
     )
     nodes = NodeClient(budget=PostBudget(redis), retry=RetryPolicy(attempts=2, total=5.0))
     guard = NetworkGuard(nodes)
-    deps = StepDeps(store=store, runs=service, config=config,
+    service.freezer = Freezer(store, rules=config.incidents)  # as bot/runtime.py wires it
+    deps = StepDeps(store=store, runs=service, freezer=service.freezer, config=config,
                     nodes=StepNodes(config, nodes, guard))
     engine = Engine(
         store,
