@@ -126,7 +126,7 @@ class AutoRollback:
     async def _decline(self, run: Run, step: PlannedStep, state: StepState, why: str) -> None:
         event = DeclineAutoRollback(step_id=step.id, attempt=state.attempt, reason=why[:1000])
         with contextlib.suppress(InvalidCommand):  # no longer halted: nothing to say
-            await self.service.store.apply(
+            await self.service.command_as_bot(
                 run.id, event,
                 dedup_key=dedupkeys.auto_rollback_declined(run.id, step.id, state.attempt))
         log.info("not rolled back automatically: %s", why, extra={"run_id": run.id})

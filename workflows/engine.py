@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workflows import dedupkeys
+from workflows.apply import apply
 from workflows.autorollback import AutoRollback
 from workflows.errors import InvalidCommand, LeaseLost
 from workflows.machine import next_action, wake_at
@@ -239,7 +240,8 @@ class Engine:
                     break
                 outcome: CommitOutcome | None
                 if action == "tick":
-                    outcome = await self.store.apply(run_id, Tick(), token=token, known=run)
+                    outcome = await apply(self.store, run_id, Tick(), now=self.store.now,
+                                          token=token, known=run)
                 elif action == "recover":
                     self.stats.takeovers += 1
                     outcome = await self._recover(run, token)
@@ -318,14 +320,14 @@ class Engine:
             run = began.run
         outcome = await self._execute(run, token, attempt)
         if outcome is None:  # a write step that timed out or crashed and could not be verified
-            return await self.store.apply(
-                run.id,
+            return await apply(
+                self.store, run.id,
                 StepInDoubt(
                     step_id=step.id,
                     attempt=attempt,
                     reason="its call did not complete and its result could not be verified",
                 ),
-                token=token,
+                token=token, now=self.store.now,
             )
         return await self._finish(run, token, attempt, outcome)
 
@@ -340,9 +342,9 @@ class Engine:
             )
         event = StepBegan(step_id=step.id, attempt=attempt, worker=self.settings.worker_id)
         try:
-            outcome = await self.store.apply(
-                run.id, event, token=token, ledger=(lambda _r: ledger) if ledger else None,
-                known=run,
+            outcome = await apply(
+                self.store, run.id, event, token=token,
+                ledger=(lambda _r: ledger) if ledger else None, known=run, now=self.store.now,
             )
         except InvalidCommand:
             # The connection dropped after our commit landed and the client sent it again (a
@@ -387,12 +389,12 @@ class Engine:
         if isinstance(outcome, OutcomeFailed):
             self.stats.steps_failed += 1
         try:
-            return await self.store.apply(
-                run.id,
+            return await apply(
+                self.store, run.id,
                 StepFinished(step_id=step.id, attempt=attempt, outcome=outcome),
                 token=token,
                 ledger=(lambda _r: ledger) if ledger else None,
-                known=run,
+                known=run, now=self.store.now,
             )
         except InvalidCommand as exc:
             # The run moved on under us in a way that makes this outcome moot (e.g. retried).
@@ -416,15 +418,15 @@ class Engine:
         if verified is not None:
             return await self._finish(run, token, state.attempt, verified)
         self.stats.in_doubt += 1
-        return await self.store.apply(
-            run.id,
+        return await apply(
+            self.store, run.id,
             StepInDoubt(
                 step_id=step.id,
                 attempt=state.attempt,
                 reason=f"worker {entry.get('worker', '?') if entry else '?'} began it and "
                 "stopped before recording a result; it was not verified",
             ),
-            token=token,
+            token=token, now=self.store.now,
         )
 
     async def _verify(self, executor: StepExecutor, run: Run, attempt: int) -> Outcome | None:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from workflows import dedupkeys
 from workflows.announcements import Announcement, Announcements
+from workflows.apply import apply
 from workflows.errors import InvalidCommand, NotAuthorized, RunNotFound, WorkflowError
 from workflows.freezes import Freeze, FreezeBook, freeze_id, is_promotion, run_environments
 from workflows.model import HoldRun, ReleaseHold, Run, RunStatus
@@ -126,7 +127,8 @@ class Freezer:
         reason = f"promotions to {where} are frozen by <@{freeze.by}>: {freeze.reason}"
         command = HoldRun(actor=BOT_ACTOR, freeze_id=freeze.id, reason=reason[:1000])
         try:
-            await self.store.apply(run.id, command, dedup_key=dedupkeys.freeze_hold(freeze))
+            await apply(self.store, run.id, command, now=self.store.now,
+                        dedup_key=dedupkeys.freeze_hold(freeze))
         except (InvalidCommand, NotAuthorized, RunNotFound):
             return False  # it finished meanwhile, or this freeze holds it already
         return True
@@ -179,9 +181,9 @@ class Freezer:
             latest: Run | None = run
             for fid in sorted(ids & set(run.hold.freezes)):
                 try:
-                    outcome = await self.store.apply(
-                        run.id, ReleaseHold(actor=BOT_ACTOR, freeze_id=fid),
-                        dedup_key=dedupkeys.freeze_release(freezes[fid]))
+                    outcome = await apply(
+                        self.store, run.id, ReleaseHold(actor=BOT_ACTOR, freeze_id=fid),
+                        dedup_key=dedupkeys.freeze_release(freezes[fid]), now=self.store.now)
                     latest = outcome.run or await self.store.load(run.id)
                 except (InvalidCommand, NotAuthorized, RunNotFound):
                     latest = await self.store.load(run.id)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from workflows import dedupkeys
+from workflows.apply import apply
 from workflows.auditlog import AuditEntry
 from workflows.definition import Definition
 from workflows.errors import (
@@ -31,6 +32,7 @@ from workflows.model import (
     Approve,
     Command,
     Confirm,
+    DeclineAutoRollback,
     HandOver,
     HoldRun,
     Pause,
@@ -185,8 +187,9 @@ class WorkflowService:
 
     async def _supersede(self, halted: str, by: str, actor: str) -> None:
         """End the halted run, linked to ``by``; the bot's own start says it was automatic."""
-        await self.store.apply(halted, Supersede(by=by, automatic=actor == BOT_ACTOR, actor=actor),
-                               dedup_key=dedupkeys.superseded_by(by))
+        await apply(self.store, halted,
+                    Supersede(by=by, automatic=actor == BOT_ACTOR, actor=actor),
+                    now=self.store.now, dedup_key=dedupkeys.superseded_by(by))
 
     async def _refuse_if_frozen(self, run: Run) -> None:
         frozen = await self.freezer.covering(run)
@@ -264,7 +267,8 @@ class WorkflowService:
                 await self._retake_locks(run)
             # The run just read is the one to apply to (one read less before Slack's ack); if
             # it changed meanwhile, the commit conflicts and apply reads it again.
-            outcome = await self.store.apply(run_id, command, dedup_key=dedup_key, known=run)
+            outcome = await apply(self.store, run_id, command, now=self.store.now,
+                                  dedup_key=dedup_key, known=run)
         except (InvalidCommand, NotAuthorized) as exc:
             if dedup_key is not None and await self.store.delivered(run_id, dedup_key):
                 # A redelivery (Slack's retry, a double click) of a command applied before: the
@@ -317,17 +321,20 @@ class WorkflowService:
             await self.store.audit_refusal(run.id, "refused_takeover", actor, None, str(exc))
             raise
         # paused first (and kept paused past a freeze's lift), then the locks are freed
-        await self.store.apply(run.id, TakeOver(actor=actor, groups=sorted(groups), reason=reason),
-                               dedup_key=dedupkeys.take_over(actor, reason))
+        await apply(self.store, run.id,
+                    TakeOver(actor=actor, groups=sorted(groups), reason=reason),
+                    now=self.store.now, dedup_key=dedupkeys.take_over(actor, reason))
         await self.store.release_locks(run.id, run.locks)
         await self.store.audit_refusal(
             run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})
         return await self.store.get(run.id)
 
-    async def command_as_bot(self, run_id: str, command: Pause | RecordPage,
+    async def command_as_bot(self, run_id: str,
+                             command: Pause | RecordPage | DeclineAutoRollback,
                              dedup_key: str) -> Run:
         """A command the bot itself issues from a step (halting rollouts); no permission check."""
-        outcome = await self.store.apply(run_id, command, dedup_key=dedup_key)
+        outcome = await apply(self.store, run_id, command, now=self.store.now,
+                              dedup_key=dedup_key)
         return outcome.run or await self.store.get(run_id)
 
     def _check_may(self, run: Run, command: Command) -> None:

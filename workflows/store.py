@@ -12,8 +12,9 @@ every part), ``storecommit`` (the commit script's arguments and the group commit
 ``storescripts`` (the Lua scripts), ``leases`` (leases and the due index), ``envlocks``
 (environment locks), ``runretention`` (the finished and archived indexes, snapshots, deleting an
 archived run), ``outbox`` (what the notifier reads), ``auditlog`` and ``sharedrecords`` (records
-that belong to no run); ``storeformat`` is how values are encoded. Here: creating, committing and
-applying changes to runs.
+that belong to no run); ``storeformat`` is how values are encoded. Here: creating and committing
+runs. Applying an event (read, transition, commit, again on a conflict) is ``workflows.apply``:
+the store never runs the machine.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from workflows.auditlog import AuditLog, audit_fields
 from workflows.cardstore import CardStore
 from workflows.drillstore import DrillStore
 from workflows.envlocks import EnvironmentLocks
-from workflows.errors import InvalidCommand, NotAuthorized, VersionConflict
 from workflows.freezes import FreezeBook
 from workflows.leases import Leases
-from workflows.machine import Notify, transition, wake_at
+from workflows.machine import Notify, wake_at
 from workflows.model import Event, Run
 from workflows.names import NameCache
 from workflows.outbox import Outbox
@@ -134,44 +134,3 @@ class RunStore(Leases, EnvironmentLocks, Retention, Outbox, AuditLog, SharedReco
             pipe.zadd(keys.DUE, {run.id: to_ms(when)}, lt=True)
         pipe.zadd(keys.CARDS, {run.id: to_ms(now)})
         await pipe.execute()
-
-    async def apply(
-        self,
-        run_id: str,
-        event: Event | Callable[[Run], Event],
-        *,
-        token: str | None = None,
-        ledger: Callable[[Run], LedgerWrite | None] | None = None,
-        dedup_key: str | None = None,
-        attempts: int = 20,
-        known: Run | None = None,
-    ) -> CommitOutcome:
-        """Read, transition, commit; on a version conflict read again and re-apply.
-
-        The machine's refusal (InvalidCommand, NotAuthorized) propagates unchanged and nothing
-        is written. ``event`` may be a function of the current run (for events built from it).
-        ``known`` is the run as the caller last committed it, saving a read when it is current.
-        A delivery applied before (same ``dedup_key``) comes back as DUPLICATE without a look
-        of its own up front: the commit script checks the key before anything else, and a
-        refusal by the machine is checked against it (a click refused only because it already
-        happened). One round trip less per command, which is before Slack's ack.
-        """
-        for _ in range(attempts):
-            old = known if known is not None else await self.get(run_id)
-            known = None  # after a conflict, always read again
-            ev = event(old) if callable(event) else event
-            try:
-                new, effects = transition(old, ev, self.now())
-            except (InvalidCommand, NotAuthorized):
-                # A concurrent delivery of the same command may have just applied it: then this
-                # one is a duplicate, not a refusal.
-                if dedup_key is not None and await self.delivered(run_id, dedup_key):
-                    return CommitOutcome(CommitStatus.DUPLICATE, None, "delivered before")
-                raise
-            outcome = await self.commit(
-                old, new, ev, effects, token=token, ledger=ledger(old) if ledger else None,
-                dedup_key=dedup_key,
-            )
-            if outcome.status is not CommitStatus.CONFLICT:
-                return outcome
-        raise VersionConflict(f"run {run_id} kept changing; gave up after {attempts} attempts")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import BotConfig, parse_config
+from workflows.apply import apply
 from workflows.model import (
     Abort,
     Approve,
@@ -266,7 +267,7 @@ async def reach(store: RunStore, run: Run, case: Case) -> Run:
             run = await _finish(store, run, case.step, attempt,
                                 OutcomeFailed(error="the node said no"))
         case "paused":
-            outcome = await store.apply(run.id, Pause(actor="parthenon-bot"))
+            outcome = await apply(store, run.id, Pause(actor="parthenon-bot"), now=store.now)
             assert outcome.run is not None
             run = outcome.run
     return run
@@ -275,9 +276,10 @@ async def reach(store: RunStore, run: Run, case: Case) -> Run:
 async def _finish(store: RunStore, run: Run, step: PlannedStep, attempt: int,
                   outcome: OutcomeSucceeded | OutcomeWait | OutcomeFailed) -> Run:
     if step.effect is Effect.WRITE:
-        began = await store.apply(run.id, StepBegan(step_id=step.id, attempt=attempt))
+        began = await apply(store, run.id, StepBegan(step_id=step.id, attempt=attempt),
+                            now=store.now)
         assert began.run is not None
-    done = await store.apply(run.id, StepFinished(step_id=step.id, attempt=attempt,
-                                                  outcome=outcome))
+    done = await apply(store, run.id, StepFinished(step_id=step.id, attempt=attempt,
+                                                  outcome=outcome), now=store.now)
     assert done.run is not None
     return done.run

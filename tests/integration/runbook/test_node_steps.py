@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.integration.runbook.conftest import Bot, context
+from workflows.apply import apply
 from workflows.model import (
     OutcomeFailed,
     OutcomeReschedule,
@@ -235,8 +236,9 @@ async def test_engine_verifies_a_webhook_step_whose_worker_died_after_sending(
     run = await parts.start("startup-check", environment="testnet", window="1s")
     token = await parts.store.claim(run.id, "crashed", 200)
     assert token is not None
-    began = await parts.store.apply(
-        run.id, StepBegan(step_id="provenance", attempt=1, worker="crashed"), token=token,
+    began = await apply(
+        parts.store, run.id, StepBegan(step_id="provenance", attempt=1, worker="crashed"),
+        token=token, now=parts.store.now,
         ledger=lambda _r: LedgerWrite("intent", "provenance", 1, {"worker": "crashed"}),
     )
     assert began.run is not None

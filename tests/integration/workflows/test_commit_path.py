@@ -8,6 +8,7 @@ import asyncio
 import redis.asyncio as aioredis
 
 from tests.integration.workflows.conftest import wait_for, waiting_at
+from workflows.apply import apply
 from workflows.engine import Engine
 from workflows.model import Approve, Pause, Resume, RunStatus
 from workflows.service import WorkflowService
@@ -69,9 +70,9 @@ async def test_commits_go_through_after_redis_forgot_the_script(
     await redis.script_flush()
     # Applied to the runs as read: the four commits leave in the same loop turn, one pipeline.
     await asyncio.gather(*(
-        store.apply(run.id, Approve(actor="U_RM1", groups=["release-managers"],
+        apply(store, run.id, Approve(actor="U_RM1", groups=["release-managers"],
                                     step_id="approve", plan_hash=run.plan_hash),
-                    dedup_key=f"a-{run.id}", known=run)
+                    dedup_key=f"a-{run.id}", known=run, now=store.now)
         for run in runs
     ))
     await redis.script_flush()

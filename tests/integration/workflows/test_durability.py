@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from bot.testing.redisserver import RedisServer
 from tests.integration.workflows.conftest import definition, status_is, wait_for, waiting_at
 from tests.integration.workflows.worker_main import durable_definition
+from workflows.apply import apply
 from workflows.engine import Engine
 from workflows.errors import InvalidCommand
 from workflows.model import Approve, RunStatus, StepStatus
@@ -269,9 +270,9 @@ async def test_a_beginning_sent_twice_by_the_redis_client_is_not_a_step_in_doubt
     run = await store.get(run.id)
     from workflows.model import OutcomeSucceeded, StepFinished
 
-    run = (await store.apply(run.id, StepFinished(step_id="prepare", attempt=1,
+    run = (await apply(store, run.id, StepFinished(step_id="prepare", attempt=1,
                                                   outcome=OutcomeSucceeded()),
-                             token=token)).run or run
+                             token=token, now=store.now)).run or run
     first = await engine._begin(run, token, 1)
     assert first.status is CommitStatus.OK
     again = await engine._begin(run, token, 1)  # what a re-sent commit amounts to

@@ -13,6 +13,7 @@ import yaml
 
 from bot.testing.redisserver import RedisServer
 from workflows import keys
+from workflows.apply import apply
 from workflows.definition import Definition, parse_definition
 from workflows.errors import EnvironmentLocked, InvalidCommand, NotAuthorized
 from workflows.model import (
@@ -161,11 +162,12 @@ async def halted(locking: WorkflowService, store: RunStore) -> Run:
     # its first step (a webhook write) succeeded: move the cursor by finishing it as a worker
     # would, then fail the canary look
 
-    await store.apply(run.id, StepBegan(step_id="regtest-deploy", attempt=1))
-    await store.apply(run.id, StepFinished(step_id="regtest-deploy", attempt=1,
-                                           outcome=OutcomeSucceeded()))
-    await store.apply(run.id, StepFinished(step_id="canary", attempt=1,
-                                           outcome=OutcomeFailed(error="test-1: 0 peers")))
+    await apply(store, run.id, StepBegan(step_id="regtest-deploy", attempt=1), now=store.now)
+    await apply(store, run.id, StepFinished(step_id="regtest-deploy", attempt=1,
+                                           outcome=OutcomeSucceeded()), now=store.now)
+    await apply(store, run.id, StepFinished(step_id="canary", attempt=1,
+                                           outcome=OutcomeFailed(error="test-1: 0 peers")),
+                now=store.now)
     stored = await store.get(run.id)
     assert stored.status is RunStatus.BLOCKED
     assert stored.offer == "back"
