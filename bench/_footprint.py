@@ -15,6 +15,8 @@ import asyncio
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from workflows import keys
 from workflows.keys import requests_key
 from workflows.model import Abort, RunStatus
@@ -24,10 +26,11 @@ __all__ = ["promotion_footprint"]
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-async def promotion_footprint(runtime: Any, actor: str, operator: str, channel: str,
-                              within: float = 120.0) -> tuple[dict[str, int], int, int]:
-    """(bytes per key of the promotion, growth of used_memory, planned steps)."""
-    redis = runtime.redis
+async def promotion_footprint(runtime: Any, redis: aioredis.Redis, actor: str, operator: str,
+                              channel: str, within: float = 120.0
+                              ) -> tuple[dict[str, int], int, int]:
+    """(bytes per key of the promotion, growth of used_memory, planned steps); ``redis`` is the
+    client the runtime was built on."""
     before = int((await redis.info("memory"))["used_memory"])
     run = await runtime.service.start(
         "promote", {"version": "v2.0.0", "git_sha": SHA, "environment": "mainnet"},

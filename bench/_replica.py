@@ -29,7 +29,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import SlackBot
 from bot.config import BotConfig, load_config
-from bot.nodes import PostBudget
 from bot.observability import setup_logging
 from bot.runtime import build_runtime
 from bot.serve import STOP_DEADLINE, serve
@@ -80,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         runtime = bot.runtime
         runtime.engine.settings = engine
         if args.budget_window is not None:
-            runtime.nodes.budget = PostBudget(runtime.redis, window=args.budget_window,
-                                              margin=min(1.0, args.budget_window / 5))
+            budget = runtime.nodes.budget
+            assert budget is not None  # build_runtime always gives the client one
+            budget.window, budget.margin = args.budget_window, min(1.0, args.budget_window / 5)
+            budget.max_wait = budget.window + budget.margin
         if args.slack_timeout is not None:
             # The bot's clients share one session whose timeout (30 s) wins over a client's own;
             # the notifier gets a client of its own with the shorter timeout instead.

@@ -36,6 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 import yaml
 
 from bench._chaosworld import BOT_TOKEN, SIGNING_SECRET, Replica
@@ -47,6 +48,7 @@ from bot.testing.standin import SlackStandIn
 from workflows import keys
 from workflows.archive import RunArchive
 from workflows.archiver import Archiver
+from workflows.connection import connect
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.keys import requests_key
@@ -103,11 +105,12 @@ async def wait_all_waiting(store: Any, run_ids: list[str], within: float) -> flo
         await asyncio.sleep(0.5)
 
 
-async def finished_runs(runtime: Any, total: int, archive_dir: Path) -> tuple[int, int, int]:
+async def finished_runs(runtime: Any, redis: aioredis.Redis, total: int,
+                        archive_dir: Path) -> tuple[int, int, int]:
     """(used_memory growth after ``total`` finished runs archived batch by batch, the largest
     growth seen between sweeps, what one batch held before its sweep), in bytes."""
     archiver = Archiver(runtime.store, RunArchive(archive_dir), retention=timedelta(days=30))
-    base = await used_memory(runtime.redis)
+    base = await used_memory(redis)
     peak = unarchived = deferred = 0
     started = time.monotonic()
     for batch in range(0, total, 1000):
@@ -120,7 +123,7 @@ async def finished_runs(runtime: Any, total: int, archive_dir: Path) -> tuple[in
 
         for first in range(batch, min(batch + 1000, total), 50):
             await asyncio.gather(*(one(n) for n in range(first, min(first + 50, total))))
-        grown = await used_memory(runtime.redis) - base
+        grown = await used_memory(redis) - base
         peak = max(peak, grown)
         if batch == 0:
             unarchived = grown  # what a thousand finished runs hold before archiving
@@ -131,7 +134,7 @@ async def finished_runs(runtime: Any, total: int, archive_dir: Path) -> tuple[in
           f"{time.monotonic() - started:.1f} s ({archived} archive documents; {deferred} left "
           f"in Redis: a new run drew the id of one archived minutes before, which only a "
           f"retention shorter than a day allows)")
-    return await used_memory(runtime.redis) - base, peak, unarchived
+    return await used_memory(redis) - base, peak, unarchived
 
 
 async def main_async(count: int, finished: int = 10_000) -> int:
@@ -147,7 +150,8 @@ async def main_async(count: int, finished: int = 10_000) -> int:
                "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                "SLACK_API_URL": slack.api_url, "REDIS_URL": redis_server.url}
         config = load_config(config_path, env=env)
-        runtime = await build_runtime(config, redis_server.url)
+        redis = connect(redis_server.url)  # the runtime closes it
+        runtime = await build_runtime(config, redis_server.url, redis_client=redis)
         logdir = workdir / "logs"
         logdir.mkdir()
         replica = Replica("bot", ["--config", str(config_path), "--poll", "0.05",
@@ -161,8 +165,8 @@ async def main_async(count: int, finished: int = 10_000) -> int:
             await asyncio.sleep(3.0)
             idle = rss_mb(replica.proc.pid)
             promotion, promotion_grown, promotion_steps = await promotion_footprint(
-                runtime, "URMMEM01", "UOPMEM01", "C0MEMORY")
-            before = await used_memory(runtime.redis)
+                runtime, redis, "URMMEM01", "UOPMEM01", "C0MEMORY")
+            before = await used_memory(redis)
             started = time.monotonic()
             run_ids = []
             for n in range(count):
@@ -175,18 +179,18 @@ async def main_async(count: int, finished: int = 10_000) -> int:
             settled = await wait_all_waiting(runtime.store, run_ids, 600)
             await asyncio.sleep(2.0)
             active = rss_mb(replica.proc.pid)
-            after = await used_memory(runtime.redis)
+            after = await used_memory(redis)
             sample = keys.RunKeys(run_ids[0])
             usage = {}
             for name in ("run", "audit", "ledger", "seen", "outbox", "card"):
                 key = getattr(sample, name)
-                usage[name] = await runtime.redis.memory_usage(key) or 0
-            usage["requests"] = await runtime.redis.memory_usage(requests_key(run_ids[0])) or 0
+                usage[name] = await redis.memory_usage(key) or 0
+            usage["requests"] = await redis.memory_usage(requests_key(run_ids[0])) or 0
             run = await runtime.store.get(run_ids[0])
             await replica.terminate()
             retained = peak = unarchived = 0
             if finished:
-                retained, peak, unarchived = await finished_runs(runtime, finished,
+                retained, peak, unarchived = await finished_runs(runtime, redis, finished,
                                                                  workdir / "archive")
         finally:
             await replica.terminate()

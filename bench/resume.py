@@ -47,6 +47,7 @@ from bot.devnet import Devnet
 from bot.runtime import build_runtime
 from bot.testing.redisserver import RedisServer
 from workflows import keys
+from workflows.connection import connect
 from workflows.definition import load_definitions
 from workflows.engine import EngineSettings
 from workflows.model import RunStatus
@@ -126,9 +127,10 @@ class Bench:
 
     async def service(self) -> tuple[WorkflowService, aioredis.Redis]:
         config = load_config(self.config_path, env=self.env)
-        runtime = await build_runtime(config, self.redis.url,
+        client = connect(self.redis.url)
+        runtime = await build_runtime(config, self.redis.url, redis_client=client,
                                       definitions=load_definitions(self.defs_dir))
-        return runtime.service, runtime.redis
+        return runtime.service, client
 
 
 async def holder(redis: aioredis.Redis, run_id: str) -> str | None:

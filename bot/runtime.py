@@ -53,8 +53,7 @@ def default_executors() -> list[StepExecutor]:
 @dataclass
 class Runtime:
     config: BotConfig
-    redis: aioredis.Redis
-    store: RunStore
+    store: RunStore  # holds the Redis client: nothing else in the bot does
     service: WorkflowService
     engine: Engine
     nodes: NodeClient
@@ -65,7 +64,7 @@ class Runtime:
     async def aclose(self) -> None:
         await self.engine.stop()
         await self.nodes.aclose()
-        await self.redis.aclose()
+        await self.store.aclose()
 
 
 async def build_runtime(
@@ -94,4 +93,4 @@ async def build_runtime(
         settings=engine_settings,
         deps=deps,
     )
-    return Runtime(config, client, store, service, engine, nodes, guard, defs, deps)
+    return Runtime(config, store, service, engine, nodes, guard, defs, deps)

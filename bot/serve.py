@@ -142,7 +142,7 @@ async def serve(
         watch_outages(metrics.registry, [
             (runtime.engine.outage, "redis"), (bot.notifier.outage, "redis"),
             (bot.notifier.slack_outage, "slack"), (bot.drills.outage, "redis")])
-        readiness = Readiness(runtime.redis.ping, SlackAuthCheck(AsyncWebClient(
+        readiness = Readiness(runtime.store.ping, SlackAuthCheck(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)))
         api = (ApiState(runtime.service, config.api, config.slack.ops_channel,
                         runtime.store.count_request) if config.api.tokens else None)

@@ -37,6 +37,14 @@ class RunReads:
     def now(self) -> datetime:
         return self._clock()
 
+    async def ping(self) -> bool:
+        """Redis answers (the readiness probe)."""
+        return bool(await self._redis.ping())
+
+    async def aclose(self) -> None:
+        """Close the client the store was built on (at the bot's shutdown)."""
+        await self._redis.aclose()
+
     async def load(self, run_id: str) -> Run | None:
         doc = await hget(self._redis, keys.RunKeys(run_id).run, "doc")
         if doc is None:

@@ -37,7 +37,7 @@ async def test_a_card_whose_location_was_not_stored_is_not_posted_twice(
     async with running_bot(redis_url, definitions()) as h:
         held = h.standin.hold("chat.postMessage")
         run_id = await h.started_run(await h.command("URM0001", "promote v1.4.2 abc1234 testnet"))
-        redis = h.runtime.redis
+        redis = h.redis
 
         async def posting() -> bool:
             return bool(await redis.exists(card_lock_key(run_id)))
@@ -132,7 +132,7 @@ async def test_a_thread_message_whose_answer_was_lost_is_adopted_not_posted_agai
         h.standin.release("chat.postMessage")
         card = await h.card(run_id, lambda m: "run.approve" in str(m.blocks))
         request = await h.reply_with(card, "run.approve")
-        outbox = h.runtime.redis
+        outbox = h.redis
 
         async def settled() -> bool:
             return h.bot.notifier.stats.adopted == 2 and not await outbox.exists(

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.app import SlackBot, build_web_app, create_bot
@@ -31,6 +32,7 @@ from bot.testing import signing
 from bot.testing.slackworkspace import OpenedView, PostedMessage
 from bot.testing.standin import SlackStandIn
 from handlers.api import ApiState
+from workflows.connection import connect
 from workflows.definition import Definition
 from workflows.engine import EngineSettings
 from workflows.model import Run, RunStatus
@@ -104,6 +106,7 @@ class Harness:
     runtime: Runtime
     url: str
     http: aiohttp.ClientSession
+    redis: aioredis.Redis  # the test's own client of the bot's Redis, to look at what is kept
     responses: int = 0
     sent: list[str] = field(default_factory=list)  # every body we signed and posted
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # engine, notifier
@@ -362,7 +365,8 @@ async def running_bot(
     tasks = {"engine": asyncio.create_task(runtime.engine.run_forever()),
              "notifier": asyncio.create_task(bot.notifier.run_forever())}
     http = aiohttp.ClientSession()
-    harness = Harness(slack, bot, runtime, f"http://127.0.0.1:{port}", http, tasks=tasks)
+    harness = Harness(slack, bot, runtime, f"http://127.0.0.1:{port}", http, connect(redis_url),
+                      tasks=tasks)
     try:
         yield harness
     finally:
@@ -373,5 +377,6 @@ async def running_bot(
         await asyncio.gather(*harness.tasks.values(), return_exceptions=True)
         await bot.aclose()
         await runtime.aclose()
+        await harness.redis.aclose()
         if own_standin:
             await slack.stop()

@@ -70,7 +70,7 @@ async def archive_then_read_back(redis_url: str, config: BotConfig, config_file:
     async with running_bot(redis_url, definitions(), config=config, standin=slack) as h:
         old = await finished_run(h, "superseded by v1.4.3")
         kept = await finished_run(h, "recent enough to stay")
-        redis = h.runtime.redis
+        redis = h.redis
         # 30 days after the first run finished (time passed in): the second, finished later,
         # is not due yet.
         old_finished = from_ms(await redis.zscore(keys.FINISHED, old))

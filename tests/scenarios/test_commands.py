@@ -159,7 +159,7 @@ async def test_an_unexpected_error_gets_an_id_that_is_logged_and_shown(
     run_id = await h.started_run(await h.command("URM0001", "promote v1.4.2 abc1234 testnet"))
     await h.wait_run(run_id, waiting_at("approve"))
     await h.runtime.engine.stop(2)
-    await h.runtime.redis.hset(keys.RunKeys(run_id).run, "doc", "{not a run")
+    await h.redis.hset(keys.RunKeys(run_id).run, "doc", "{not a run")
     with caplog.at_level(logging.ERROR, logger="parthenon.slack"):
         reply = await h.command(OUTSIDER, f"status {run_id}")
     text = reply.json["text"]

@@ -47,7 +47,7 @@ async def test_the_log_names_people_and_asks_slack_once_per_person(h: Harness) -
     assert "Ravi.Menon (URM0001)" in log
     asked = sorted(c.args["user"] for c in h.standin.calls_of("users.info"))
     assert asked == ["UOP0001", "URM0001"]
-    assert await h.runtime.redis.get(display_name_key("UOP0001")) == b"Ana.Lopez"
+    assert await h.redis.get(display_name_key("UOP0001")) == b"Ana.Lopez"
 
     assert (await h.command("URM0001", f"export {run_id}")).status == 200  # another request
     await h.bot.deferred.drain()
@@ -61,4 +61,4 @@ async def test_the_log_is_posted_with_ids_when_slack_cannot_say_who(h: Harness) 
     await h.bot.deferred.drain()
     log = log_of(h, card)
     assert "**UOP0001** started the run" in log
-    assert await h.runtime.redis.get(display_name_key("UOP0001")) is None
+    assert await h.redis.get(display_name_key("UOP0001")) is None

@@ -23,7 +23,6 @@ from tests.scenarios.harness import (
     waiting_at,
 )
 from tests.unit.slack.definitions import INCIDENT_RELEASE, definitions
-from workflows.freezes import FreezeBook
 from workflows.model import Run, RunStatus, StepStatus
 
 PROMOTE = """
@@ -142,7 +141,7 @@ async def test_freeze_holds_a_promotion_before_its_write_step_and_unfreeze_resum
 
     kinds = [e.type for e in await h.runtime.service.audit(run.id)]
     assert kinds.index("hold") < kinds.index("release_hold")
-    log = await FreezeBook(h.runtime.redis, h.runtime.store.now).log()
+    log = await h.runtime.store.freezes.log()
     assert [(e["type"], e["actor"]) for e in log] == [("freeze_set", OPERATOR),
                                                       ("freeze_lifted", OPERATOR)]
 

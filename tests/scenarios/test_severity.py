@@ -23,7 +23,6 @@ from workflows.definition import load_definitions
 from workflows.drills import DrillKind, DrillRecord
 from workflows.drillscheduler import DrillBook
 from workflows.export import render_incident_log
-from workflows.freezes import FreezeBook
 from workflows.model import Run, RunStatus, StepStatus
 
 RESPONDERS = ("URESP01", "URESP02")
@@ -119,7 +118,7 @@ async def test_sev1_key_compromise_freezes_mainnet_and_pauses_the_promotion(h: H
     lifted = await h.standin.wait_for(lambda: [
         m for m in h.standin.channel_messages(OPS) if "is lifted" in text_of(m)])
     assert promotion.id in text_of(lifted[-1])
-    assert await FreezeBook(h.runtime.redis, h.runtime.store.now).all() == []
+    assert await h.runtime.store.freezes.all() == []
     kinds = [e.type for e in await h.runtime.service.audit(promotion.id)]
     assert "hold" in kinds
     assert "release_hold" in kinds
@@ -130,7 +129,7 @@ async def test_sev4_neither_freezes_nor_pauses(h: Harness) -> None:
     incident = await started(h, "UOP2", "incident key-compromise mainnet sev4 stale token found")
     card = await h.card(incident.id)
     assert h.standin.channels[card.channel].is_private  # private by kind, whatever the severity
-    assert await FreezeBook(h.runtime.redis, h.runtime.store.now).all() == []
+    assert await h.runtime.store.freezes.all() == []
     assert (await h.click("USEC2", request, "run.approve")).status == 200
     run = await h.wait_run(promotion.id, lambda r: r.steps[r.index_of("ci-gate") or 0].attempt > 0,
                            within=30)

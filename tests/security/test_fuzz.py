@@ -120,7 +120,7 @@ async def snapshot(h: Harness) -> tuple[Any, ...]:
     """What a refused request must not change: every run (id, version), the start
     reservations, the promotion freeze. (Cards, indexes and timers are the bot's own
     bookkeeping, changed by the engine and the notifier in the background.)"""
-    redis = h.runtime.redis
+    redis = h.redis
     runs = sorted([k.decode() async for k in redis.scan_iter(match=f"{keys.PREFIX}:{{*}}:run")])
     versions = [await redis.hget(k, "v") for k in runs]
     starts = sorted([k.decode() async for k in redis.scan_iter(match=keys.start_key("*"))])
