@@ -28,7 +28,9 @@ from workflows.nodeerrors import NodeRateLimited, NodeTransientError
 
 __all__ = ["Retries", "RetryPolicy"]
 
-log = logging.getLogger(__name__)
+# The retry lines are the node client's own: logged as `bot.nodes.rpc`, where they were written
+# before the retries had a module of their own (the JSON log's "logger" field).
+log = logging.getLogger("bot.nodes.rpc")
 
 _T = TypeVar("_T")
 
