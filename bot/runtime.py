@@ -53,7 +53,7 @@ def default_executors() -> list[StepExecutor]:
 @dataclass
 class Runtime:
     config: BotConfig
-    store: RunStore  # holds the Redis client: nothing else in the bot does
+    store: RunStore  # holds the Redis client (the node layer's budget and refusals hold it too)
     service: WorkflowService
     engine: Engine
     nodes: NodeClient

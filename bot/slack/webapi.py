@@ -4,8 +4,8 @@
 A 429 stops calls of that method until its Retry-After has passed (``SlackRateLimited`` at once,
 no call made); a 5xx, or Slack unreachable, is ``SlackUnavailable``; a call sent and never
 answered is ``SlackAnswerLost`` (Slack may have done it); ``ok: false`` is ``SlackCallFailed``.
-Every answered call ends the notifier's Slack outage; an observer (``bot.observability.BotMetrics``)
-counts the failures and the retries per method.
+A call Slack answers with ``ok`` ends the notifier's Slack outage; an observer
+(``bot.observability.BotMetrics``) counts the failures and the retries per method.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class SlackCallObserver(Protocol):
 
 class WebApi:
     """``client`` may be replaced at any time (the next call uses the new one); ``outage`` is
-    the notifier's Slack outage, which every answered call ends."""
+    the notifier's Slack outage, which every call answered with ``ok`` ends."""
 
     def __init__(
         self, client: AsyncWebClient, *, clock: Callable[[], float], outage: Outage
