@@ -16,7 +16,7 @@ import aiohttp
 
 from bot.testing.signing import sign
 
-__all__ = ["ClickAnswer", "SignedSlack", "click_body", "sign"]
+__all__ = ["ClickAnswer", "SignedSlack", "click_body"]
 
 
 def click_body(
