@@ -1,7 +1,7 @@
 """Every de-duplication key, built in one place.
 
 A command or a start given a key is applied once per key: the store remembers the keys a run
-has seen (``RunStore.apply``, ``RunStore.delivered``), and a start's key reserves its run id
+has seen (``RunStore.commit``, ``RunStore.delivered``), and a start's key reserves its run id
 (``RunStore.reserve_start``). The same key again is a redelivery (Slack's retry, a second
 replica, a worker resumed after a crash) and changes nothing; another key is another request.
 So a key must hold exactly what tells one request from another, and nothing that changes when

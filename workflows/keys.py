@@ -1,6 +1,6 @@
 """Every Redis key name the workflow layer and its Slack side use, in one place; only the store
-modules read and write them (``workflows.store``, ``cardstore``, ``drillstore``, ``freezes``,
-``announcements``, ``names``).
+modules read and write them (``workflows.store`` and its parts, ``cardstore``, ``drillstore``,
+``freezes``, ``announcements``, ``names``).
 
 Keys of one run carry the run id as a hash tag (``pcb:{<run>}:...``) so they share a Cluster slot
 and one Lua script can change them together. Global indexes are single keys, never written in the

@@ -332,7 +332,7 @@ class WorkflowService:
     async def command_as_bot(self, run_id: str,
                              command: Pause | RecordPage | DeclineAutoRollback,
                              dedup_key: str) -> Run:
-        """A command the bot itself issues from a step (halting rollouts); no permission check."""
+        """The bot's own command (a bot step, the pager, the auto-rollback); no permission check."""
         outcome = await apply(self.store, run_id, command, now=self.store.now,
                               dedup_key=dedup_key)
         return outcome.run or await self.store.get(run_id)

@@ -1,7 +1,8 @@
 """The commit script's side in Python: its arguments (``CommitArgs``), its outcome
 (``CommitOutcome``), and the writer that runs it, batching the commits of concurrent runs into one
-pipeline on one server (group commit). ``workflows.store.RunStore`` decides what a change is (the
-machine's transition, the locks and indexes around it); this module only writes it."""
+pipeline on one server (group commit). ``workflows.apply`` decides what a change is (the machine's
+transition), ``workflows.store.RunStore`` the locks and indexes around it; this module only
+writes it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The run store's Lua scripts, as data: each is registered by the part of the store that runs it
-(``workflows.storecommit``, ``leases``, ``envlocks``, ``retention``, ``outbox``). Above each, the
+(``workflows.storecommit``, ``leases``, ``envlocks``, ``runretention``, ``outbox``). Above each, the
 KEYS and ARGV it takes.
 """
 
