@@ -37,7 +37,6 @@ class CommandPayload(_Payload):
 
 class ActionPayload(_Payload):
     user_id: str = Field(pattern=_USER)
-    action_id: str
     value: ButtonValue
     trigger_id: str | None = None
     channel_id: str | None = None
@@ -61,7 +60,6 @@ class ActionPayload(_Payload):
             channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
             return cls(
                 user_id=(body.get("user") or {}).get("id", ""),
-                action_id=str(action.get("action_id", "")),
                 value=ButtonValue.parse(action.get("value")),
                 trigger_id=body.get("trigger_id"),
                 channel_id=channel,
@@ -75,7 +73,6 @@ class ActionPayload(_Payload):
 
 class ViewPayload(_Payload):
     user_id: str = Field(pattern=_USER)
-    callback_id: str
     view_id: str | None = None
     meta: ModalMetadata
     values: dict[str, dict[str, str | None]]
@@ -91,7 +88,6 @@ class ViewPayload(_Payload):
             }
             return cls(
                 user_id=(body.get("user") or {}).get("id", ""),
-                callback_id=str(view.get("callback_id", "")),
                 view_id=view.get("id"),
                 meta=ModalMetadata.parse(view.get("private_metadata")),
                 values=values,
