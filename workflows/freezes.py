@@ -5,7 +5,7 @@ Two kinds:
   incidents' ``freeze`` step): kept under ``keys.FREEZE``, lifted only by ``/parthenon unfreeze``;
 - the freeze of one environment (``/parthenon freeze environment=E <reason>``, or a sev1/sev2
   incident on E, per the config's severity table): kept in a hash; an incident's own freeze ends
-  with the incident (``FreezeBook.run_freezes`` lists them for the keeper, workflows.freezer).
+  with the incident (``Freezer.reconcile`` in workflows.freezer lifts those whose run has ended).
 
 Every freeze set or lifted is written to a stream (the freezes' audit log), with who and why.
 """
