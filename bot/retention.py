@@ -34,9 +34,13 @@ class RetentionConfig(BaseModel):
     @field_validator("finished_runs")
     @classmethod
     def _not_too_short(cls, value: timedelta) -> timedelta:
-        if value < timedelta(hours=1):
-            raise ValueError("finished_runs must be at least 1h (a finished card may still be "
-                             "pressed, exported or asked about)")
+        if value < timedelta(days=1):
+            # A run id is its creation day and six random hex digits; a new run's id is checked
+            # against the runs in Redis only. Kept a day after it finished, an archived run's
+            # day is over, so no new id can be the same as one already in the archive.
+            raise ValueError("finished_runs must be at least 1d (a run id is unique only among "
+                             "the runs of its day still in Redis; a finished card may also "
+                             "still be pressed, exported or asked about)")
         return value
 
     @field_validator("sweep_every")

@@ -34,7 +34,8 @@ def test_durations_and_the_directory_as_written() -> None:
     assert retention.sweep_every == timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("bad", ["{finished_runs: 10m}", "{finished_runs: soon}",
+@pytest.mark.parametrize("bad", ["{finished_runs: 10m}", "{finished_runs: 23h}",
+                                 "{finished_runs: soon}",
                                  "{sweep_every: 0s}", "{keep: 30d}"])
 def test_refusals_name_the_field(bad: str) -> None:
     with pytest.raises(ConfigError) as refused:
