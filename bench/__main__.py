@@ -188,6 +188,17 @@ NOTES = [
     "  indexes add ~1 KB (the incidents' used_memory per run minus their keys); the used_memory",
     "  growth printed beside it is the first run's after the replica started and also holds",
     "  what the first run creates once (the indexes, Lua scripts, connection buffers).",
+    "- before and after the refactor of issue 14 (one owner per concern; 2026-12-04 16:57-17:13",
+    "  UTC, load 0.4-1.4): each benchmark run on the tree before it (7e15021, in a git",
+    "  worktree) and on 14b7d0c, alternating, two rounds, each tree with its own bench code.",
+    "  engine steps/s 2159, 2274 before / 2226, 2315 after (engine_vs_arq 1.52, 1.62 / 1.65,",
+    "  1.58: arq's own rate moves ~10% between runs); fanout_vs_floor 1.29, 1.32 / 1.25, 1.27;",
+    "  ack_p99_vs_durable_floor 7.97, 7.07 / 7.33, 7.75; resume at the default lease 2.22,",
+    "  2.21 s / 2.23, 2.23 s, none lost; Redis per promotion 11.4 KB / 11.4 KB, per idle run",
+    "  1683, 1715 B / 1715, 1647 B; bot RSS idle 67.5 MB / 67.8 MB and with 1,000 active runs",
+    "  96.1 MB / 96.4-96.5 MB (more, smaller modules). No worse within the noise. Both trees'",
+    "  resume bench then failed at the 1 s or 0.5 s lease: a survivor that re-ran the step and",
+    "  let go of the run between two looks was never seen; fixed since (bcc7b2f).",
 ]
 
 
