@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.secrets import resolve_secret
+from bot.secrets import resolve_secret, secrets_read
 
 __all__ = ["API_ACTOR_PREFIX", "ApiConfig", "ApiToken", "api_actor"]
 
@@ -47,8 +47,7 @@ class ApiToken(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return resolve_secret(data, info, target="secret", env_key="secret_env",
-                              file_key="secret_file", what="API token")
+        return resolve_secret(data, info, target="secret", what="API token")
 
     @field_validator("name")
     @classmethod
@@ -61,8 +60,8 @@ class ApiToken(BaseModel):
     @field_validator("secret")
     @classmethod
     def _long_enough(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
-        if isinstance(info.context, dict) and info.context.get("secrets") is False:
-            return value  # the structure only (bot.config.parse_config(secrets=False))
+        if not secrets_read(info):
+            return value
         if len(value.get_secret_value().strip()) < MIN_SECRET:
             raise ValueError(f"an API token's secret needs at least {MIN_SECRET} characters")
         return value
@@ -79,7 +78,7 @@ class ApiConfig(BaseModel):
         names = [t.name for t in self.tokens]
         if len(set(names)) != len(names):
             raise ValueError("two API tokens have the same name")
-        if isinstance(info.context, dict) and info.context.get("secrets") is False:
+        if not secrets_read(info):
             return self
         secrets = [t.secret.get_secret_value() for t in self.tokens]
         if len(set(secrets)) != len(secrets):

@@ -61,14 +61,7 @@ class RpcCredentials(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return resolve_secret(
-            data,
-            info,
-            target="password",
-            env_key="password_env",
-            file_key="password_file",
-            what="RPC password",
-        )
+        return resolve_secret(data, info, target="password", what="RPC password")
 
     @field_validator("user")
     @classmethod
@@ -92,14 +85,7 @@ class WebhookConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return resolve_secret(
-            data,
-            info,
-            target="secret",
-            env_key="secret_env",
-            file_key="secret_file",
-            what="webhook secret",
-        )
+        return resolve_secret(data, info, target="secret", what="webhook secret")
 
     @field_validator("url")
     @classmethod

@@ -24,11 +24,6 @@ __all__ = ["PAGERDUTY_EVENTS_URL", "PagerDutyConfig", "PagingConfig", "PagingWeb
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
-def _secret(data: Any, info: ValidationInfo, target: str, what: str) -> Any:
-    return resolve_secret(data, info, target=target, env_key=f"{target}_env",
-                          file_key=f"{target}_file", what=what)
-
-
 class PagerDutyConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -41,7 +36,7 @@ class PagerDutyConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return _secret(data, info, "routing_key", "PagerDuty routing key")
+        return resolve_secret(data, info, target="routing_key", what="PagerDuty routing key")
 
 
 class PagingWebhookConfig(BaseModel):
@@ -56,7 +51,7 @@ class PagingWebhookConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return _secret(data, info, "secret", "paging webhook secret")
+        return resolve_secret(data, info, target="secret", what="paging webhook secret")
 
 
 class PagingConfig(BaseModel):

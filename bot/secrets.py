@@ -18,7 +18,7 @@ from pydantic import ValidationInfo
 
 from bot.configerror import refuse
 
-__all__ = ["resolve_secret"]
+__all__ = ["resolve_secret", "secrets_read"]
 
 
 def _env_of(info: ValidationInfo) -> Mapping[str, str]:
@@ -31,12 +31,18 @@ def _from_file(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("from_file"))
 
 
-def resolve_secret(
-    data: Any, info: ValidationInfo, *, target: str, env_key: str, file_key: str, what: str
-) -> Any:
-    """Fill `target` from the env var or file the data names; refuse inline secrets in files."""
+def secrets_read(info: ValidationInfo) -> bool:
+    """False under the validation context `secrets=False`: the structure is checked, no secret
+    is read (bot.config.parse_config(secrets=False))."""
+    return not (isinstance(info.context, dict) and info.context.get("secrets") is False)
+
+
+def resolve_secret(data: Any, info: ValidationInfo, *, target: str, what: str) -> Any:
+    """Fill `target` from the env var (`<target>_env`) or file (`<target>_file`) the data names;
+    refuse inline secrets in files."""
     if not isinstance(data, dict):
         return data
+    env_key, file_key = f"{target}_env", f"{target}_file"
     data = dict(data)
     env_name, file_name = data.get(env_key), data.get(file_key)
     if target in data:
@@ -48,7 +54,7 @@ def resolve_secret(
         return data
     if bool(env_name) == bool(file_name):
         raise refuse("missing_secret", f"the {what} needs exactly one of {env_key} or {file_key}")
-    if isinstance(info.context, dict) and info.context.get("secrets") is False:
+    if not secrets_read(info):
         data[target] = "(not read)"  # structure only: the secret is named, never read
         return data
     if env_name:
