@@ -12,17 +12,14 @@ read once, its group is empty: nobody can act for it (closed, never open).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotConfig
 from bot.slack.apifailure import AFTER_ACK_FAILURES, slack_failure
-from workflows.outage import Outage
+from workflows.outage import Outage, run_every
 from workflows.store import RunStore
 
 __all__ = ["UserGroupSync"]
@@ -48,6 +45,7 @@ class UserGroupSync:
         self._stopping = asyncio.Event()
         self._wanted = asyncio.Event()
         self.outage = Outage("usergroups", log)
+        self._last_read = float("-inf")  # when refresh() last read every user group
 
     @property
     def followed(self) -> dict[str, str]:
@@ -98,26 +96,16 @@ class UserGroupSync:
     async def run_forever(self, until: asyncio.Event | None = None) -> None:
         if until is not None:
             self._stopping = until
-        last = float("-inf")
-        while not self._stopping.is_set():
-            wait = self.poll
-            try:
-                if self._wanted.is_set() or time.monotonic() - last >= self.refresh_every:
-                    self._wanted.clear()
-                    await self.refresh()
-                    last = time.monotonic()
-                else:
-                    await self.apply_shared()
-                self.outage.recovered()
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                wait = min(wait, self.outage.failed("redis", exc))
-            stop = asyncio.ensure_future(self._stopping.wait())
-            want = asyncio.ensure_future(self._wanted.wait())
-            await asyncio.wait([stop, want], timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in (stop, want):
-                waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
+        await run_every(self.poll, self._pass, self.outage, self._stopping, wake=self._wanted)
+
+    async def _pass(self) -> None:
+        """Read Slack when asked to or every ``refresh_every``; else take the shared reading."""
+        if self._wanted.is_set() or time.monotonic() - self._last_read >= self.refresh_every:
+            self._wanted.clear()
+            await self.refresh()
+            self._last_read = time.monotonic()
+        else:
+            await self.apply_shared()
 
     def stop(self) -> None:
         self._stopping.set()

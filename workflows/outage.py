@@ -101,9 +101,11 @@ async def run_every(
     one_pass: Callable[[], Awaitable[object]],
     outage: Outage,
     stopping: asyncio.Event,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """``one_pass`` every ``interval`` seconds until ``stopping`` is set; Redis being away is
-    waited out with the outage's back-off (one line when it begins, one when it ends)."""
+    """``one_pass`` every ``interval`` seconds until ``stopping`` is set, and at once when
+    ``wake`` is set (the pass clears it); Redis being away is waited out with the outage's
+    back-off (one line when it begins, one when it ends)."""
     while not stopping.is_set():
         wait = interval
         try:
@@ -111,5 +113,13 @@ async def run_every(
             outage.recovered()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             wait = min(wait, outage.failed("redis", exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), wait)
+        if wake is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), wait)
+            continue
+        waiters = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(wake.wait())]
+        await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
