@@ -14,6 +14,7 @@ import logging
 import re
 
 from bot.config import BotConfig
+from bot.incidentsconfig import incident_kind
 from bot.slack.errors import SlackCallFailed
 from bot.slack.escape import code, inline
 from bot.slack.mentions import members_of
@@ -30,7 +31,7 @@ _NAME_CLEAN = re.compile(r"[^a-z0-9-]+")
 
 
 def incident_channel_name(run: Run, n: int) -> str:
-    kind = _NAME_CLEAN.sub("-", run.workflow.removeprefix("incident-").lower()).strip("-")
+    kind = _NAME_CLEAN.sub("-", incident_kind(run.workflow).lower()).strip("-")
     return f"inc-{run.created_at:%Y%m%d}-{kind or 'incident'}-{n}"[:80]
 
 
