@@ -221,6 +221,20 @@ class Harness:
         }
         return await self.post(urlencode({"payload": json.dumps(payload)}))
 
+    async def confirm(self, user: str, run_id: str, step_id: str,
+                      inputs: dict[str, str]) -> dict[str, Any] | None:
+        """Press Confirm on the card for ``step_id`` and submit the modal it opens with
+        ``inputs``: the submission's answer (None when the modal just closes)."""
+        card = await self.card(run_id, lambda m: button_step(m, "run.confirm") == step_id)
+        opened = len(self.standin.opened("modal.confirm"))
+        assert (await self.click(user, card, "run.confirm")).status == 200
+        views = await self.standin.wait_for(
+            lambda: self.standin.opened("modal.confirm")[opened:] or None)
+        reply = await self.submit(user, views[0], inputs)
+        assert reply.status == 200
+        answer: dict[str, Any] | None = reply.json
+        return answer
+
     async def event(self, event: dict[str, Any], **kw: Any) -> Reply:
         body = json.dumps({
             "token": "verification-token-unused",

@@ -17,7 +17,6 @@ from tests.scenarios.harness import (
     OPS,
     Harness,
     action_ids,
-    button_step,
     running_bot,
     status_is,
     waiting_at,
@@ -47,19 +46,6 @@ async def h(redis_url: str, testnet: Devnet) -> AsyncIterator[Harness]:
     config, _ = config_for({"testnet": testnet})
     async with running_bot(redis_url, load_definitions(DEFINITIONS_DIR), config=config) as bot:
         yield bot
-
-
-async def confirm(h: Harness, user: str, run_id: str, step_id: str,
-                  inputs: dict[str, str]) -> dict[str, object] | None:
-    """Press Confirm on the card for ``step_id`` and submit its modal with ``inputs``."""
-    card = await h.card(run_id, lambda m: button_step(m, "run.confirm") == step_id)
-    opened = len(h.standin.opened("modal.confirm"))
-    assert (await h.click(user, card, "run.confirm")).status == 200
-    views = await h.standin.wait_for(
-        lambda: h.standin.opened("modal.confirm")[opened:] or None)
-    reply = await h.submit(user, views[0], inputs)
-    assert reply.status == 200
-    return reply.json
 
 
 def log_parts(h: Harness, card: PostedMessage) -> list[PostedMessage]:
@@ -94,17 +80,17 @@ async def test_key_compromise_walked_through_slack_and_exported(h: Harness) -> N
     assert "UOP" in channel.members
     assert action_ids(card.blocks)[-1] == "run.export"
 
-    refused = await confirm(h, "URM1", run_id, "isolate", {"modal.input:host": "test-3.example"})
+    refused = await h.confirm("URM1", run_id, "isolate", {"modal.input:host": "test-3.example"})
     assert refused is not None
     assert "only members of operators, security" in json.dumps(refused)
-    assert await confirm(h, "USEC", run_id, "isolate",
-                         {"modal.input:host": "test-3.example"}) is None
+    assert await h.confirm("USEC", run_id, "isolate",
+                           {"modal.input:host": "test-3.example"}) is None
     await h.wait_run(run_id, waiting_at("rotate"))
-    await confirm(h, "USEC2", run_id, "rotate",
-                  {"modal.input:rotated": "RPC password, API tokens, TLS certificates"})
+    await h.confirm("USEC2", run_id, "rotate",
+                    {"modal.input:rotated": "RPC password, API tokens, TLS certificates"})
     run = await h.wait_run(run_id, waiting_at("review"), within=60)  # restore, network, health
     assert {s.id: s.status for s in run.steps}["health"] is StepStatus.SUCCEEDED
-    await confirm(h, "UOP2", run_id, "review", REVIEW)
+    await h.confirm("UOP2", run_id, "review", REVIEW)
 
     run = await h.wait_run(run_id, status_is(RunStatus.SUCCEEDED, RunStatus.FAILED,
                                              RunStatus.ABORTED, RunStatus.BLOCKED))

@@ -204,14 +204,7 @@ async def person_bot(redis_url: str) -> AsyncIterator[Harness]:
 
 async def submit_confirm(h: Harness, user: str, run_id: str, seen: str) -> dict[str, Any] | None:
     """Press Confirm on the card and submit the modal with the version seen."""
-    card = await h.card(run_id, confirm_button_for("runs"))
-    opened = len(h.standin.opened("modal.confirm"))
-    assert (await h.click(user, card, "run.confirm")).status == 200
-    views = await h.standin.wait_for(lambda: h.standin.opened("modal.confirm")[opened:] or None)
-    reply = await h.submit(user, views[0], {"modal.input:version_seen": seen})
-    assert reply.status == 200
-    answer: dict[str, Any] | None = reply.json
-    return answer
+    return await h.confirm(user, run_id, "runs", {"modal.input:version_seen": seen})
 
 
 def confirm_button_for(step_id: str) -> Callable[[PostedMessage], bool]:

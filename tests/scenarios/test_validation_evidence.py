@@ -53,14 +53,7 @@ async def watch_bot(redis_url: str) -> AsyncIterator[Harness]:
 
 async def submit_logs(h: Harness, user: str, run_id: str, seen: str) -> dict[str, Any] | None:
     """Press Confirm on the card and submit the modal with what the logs showed."""
-    card = await h.card(run_id, confirm_button_for("validation-errors"))
-    opened = len(h.standin.opened("modal.confirm"))
-    assert (await h.click(user, card, "run.confirm")).status == 200
-    views = await h.standin.wait_for(lambda: h.standin.opened("modal.confirm")[opened:] or None)
-    reply = await h.submit(user, views[0], {"modal.input:logs_seen": seen})
-    assert reply.status == 200
-    answer: dict[str, Any] | None = reply.json
-    return answer
+    return await h.confirm(user, run_id, "validation-errors", {"modal.input:logs_seen": seen})
 
 
 async def test_confirmers_say_what_the_logs_showed(watch_bot: Harness) -> None:
