@@ -52,43 +52,42 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
 
 
 async def approve(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
-    p, run_id = await _on_run(ctx, body)
+    p, run = await _on_run(ctx, body)
     step_id, plan_hash = p.value.step_id(), p.value.h or ""
     await ctx.service.command(
-        run_id,
+        run.id,
         Approve(actor=p.user_id, step_id=step_id, plan_hash=plan_hash),
-        dedup_key=dedupkeys.press("approve", p.delivery),
+        dedup_key=dedupkeys.press("approve", p.delivery), known=run,
     )
     await _applied(ctx, ack)
 
 
 async def pause(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
-    p, run_id = await _on_run(ctx, body)
-    await ctx.service.command(run_id, Pause(actor=p.user_id),
-                              dedup_key=dedupkeys.press("pause", p.delivery))
+    p, run = await _on_run(ctx, body)
+    await ctx.service.command(run.id, Pause(actor=p.user_id),
+                              dedup_key=dedupkeys.press("pause", p.delivery), known=run)
     await _applied(ctx, ack)
 
 
 async def resume(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
-    p, run_id = await _on_run(ctx, body)
-    await ctx.service.command(run_id, Resume(actor=p.user_id),
-                              dedup_key=dedupkeys.press("resume", p.delivery))
+    p, run = await _on_run(ctx, body)
+    await ctx.service.command(run.id, Resume(actor=p.user_id),
+                              dedup_key=dedupkeys.press("resume", p.delivery), known=run)
     await _applied(ctx, ack)
 
 
 async def retry(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
-    p, run_id = await _on_run(ctx, body)
+    p, run = await _on_run(ctx, body)
     step_id = p.value.step_id()
-    await ctx.service.command(run_id, Retry(actor=p.user_id, step_id=step_id),
-                              dedup_key=dedupkeys.press("retry", p.delivery))
+    await ctx.service.command(run.id, Retry(actor=p.user_id, step_id=step_id),
+                              dedup_key=dedupkeys.press("retry", p.delivery), known=run)
     await _applied(ctx, ack)
 
 
 async def confirm(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> None:
     """Confirms the manual step, or opens the form for its inputs when it has any."""
-    p, run_id = await _on_run(ctx, body)
+    p, run = await _on_run(ctx, body)
     value = p.value
-    run = await ctx.service.get(run_id)
     index = run.index_of(value.step_id())
     step = run.plan[index] if index is not None else None
     if step is not None and step.inputs:
@@ -97,19 +96,20 @@ async def confirm(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> N
         _modal(ctx, p, confirm_modal(run, step, meta))
         return
     await ctx.service.command(
-        run_id,
+        run.id,
         Confirm(actor=p.user_id, step_id=value.step_id()),
-        dedup_key=dedupkeys.press("confirm", p.delivery),
+        dedup_key=dedupkeys.press("confirm", p.delivery), known=run,
     )
     await _applied(ctx, ack)
 
 
-async def _on_run(ctx: HandlerContext, body: dict[str, Any]) -> tuple[ActionPayload, str]:
-    """The click and the run it acts on, pressed where the run lives (else refused)."""
+async def _on_run(ctx: HandlerContext, body: dict[str, Any]) -> tuple[ActionPayload, Run]:
+    """The click and the run it acts on, pressed where the run lives (else refused). The run is
+    read once before the ack: the command applies to it (a conflict reads it again)."""
     p = ActionPayload.from_body(body)
     run_id = p.value.run_id()
-    await check_click_place(ctx, run_id, p.user_id, p.channel_id, body, p.value.s)
-    return p, run_id
+    run = await check_click_place(ctx, run_id, p.user_id, p.channel_id, body, p.value.s)
+    return p, run if run is not None else await ctx.service.get(run_id)
 
 
 async def _applied(ctx: HandlerContext, ack: AsyncAck) -> None:
@@ -137,9 +137,8 @@ async def _ask_reason(
     ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any], callback: CallbackId
 ) -> None:
     """Ack, then open the reason form (``callback`` is the modal its submission comes to)."""
-    p, run_id = await _on_run(ctx, body)
+    p, run = await _on_run(ctx, body)
     value = p.value
-    run = await ctx.service.get(run_id)
     step = None
     if value.s is not None and (index := run.index_of(value.s)) is not None:
         step = run.plan[index]
@@ -177,8 +176,9 @@ async def start_workflow(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any
     workflow has no parameters; a drill starts at once unless a required parameter is unknown,
     then it opens the form too."""
     p = ActionPayload.from_body(body)
+    placed: Run | None = None
     if p.value.r is not None:  # an offer on a run's card: pressed where the card is
-        await check_click_place(ctx, p.value.r, p.user_id, p.channel_id, body)
+        placed = await check_click_place(ctx, p.value.r, p.user_id, p.channel_id, body)
     workflow = p.value.w
     if workflow is None:
         raise BadPayload("this button does not say which workflow to start")
@@ -188,7 +188,7 @@ async def start_workflow(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any
     parent: Run | None = None
     known: dict[str, str] = {}
     if p.value.r is not None:
-        parent = await ctx.service.get(p.value.r)
+        parent = placed if placed is not None else await ctx.service.get(p.value.r)
         if parent.offer != workflow:
             raise BadPayload(f"run {parent.id} offers no {workflow} run")
         known = offer_params(parent, defn)

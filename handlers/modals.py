@@ -50,7 +50,7 @@ async def confirm(ctx: HandlerContext, ack: AsyncAck, body: dict[str, Any]) -> N
     await ctx.service.command(
         run_id,
         Confirm(actor=p.user_id, step_id=value.step_id(), inputs=inputs),
-        dedup_key=dedupkeys.press("confirm", p.delivery),
+        dedup_key=dedupkeys.press("confirm", p.delivery), known=run,
     )
     await _applied(ctx, ack)
 

@@ -255,9 +255,10 @@ class WorkflowService:
 
     # --- commands --------------------------------------------------------------------------
 
-    async def command(self, run_id: str, command: Command, *, dedup_key: str | None = None) -> Run:
+    async def command(self, run_id: str, command: Command, *, dedup_key: str | None = None,
+                      known: Run | None = None) -> Run:
         """Apply a person's command; refused ones raise and are audited; duplicates apply once."""
-        run = await self.store.get(run_id)
+        run = known if known is not None else await self.store.get(run_id)
         actor = command.actor
         groups = self.authority.groups_of(actor)
         command = command.model_copy(update={"groups": groups})
@@ -265,8 +266,8 @@ class WorkflowService:
             self._check_may(run, command)
             if isinstance(command, Resume):
                 await self._retake_locks(run)
-            # The run just read is the one to apply to (one read less before Slack's ack); if
-            # it changed meanwhile, the commit conflicts and apply reads it again.
+            # The run just read (here, or ``known`` by the caller) is the one to apply to (one
+            # read less before Slack's ack); if it changed, the commit conflicts and apply reads.
             outcome = await apply(self.store, run_id, command, now=self.store.now,
                                   dedup_key=dedup_key, known=run)
         except (InvalidCommand, NotAuthorized) as exc:
