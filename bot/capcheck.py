@@ -30,7 +30,7 @@ from bot.nodes.capabilities import (
 )
 from workflows.definition import Definition
 from workflows.evidence_sources import ReleaseSource, ValidationErrorsSource
-from workflows.step_models import GroupDef, StepDef, StepKind
+from workflows.step_models import StepDef, StepKind
 
 __all__ = [
     "GateProblem",
@@ -51,16 +51,6 @@ class GateProblem:
 
     def text(self) -> str:
         return f"{self.subject}: {self.message}"
-
-
-def _steps(definition: Definition) -> list[tuple[str, StepDef]]:
-    found: list[tuple[str, StepDef]] = []
-    for item in definition.steps:
-        if isinstance(item, GroupDef):
-            found.extend((f"{item.group}.{step.id}", step) for step in item.steps)
-        else:
-            found.append((item.id, item))
-    return found
 
 
 def gate_environments(config: BotConfig, definition: Definition, step: StepDef) -> list[str]:
@@ -89,7 +79,7 @@ def capability_problems(
             by_env.setdefault(cap.environment, []).append(cap)
     problems: list[GateProblem] = []
     for name, definition in sorted(definitions.items()):
-        for step_id, step in _steps(definition):
+        for step_id, step in definition.flat_steps():
             for env_name in gate_environments(config, definition, step):
                 found = _problem(config, env_name, step, by_env.get(env_name, []))
                 if found is not None:

@@ -43,7 +43,6 @@ from workflows.connection import connect, parse_redis_url
 from workflows.definition import Definition, load_definition
 from workflows.errors import DefinitionError, RedisUrlError
 from workflows.nodeerrors import NetworkMismatch, NodeAuthError, NodeError
-from workflows.step_models import GroupDef, StepDef
 
 __all__ = ["CheckOptions", "Finding", "Level", "Report", "check_config", "run_check_config"]
 
@@ -171,16 +170,6 @@ def _check_definitions(directory: Path, report: Report) -> dict[str, Definition]
     return found
 
 
-def _steps(definition: Definition) -> list[StepDef]:
-    steps: list[StepDef] = []
-    for item in definition.steps:
-        if isinstance(item, GroupDef):
-            steps.extend(item.steps)
-        else:
-            steps.append(item)
-    return steps
-
-
 def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: Report) -> None:
     """Names the definitions use that this configuration does not have."""
     for name, definition in definitions.items():
@@ -188,7 +177,7 @@ def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: 
         environments: set[str] = set()
         if definition.fixed_environment:
             environments.add(definition.fixed_environment)
-        for step in _steps(definition):
+        for _, step in definition.flat_steps():
             groups = set(step.responders or [])
             for policy in (step.approval, step.skip.approval):
                 if policy is not None:

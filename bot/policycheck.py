@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from bot.config import BotConfig
 from bot.configerror import ConfigError, error_code
 from bot.configload import UniqueKeyLoader, field_path
 from workflows.definition import Definition
-from workflows.step_models import ApprovalPolicy, GroupDef, StepDef
+from workflows.step_models import ApprovalPolicy
 
 __all__ = ["PolicyProblem", "all_config_problems", "policy_problems"]
 
@@ -69,15 +69,6 @@ def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> lis
     return []
 
 
-def _steps(defn: Definition) -> Iterator[tuple[str, StepDef]]:
-    for item in defn.steps:
-        if isinstance(item, GroupDef):
-            for step in item.steps:
-                yield f"{item.group}.{step.id}", step
-        else:
-            yield item.id, item
-
-
 def _environments(defn: Definition, config: BotConfig) -> list[str]:
     """The configured environments a run of ``defn`` can be started on."""
     if defn.fixed_environment:
@@ -113,7 +104,7 @@ def _empty_groups(config: BotConfig, definitions: dict[str, Definition]) -> list
     for group in config.slack.incident_responders:
         named.append((group, "slack.incident_responders", "config"))
     for name, defn in sorted(definitions.items()):
-        for qualified, step in _steps(defn):
+        for qualified, step in defn.flat_steps():
             groups = set(step.responders or [])
             for policy in (step.approval, step.skip.approval):
                 if policy is not None:
@@ -132,7 +123,7 @@ def _quorums(config: BotConfig, name: str, defn: Definition) -> list[PolicyProbl
     found: list[PolicyProblem] = []
     starters = {u for g in config.permission(name)[0] for u in config.groups.get(g, ())}
     for environment in _environments(defn, config):
-        for qualified, step in _steps(defn):
+        for qualified, step in defn.flat_steps():
             if step.environments is not None and environment not in step.environments:
                 continue
             policies = (("approval", step.approval), ("skip.approval", step.skip.approval))
@@ -170,7 +161,7 @@ def _canaries(config: BotConfig, name: str, defn: Definition) -> list[PolicyProb
     seen: set[str] = set()
     for environment in _environments(defn, config):
         acted_on = {environment}
-        for _, step in _steps(defn):
+        for _, step in defn.flat_steps():
             if step.targets is not None and step.targets.select == "canary":
                 acted_on.add(step.targets.environment or environment)
         for env in sorted(acted_on - seen):

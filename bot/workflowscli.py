@@ -88,18 +88,11 @@ def describe(defn: Definition, *, detail: bool = False) -> list[str]:
     return lines
 
 
-def _steps(defn: Definition) -> list[StepDef]:
-    found: list[StepDef] = []
-    for item in defn.steps:
-        found.extend(item.steps if isinstance(item, GroupDef) else [item])
-    return found
-
-
 def config_findings(definitions: dict[str, Definition], config: BotConfig) -> list[str]:
     """What the definitions expect of the config that it does not provide."""
     findings: list[str] = []
     for defn in definitions.values():
-        for step in _steps(defn):
+        for _, step in defn.flat_steps():
             groups = set(step.responders or [])
             if step.approval is not None:
                 groups |= set(step.approval.groups)

@@ -87,15 +87,19 @@ class Definition(FrozenModel):
     ] = Field(min_length=1)
     version: str = ""  # filled with a hash of the source text when loaded
 
-    def flat_ids(self) -> list[str]:
-        """Every step id in order, group steps as '<group>.<id>' (their template form)."""
-        ids: list[str] = []
+    def flat_steps(self) -> list[tuple[str, StepDef]]:
+        """Every step in order with its id, group steps as '<group>.<id>' (their template form)."""
+        found: list[tuple[str, StepDef]] = []
         for item in self.steps:
             if isinstance(item, GroupDef):
-                ids.extend(f"{item.group}.{step.id}" for step in item.steps)
+                found.extend((f"{item.group}.{step.id}", step) for step in item.steps)
             else:
-                ids.append(item.id)
-        return ids
+                found.append((item.id, item))
+        return found
+
+    def flat_ids(self) -> list[str]:
+        """Every step id in order, group steps as '<group>.<id>' (their template form)."""
+        return [step_id for step_id, _ in self.flat_steps()]
 
     def parameter(self, name: str) -> ParameterSpec | None:
         return next((p for p in self.parameters if p.name == name), None)
