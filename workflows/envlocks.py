@@ -46,23 +46,31 @@ class EnvironmentLocks(RunReads):
                                      args=["retake", run_id])
             return text(held) if held is not None else None
         run = await self.get(run_id)
-        return await self._take_locks_apart(run, None)
+        refused, _ = await self._take_locks_apart(run, None)
+        return refused
 
     async def lock_holder(self, environment: str) -> str | None:
         raw = await self._redis.get(keys.lock_key(environment))
         return text(raw) if raw is not None else None
 
-    async def _take_locks_apart(self, run: Run, takeover_from: str | None) -> str | None:
-        """Cluster: take each lock on its own (another slot); undo on the first refusal."""
+    async def _take_locks_apart(
+        self, run: Run, takeover_from: str | None
+    ) -> tuple[str | None, list[str]]:
+        """Cluster: take each lock on its own (another slot); undo on the first refusal.
+        (``'<lock key>=<holder>'`` of a refusal or None, the environments taken now): a lock
+        the run already held (the same run created again, a resume) is not taken now, so
+        giving back what was taken never frees it."""
         taken: list[str] = []
         for environment in run.locks:
             holder = await self._lock(keys=[keys.lock_key(environment)],
                                       args=["take", run.id, takeover_from or ""])
+            if holder == 1:
+                continue  # the run's already
             if holder is not None:
                 await self._lock_apart(taken, "restore", run.id, takeover_from or "")
-                return f"{keys.lock_key(environment)}={text(holder)}"
+                return f"{keys.lock_key(environment)}={text(holder)}", []
             taken.append(environment)
-        return None
+        return None, taken
 
     async def _lock_apart(self, environments: list[str], op: str, owner: str,
                           previous: str) -> None:

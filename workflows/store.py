@@ -66,8 +66,9 @@ class RunStore(Leases, EnvironmentLocks, Retention, Outbox, AuditLog, SharedReco
         as LOCKED (detail ``environment=holder``) if another run holds one of ``run.locks``
         (``takeover_from``: the run whose locks this one may take over). The locks are taken in
         the same script as the run is written (one server)."""
+        taken: list[str] = []  # Cluster: the locks taken apart now (not those already its)
         if not self._single_slot_indexes and run.locks:
-            refused = await self._take_locks_apart(run, takeover_from)
+            refused, taken = await self._take_locks_apart(run, takeover_from)
             if refused is not None:
                 return CommitOutcome(CommitStatus.LOCKED, None, refused)
         await self._redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
@@ -83,8 +84,8 @@ class RunStore(Leases, EnvironmentLocks, Retention, Outbox, AuditLog, SharedReco
         if outcome.status is not CommitStatus.OK:
             if outcome.status is CommitStatus.LOCKED:
                 await self._redis.zrem(keys.ACTIVE, run.id)
-            if not self._single_slot_indexes and run.locks:
-                await self._lock_apart(run.locks, "restore", run.id, takeover_from or "")
+            if taken:
+                await self._lock_apart(taken, "restore", run.id, takeover_from or "")
         return outcome
 
     async def reserve_start(self, dedup_key: str, run_id: str) -> str:

@@ -1,6 +1,6 @@
 """The run store's Lua scripts, as data: each is registered by the part of the store that runs it
-(``workflows.storecommit``, ``leases``, ``envlocks``, ``runretention``, ``outbox``). Above each, the
-KEYS and ARGV it takes.
+(``workflows.storecommit``, ``leases``, ``envlocks``, ``runretention``, ``outbox``; and
+``announcements``, for its list and its lock: ACK, LEASE). Above each, the KEYS and ARGV it takes.
 """
 
 __all__ = [
@@ -106,10 +106,13 @@ return 'deleted'
 
 # Cluster only (the lock is in another slot than the run). KEYS: lock
 # ARGV: 'take' | 'release' | 'restore', owner, take-over from ('' or a run id)
+# take: the holder when another run holds it; 1 when the owner already held it (not taken now,
+# so never the taker's to give back); else nothing (taken).
 LOCK = """
 local holder = redis.call('GET', KEYS[1])
 if ARGV[1] == 'take' then
-  if holder and holder ~= ARGV[2] and holder ~= ARGV[3] then return holder end
+  if holder == ARGV[2] then return 1 end
+  if holder and holder ~= ARGV[3] then return holder end
   redis.call('SET', KEYS[1], ARGV[2])
   return false
 elseif ARGV[1] == 'restore' then
@@ -181,8 +184,9 @@ redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
 return items
 """
 
-# KEYS: outbox   ARGV: the items posted, oldest first (pop each only while it is still the head,
-# so an acknowledgement that comes late, after another notifier trimmed, removes nothing else)
+# KEYS: outbox (or the announcements list)   ARGV: the items posted, oldest first (pop each only
+# while it is still the head, so an acknowledgement that comes late, after another notifier
+# trimmed, removes nothing else)
 ACK = """
 local n = 0
 for i = 1, #ARGV do

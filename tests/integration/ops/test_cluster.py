@@ -198,3 +198,31 @@ async def test_finished_runs_are_archived_on_a_cluster(
         assert found.run.status is RunStatus.ABORTED
     assert set(await store.archived_ids(10)) == {r.id for r in runs}
     assert await store.recent_ids(10) == []
+
+
+async def test_a_start_that_finds_its_run_created_keeps_the_run_s_lock_on_a_cluster(
+    cluster_client: aioredis.Redis,
+) -> None:
+    """Two deliveries of one start (Slack's retry on another replica, a pipeline's retried
+    request) both plan the same run id; the second finds the run created (a conflict). On a
+    Cluster it took the locks apart first, finding them already the run's: giving back what it
+    took must not free the lock the run holds (another run could then write there too)."""
+    store = RunStore(cluster_client)
+    inventory = StaticInventory(
+        {"testnet": [("test-1", "miner", True), ("test-2", "validator", False)]}
+    )
+    service = WorkflowService(
+        store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS),
+        policies=DefaultPolicies(environment_locks=True), id_factory=lambda now: "r-same",
+    )
+    params = {"version": "v1.4.2", "environment": "testnet"}
+    first = await service.start("smoke", params, actor="U_RM1")
+    assert await store.lock_holder("testnet") == first.id
+    again = await service.start("smoke", params, actor="U_RM1")  # draws the same id: conflict
+    assert again.id == first.id
+    assert await store.lock_holder("testnet") == first.id
+    with pytest.raises(EnvironmentLocked):
+        await WorkflowService(
+            store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS),
+            policies=DefaultPolicies(environment_locks=True),
+        ).start("smoke", params, actor="U_RM1")
