@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -54,14 +53,6 @@ def definitions() -> dict[str, Definition]:
     import yaml
 
     return {"look": parse_definition(yaml.safe_load(LOOK), "look.yaml", LOOK)}
-
-
-@pytest.fixture
-async def testnet() -> AsyncIterator[Devnet]:
-    net = Devnet("testnet", nodes=3, block_interval=0.1, canaries=1)
-    await net.start()
-    yield net
-    await net.stop()
 
 
 async def table_states(h: Harness, user: str = "UOP") -> tuple[dict[str, str], str]:

@@ -35,6 +35,7 @@ REVIEW = {
 
 @pytest.fixture
 async def testnet() -> AsyncIterator[Devnet]:
+    """Four nodes here, where the scenarios' conftest gives three."""
     net = Devnet("testnet", nodes=4, block_interval=0.1, canaries=1)
     await net.start()
     yield net

@@ -22,14 +22,6 @@ from workflows.nodeerrors import NetworkMismatch
 
 
 @pytest.fixture
-async def testnet() -> AsyncIterator[Devnet]:
-    net = Devnet("testnet", nodes=3, block_interval=0.1, canaries=1)
-    await net.start()
-    yield net
-    await net.stop()
-
-
-@pytest.fixture
 async def bot(redis_url: str, testnet: Devnet) -> AsyncIterator[Harness]:
     async with running_bot(redis_url, definitions(), config=world_config(testnet)) as h:
         yield h

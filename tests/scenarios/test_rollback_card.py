@@ -16,14 +16,6 @@ from workflows.model import StepStatus
 
 
 @pytest.fixture
-async def testnet() -> AsyncIterator[Devnet]:
-    net = Devnet("testnet", nodes=3, block_interval=0.1, canaries=1)
-    await net.start()
-    yield net
-    await net.stop()
-
-
-@pytest.fixture
 async def h(redis_url: str, testnet: Devnet) -> AsyncIterator[Harness]:
     config, _ = config_for({"testnet": testnet})
     async with running_bot(redis_url, load_definitions(DEFINITIONS_DIR), config=config) as bot:
