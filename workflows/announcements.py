@@ -11,27 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from workflows import keys
+from workflows.storescripts import ACK, LEASE
 
 __all__ = ["ANNOUNCEMENTS", "Announcement", "Announcements"]
 
 ANNOUNCEMENTS = keys.ANNOUNCEMENTS
-
-# KEYS: the list   ARGV: the items posted, oldest first (pop each only while it is the head)
-_ACK = """
-local n = 0
-for i = 1, #ARGV do
-  if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[i] then break end
-  redis.call('LPOP', KEYS[1])
-  n = n + 1
-end
-return n
-"""
-
-# KEYS: the lock   ARGV: holder   (delete it only if we still hold it)
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class Announcement(BaseModel):
@@ -50,8 +34,8 @@ class Announcement(BaseModel):
 class Announcements:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._ack = redis.register_script(_ACK)
-        self._unlock = redis.register_script(_UNLOCK)
+        self._ack = redis.register_script(ACK)  # the outbox's: pop each only while the head
+        self._lease = redis.register_script(LEASE)
 
     async def push(self, announcement: Announcement) -> None:
         await cast("Awaitable[int]", self._redis.rpush(ANNOUNCEMENTS,
@@ -78,4 +62,5 @@ class Announcements:
         return bool(await self._redis.set(keys.ANNOUNCEMENTS_LOCK, holder, nx=True, px=ms))
 
     async def unlock(self, holder: str) -> None:
-        await self._unlock(keys=[keys.ANNOUNCEMENTS_LOCK], args=[holder])
+        """Give the lock back, only if ``holder`` still holds it (a lease released: ttl 0)."""
+        await self._lease(keys=[keys.ANNOUNCEMENTS_LOCK], args=[holder, "0"])
