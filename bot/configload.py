@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot.configerror import ConfigError, error_code
 
-__all__ = ["UniqueKeyLoader", "config_error", "field_path", "read_mapping"]
+__all__ = ["UniqueKeyLoader", "config_error", "field_path", "knock_on", "read_mapping"]
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -63,8 +63,7 @@ def config_error(exc: ValidationError, data: dict[str, Any], source: str) -> Con
     others = {
         err["msg"]
         for err, loc in zip(errors, locs, strict=True)
-        if err["msg"] != first["msg"]
-        and not any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
+        if err["msg"] != first["msg"] and not knock_on(loc, locs)
     }
     ctx = first.get("ctx") or {}
     loc = list(first["loc"])
@@ -75,6 +74,12 @@ def config_error(exc: ValidationError, data: dict[str, Any], source: str) -> Con
     if others:
         message += f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})"
     return ConfigError(code, message, file=source, field=field or None, node=node)
+
+
+def knock_on(loc: tuple[Any, ...], locs: list[tuple[Any, ...]]) -> bool:
+    """A parent's error caused by a problem inside it (a node refused leaves its list too
+    short): another error's location lies under ``loc``."""
+    return any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
 
 
 def _node_at(data: dict[str, Any], loc: list[Any]) -> str | None:

@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from bot.config import BotConfig
 from bot.configerror import ConfigError, error_code
-from bot.configload import UniqueKeyLoader, field_path
+from bot.configload import field_path, knock_on, read_mapping
 from workflows.definition import Definition
 from workflows.step_models import ApprovalPolicy
 
@@ -43,10 +42,8 @@ class PolicyProblem:
 def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> list[PolicyProblem]:
     """Every validation problem of a config file that does not load, one per field."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506
-    except (OSError, yaml.YAMLError, ConfigError):
-        return []
-    if not isinstance(data, dict):
+        data = read_mapping(Path(path).read_text(encoding="utf-8"), str(path))
+    except (OSError, ConfigError):  # not read, not YAML, a key twice, not a mapping
         return []
     context = {"env": env if env is not None else os.environ, "from_file": True}
     try:
@@ -56,8 +53,8 @@ def all_config_problems(path: Path, env: Mapping[str, str] | None = None) -> lis
         locs = [tuple(err["loc"]) for err in errors]
         by_message: dict[str, tuple[list[str], str]] = {}
         for err, loc in zip(errors, locs, strict=True):
-            if any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
-                continue  # a knock-on of a problem inside it (a node refused: too few nodes)
+            if knock_on(loc, locs):
+                continue
             ctx = err.get("ctx") or {}
             field = str(ctx.get("field") or field_path(data, list(err["loc"])))
             fields, _ = by_message.setdefault(str(err["msg"]), ([], error_code(err["type"])))
