@@ -295,6 +295,16 @@ class Harness:
         return text[marker + 1 : text.index("`", marker + 1)]
 
 
+async def until(check: Callable[[], bool], message: str, within: float = 15.0) -> None:
+    """Wait until ``check()`` holds (looked at every 20 ms); ``message`` fails the test after
+    ``within`` seconds. For state outside Redis and the stand-in, which have their own waits."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(message)
+        await asyncio.sleep(0.02)
+
+
 def input_state(element: dict[str, Any], typed: str | None) -> dict[str, Any]:
     """What Slack sends for one input: the typed value, else the prefilled one."""
     if element["type"] == "static_select":

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from tests.scenarios.harness import OPS, running_bot, waiting_at
+from tests.scenarios.harness import OPS, running_bot, until, waiting_at
 from tests.unit.slack.definitions import definitions
 
 
@@ -23,6 +23,8 @@ async def test_slack_down_is_one_line_when_it_begins_and_one_when_it_ends(
             "URM0001", f"promote v1.4.{n} abc1234 testnet")) for n in range(3)]
         for run_id in runs:
             await h.wait_run(run_id, waiting_at("approve"))
+        await until(lambda: h.bot.notifier.slack_outage.down, "Slack down went unnoticed",
+                    within=30)
         await asyncio.sleep(3.0)  # many passes, three cards, all failing
         assert h.bot.notifier.slack_outage.down
         await h.standin.start()

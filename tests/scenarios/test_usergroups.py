@@ -18,6 +18,7 @@ from tests.scenarios.harness import (
     CONFIG,
     Harness,
     running_bot,
+    until,
     waiting_at,
 )
 from tests.unit.slack.definitions import definitions
@@ -49,10 +50,8 @@ async def followed(redis_url: str) -> AsyncIterator[Harness]:
 
 
 async def members(h: Harness, expected: set[str], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while set(h.runtime.config.groups["release-managers"]) != expected:
-        assert time.monotonic() < deadline, h.runtime.config.groups["release-managers"]
-        await asyncio.sleep(0.02)
+    await until(lambda: set(h.runtime.config.groups["release-managers"]) == expected,
+                f"release-managers never became {sorted(expected)}", within)
 
 
 async def test_membership_follows_the_user_group_and_is_judged_at_the_click(
