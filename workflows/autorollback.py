@@ -96,7 +96,7 @@ class AutoRollback:
                 parent_run_id=run.id,
             )
         except WorkflowError as exc:
-            latest = await self.service.store.load(run.id)
+            latest = await self.service.find(run.id)
             if latest is None or self.wanted(latest) is None:
                 return None  # ended or moved on meanwhile (a person's rollback, an abort)
             await self._decline(latest, step, state, f"starting the {ROLLBACK} was refused: {exc}")
