@@ -106,8 +106,8 @@ async def check_config(options: CheckOptions, env: Mapping[str, str]) -> Report:
     if options.offline:
         return report
     if config is not None:
-        await _check_nodes(config, options.timeout, report)
-        await _check_capabilities(config, definitions, options.timeout, report)
+        wrong_chain = await _check_nodes(config, options.timeout, report)
+        await _check_capabilities(config, definitions, options.timeout, report, wrong_chain)
     await _check_slack(env, options.timeout, report)
     await _check_redis(env, options.timeout, report)
     return report
@@ -210,14 +210,19 @@ def _cross_check(config: BotConfig, definitions: dict[str, Definition], report: 
 # --- the nodes -------------------------------------------------------------------------------
 
 
-async def _check_nodes(config: BotConfig, seconds: float, report: Report) -> None:
+async def _check_nodes(config: BotConfig, seconds: float, report: Report) -> set[str]:
+    """One finding per node; returns the names of the nodes found on the wrong chain."""
     timeouts = Timeouts(call=seconds, connect=min(seconds, 3.0), health=seconds)
     async with NodeClient(timeouts=timeouts, retry=RetryPolicy(attempts=1)) as client:
         guard = NetworkGuard(client)
         pairs = [(env, node) for env in config.environments.values() for node in env.nodes]
         results = await asyncio.gather(*(_check_node(client, guard, e, n) for e, n in pairs))
-    for findings in results:
+    wrong_chain: set[str] = set()
+    for (_, node), findings in zip(pairs, results, strict=True):
         report.findings.extend(findings)
+        if any(f.code == NetworkMismatch.code for f in findings):
+            wrong_chain.add(node.name)
+    return wrong_chain
 
 
 async def _check_node(
@@ -254,13 +259,11 @@ async def _check_node(
 
 
 async def _check_capabilities(
-    config: BotConfig, definitions: dict[str, Definition], seconds: float, report: Report
+    config: BotConfig, definitions: dict[str, Definition], seconds: float, report: Report,
+    wrong_chain: set[str],
 ) -> None:
     """The capability table, and a FAIL for each gate whose evidence a node cannot feed. A node
     found on the wrong chain just above is not probed (the guard sends it nothing more)."""
-    mismatched = [f.subject for f in report.findings if f.code == "network_mismatch"]
-    wrong_chain = {node.name for env in config.environments.values() for node in env.nodes
-                   if any(subject.startswith(f"node {node.name} ") for subject in mismatched)}
     caps = await probe_config(config, seconds, refused=wrong_chain)
     report.table.extend(capability_table(caps))
     for problem in capability_problems(config, definitions, caps):
