@@ -322,13 +322,13 @@ class WorkflowService:
             await self.store.audit_refusal(run.id, "refused_takeover", actor, None, str(exc))
             raise
         # paused first (and kept paused past a freeze's lift), then the locks are freed
-        await apply(self.store, run.id,
-                    TakeOver(actor=actor, groups=sorted(groups), reason=reason),
-                    now=self.store.now, dedup_key=dedupkeys.take_over(actor, reason))
+        take_over = TakeOver(actor=actor, groups=sorted(groups), reason=reason)
+        paused = await apply(self.store, run.id, take_over, now=self.store.now, known=run,
+                             dedup_key=dedupkeys.take_over(actor, reason))
         await self.store.release_locks(run.id, run.locks)
         await self.store.audit_refusal(
             run.id, "locks_taken_over", actor, None, reason, {"environments": run.locks})
-        return await self.store.get(run.id)
+        return paused.run or await self.store.get(run.id)
 
     async def command_as_bot(self, run_id: str,
                              command: Pause | RecordPage | DeclineAutoRollback,
