@@ -264,7 +264,7 @@ class WorkflowService:
         command = command.model_copy(update={"groups": groups})
         try:
             self._check_may(run, command)
-            if isinstance(command, Resume):
+            if isinstance(command, Resume | Retry):
                 await self._retake_locks(run)
             # The run just read (here, or ``known`` by the caller) is the one to apply to (one
             # read less before Slack's ack); if it changed, the commit conflicts and apply reads.
@@ -289,7 +289,7 @@ class WorkflowService:
         return outcome.run
 
     async def _retake_locks(self, run: Run) -> None:
-        """A run resumes only with its locks (a take-over may have given them to another)."""
+        """A run resumes or retries only with its locks (a take-over gives them to another)."""
         if not run.locks or run.terminal or not self.policies.environment_locks:
             return
         held = await self.store.retake_locks(run.id, run.locks)

@@ -21,6 +21,7 @@ from workflows.model import (
     OutcomeFailed,
     OutcomeSucceeded,
     Resume,
+    Retry,
     Run,
     RunStatus,
     StepBegan,
@@ -192,6 +193,30 @@ async def test_the_offered_rollback_takes_the_lock_over(
     assert ended.reason is not None
     assert child.id in ended.reason
     assert child.parent_run_id == parent.id
+
+
+async def test_a_halted_run_whose_lock_a_rollback_took_is_not_retried(
+    locking: WorkflowService, store: RunStore, redis: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rollback took the halted run's lock over, and its start stopped (a crash, a slow
+    replica) before the halted run ended: a Retry of the halted run must not send it writing
+    to testnet beside the rollback; it is refused like a Resume, naming the holder."""
+    parent = await halted(locking, store)
+
+    async def crash(*args: object) -> None:
+        raise RuntimeError("the start stopped before the halted run ended")
+
+    monkeypatch.setattr(locking, "_supersede", crash)
+    with pytest.raises(RuntimeError):
+        await locking.start("back", {"environment": "testnet"}, actor="U_OP2",
+                            parent_run_id=parent.id)
+    [child] = [r for r in await locking.active_runs() if r.parent_run_id == parent.id]
+    assert await holders(redis, "testnet") == [child.id]
+    with pytest.raises(InvalidCommand, match=f"now locked by run {child.id}"):
+        await locking.command(parent.id, Retry(actor="U_OP", step_id="canary"))
+    assert (await store.get(parent.id)).status is RunStatus.BLOCKED
+    assert await holders(redis, "testnet") == [child.id]
 
 
 async def test_a_start_from_an_offer_is_checked_against_the_offer(
