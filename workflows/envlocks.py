@@ -12,7 +12,6 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from workflows import keys
-from workflows.model import Run
 from workflows.runreads import RunReads
 from workflows.storeformat import text
 from workflows.storescripts import LOCK, LOCKS
@@ -45,8 +44,7 @@ class EnvironmentLocks(RunReads):
             held = await self._locks(keys=[keys.lock_key(e) for e in environments],
                                      args=["retake", run_id])
             return text(held) if held is not None else None
-        run = await self.get(run_id)
-        refused, _ = await self._take_locks_apart(run, None)
+        refused, _ = await self._take_locks_apart(run_id, environments, None)
         return refused
 
     async def lock_holder(self, environment: str) -> str | None:
@@ -54,20 +52,20 @@ class EnvironmentLocks(RunReads):
         return text(raw) if raw is not None else None
 
     async def _take_locks_apart(
-        self, run: Run, takeover_from: str | None
+        self, run_id: str, environments: list[str], takeover_from: str | None
     ) -> tuple[str | None, list[str]]:
         """Cluster: take each lock on its own (another slot); undo on the first refusal.
         (``'<lock key>=<holder>'`` of a refusal or None, the environments taken now): a lock
         the run already held (the same run created again, a resume) is not taken now, so
         giving back what was taken never frees it."""
         taken: list[str] = []
-        for environment in run.locks:
+        for environment in environments:
             holder = await self._lock(keys=[keys.lock_key(environment)],
-                                      args=["take", run.id, takeover_from or ""])
+                                      args=["take", run_id, takeover_from or ""])
             if holder == 1:
                 continue  # the run's already
             if holder is not None:
-                await self._lock_apart(taken, "restore", run.id, takeover_from or "")
+                await self._lock_apart(taken, "restore", run_id, takeover_from or "")
                 return f"{keys.lock_key(environment)}={text(holder)}", []
             taken.append(environment)
         return None, taken

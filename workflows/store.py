@@ -68,7 +68,7 @@ class RunStore(Leases, EnvironmentLocks, Retention, Outbox, AuditLog, SharedReco
         the same script as the run is written (one server)."""
         taken: list[str] = []  # Cluster: the locks taken apart now (not those already its)
         if not self._single_slot_indexes and run.locks:
-            refused, taken = await self._take_locks_apart(run, takeover_from)
+            refused, taken = await self._take_locks_apart(run.id, run.locks, takeover_from)
             if refused is not None:
                 return CommitOutcome(CommitStatus.LOCKED, None, refused)
         await self._redis.zadd(keys.ACTIVE, {run.id: to_ms(run.created_at)})
