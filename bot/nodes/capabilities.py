@@ -113,12 +113,6 @@ def metric_families(page: NodeMetrics) -> tuple[str, ...]:
     return tuple(sorted(families))
 
 
-def _json_text(value: object) -> str:
-    if isinstance(value, str):
-        return value[:64]
-    return str(value)[:64]
-
-
 async def probe(
     client: NodeClient, node: NodeConfig, environment: EnvironmentConfig
 ) -> NodeCapabilities:
@@ -140,7 +134,7 @@ async def probe(
         try:
             info = await client.call(node, "getinfo", retry=False)
             raw = info.get("version") if isinstance(info, dict) else None
-            version = None if raw is None else _json_text(raw)
+            version = None if raw is None else str(raw)[:64]
             kind = version_kind(raw)
         except NodeError as exc:
             problems.append(f"getinfo: {exc.message}")
