@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -188,18 +189,28 @@ steps:
 """
 
 
+@asynccontextmanager
+async def one_workflow_on_testnet(
+    redis_url: str, evidence: dict[str, Any], source: str, text: str
+) -> AsyncIterator[Harness]:
+    """The bot serving the one workflow ``text`` (from file ``source``) on a testnet of two
+    peered nodes (one canary) whose evidence section is ``evidence``."""
+    async with Devnet("testnet", nodes=2, block_interval=0.1, canaries=1) as net:
+        config = devnet_config({"testnet": net}, evidence)
+        definition = parse_definition(yaml.safe_load(text), source)
+        async with running_bot(redis_url, {definition.name: definition}, config=config) as h:
+            yield h
+
+
 @pytest.fixture
 async def person_bot(redis_url: str) -> AsyncIterator[Harness]:
     """testnet whose release evidence is a release manager's word; a one-gate workflow."""
-    async with Devnet("testnet", nodes=2, block_interval=0.1, canaries=1) as net:
-        evidence = {
-            "release": {"source": "person", "confirmers": ["release-managers"]},
-            "validation_errors": {"source": "none"},
-        }
-        config = devnet_config({"testnet": net}, evidence)
-        definitions = {"promote": parse_definition(yaml.safe_load(PERSON_GATE), "promote.yaml")}
-        async with running_bot(redis_url, definitions, config=config) as h:
-            yield h
+    evidence = {
+        "release": {"source": "person", "confirmers": ["release-managers"]},
+        "validation_errors": {"source": "none"},
+    }
+    async with one_workflow_on_testnet(redis_url, evidence, "promote.yaml", PERSON_GATE) as h:
+        yield h
 
 
 async def submit_confirm(h: Harness, user: str, run_id: str, seen: str) -> dict[str, Any] | None:

@@ -9,12 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import yaml
 
-from bot.devnet import Devnet
-from tests.scenarios.harness import Harness, running_bot
-from tests.scenarios.test_release_evidence import confirm_button_for, devnet_config
-from workflows.definition import parse_definition
+from tests.scenarios.harness import Harness
+from tests.scenarios.test_release_evidence import confirm_button_for, one_workflow_on_testnet
 from workflows.model import RunStatus
 
 WATCH = """
@@ -43,12 +40,9 @@ steps:
 @pytest.fixture
 async def watch_bot(redis_url: str) -> AsyncIterator[Harness]:
     """testnet (peered nodes) whose validation-error evidence is the security group's word."""
-    async with Devnet("testnet", nodes=2, block_interval=0.1, canaries=1) as net:
-        evidence = {"validation_errors": {"source": "person", "confirmers": ["security"]}}
-        config = devnet_config({"testnet": net}, evidence)
-        definitions = {"startup-check": parse_definition(yaml.safe_load(WATCH), "watch.yaml")}
-        async with running_bot(redis_url, definitions, config=config) as h:
-            yield h
+    evidence = {"validation_errors": {"source": "person", "confirmers": ["security"]}}
+    async with one_workflow_on_testnet(redis_url, evidence, "watch.yaml", WATCH) as h:
+        yield h
 
 
 async def submit_logs(h: Harness, user: str, run_id: str, seen: str) -> dict[str, Any] | None:
