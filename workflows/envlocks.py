@@ -16,7 +16,14 @@ from workflows.runreads import RunReads
 from workflows.storeformat import text
 from workflows.storescripts import LOCK, LOCKS
 
-__all__ = ["EnvironmentLocks"]
+__all__ = ["EnvironmentLocks", "lock_refusal"]
+
+
+def lock_refusal(detail: str) -> tuple[str, str]:
+    """(environment, holding run) of a lock refused as ``'<lock key>=<holder>'`` (a LOCKED
+    commit's detail, ``retake_locks``)."""
+    key, _, holder = detail.partition("=")
+    return key.rsplit(":", 1)[-1], holder
 
 
 class EnvironmentLocks(RunReads):

@@ -17,6 +17,7 @@ from workflows import dedupkeys
 from workflows.apply import apply
 from workflows.auditlog import AuditEntry
 from workflows.definition import Definition
+from workflows.envlocks import lock_refusal
 from workflows.errors import (
     EnvironmentLocked,
     InvalidCommand,
@@ -226,8 +227,7 @@ class WorkflowService:
 
     async def _locked(self, run: Run, detail: str, actor: str) -> EnvironmentLocked:
         """The refusal of a start on a locked environment: which run holds it, what to do."""
-        key, _, holder_id = detail.partition("=")
-        environment = key.rsplit(":", 1)[-1]
+        environment, holder_id = lock_refusal(detail)
         holder = await self.store.load(holder_id)
         if holder is None:
             about = holder_id
@@ -294,8 +294,7 @@ class WorkflowService:
             return
         held = await self.store.retake_locks(run.id, run.locks)
         if held is not None:
-            key, _, holder = held.partition("=")
-            environment = key.rsplit(":", 1)[-1]
+            environment, holder = lock_refusal(held)
             raise InvalidCommand(
                 f"{environment} was taken over and is now locked by run {holder}: resume this "
                 "run once that one has ended"
