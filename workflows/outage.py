@@ -1,7 +1,8 @@
 """A background loop's view of a dependency (Redis, Slack) being away: quiet, and measured.
 
 While Redis or Slack cannot be reached, a loop (the engine, the notifier, the drill scheduler,
-the archiver) fails pass after pass. Each failure goes to the loop's ``Outage``:
+the pager, the user-group sync) fails pass after pass. Each failure goes to the loop's
+``Outage`` (the archiver keeps its own two lines, "archiving paused" and "resumed"):
 
 - the first failure logs ONE warning naming the loop, the dependency and the error;
 - later ones log nothing (no traceback per retry) and back off: exponential with jitter
