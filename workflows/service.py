@@ -112,9 +112,6 @@ class WorkflowService:
             raise InvalidParameters(f"there is no workflow {workflow!r} (known: {known})")
         return defn
 
-    def usage(self, workflow: str) -> str:
-        return usage(self.definition(workflow))
-
     # --- starting --------------------------------------------------------------------------
 
     async def start(
@@ -483,9 +480,6 @@ class WorkflowService:
 
     async def freeze(self, actor: str, reason: str) -> bool:
         return (await self.freeze_promotions(actor, reason)).created
-
-    async def unfreeze(self, actor: str) -> bool:
-        return bool((await self.unfreeze_promotions(actor)).lifted)
 
     async def freezes(self) -> list[Freeze]:
         return await self.freezer.book.all()
