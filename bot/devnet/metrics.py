@@ -2,7 +2,9 @@
 
 Exactly the daemon's five families (docs/node-dialect.md): best block height, peer count, syncing,
 RPC requests by method and status, and the RPC duration histogram. The `future` dialect adds
-`pantheon_validation_errors_total`, which the daemon does not have.
+`pantheon_validation_errors_total`, which the daemon does not have. A `# TYPE` line carries its
+family's label names with empty values (`{}` for a gauge): nothing names the network, whose only
+identity is the genesis hash.
 
 Strict Prometheus parsers (prometheus_client's included) reject this text; the bot must parse it
 line by line. Counters and the histogram are in memory and lost on restart, like the daemon's.
@@ -25,7 +27,6 @@ class MetricsSnapshot:
     peer_count: int
     syncing: bool
     validation_errors: int | None  # None: not exported (the daemon's dialect)
-    network: str
 
 
 class NodeMetrics:
@@ -47,23 +48,22 @@ class NodeMetrics:
         self._duration_count += 1
 
     def render(self, snapshot: MetricsSnapshot) -> str:
-        net = f'network="{snapshot.network}"'
         lines = [
             "# HELP pantheon_best_block_height Height of the best block",
-            f"# TYPE pantheon_best_block_height{{{net}}} gauge",
+            "# TYPE pantheon_best_block_height{} gauge",
             f"pantheon_best_block_height {snapshot.best_height}",
             "# HELP pantheon_peer_count Connected peers",
-            f"# TYPE pantheon_peer_count{{{net}}} gauge",
+            "# TYPE pantheon_peer_count{} gauge",
             f"pantheon_peer_count {snapshot.peer_count}",
             "# HELP pantheon_syncing Whether the node is syncing",
-            f"# TYPE pantheon_syncing{{{net}}} gauge",
+            "# TYPE pantheon_syncing{} gauge",
             f"pantheon_syncing {int(snapshot.syncing)}",
         ]
         if snapshot.validation_errors is not None:  # the `future` dialect only
             lines += [
                 "# HELP pantheon_validation_errors_total Blocks or transactions that failed "
                 "validation",
-                f"# TYPE pantheon_validation_errors_total{{{net}}} counter",
+                "# TYPE pantheon_validation_errors_total{} counter",
                 f"pantheon_validation_errors_total {snapshot.validation_errors}",
             ]
         lines += [

@@ -237,7 +237,6 @@ class DevnetNode:
             peer_count=self.peer_count(),
             syncing=self.syncing(),
             validation_errors=self.validation_errors if future else None,
-            network=self.network,
         )
         return self.endpoints.rpc_metrics.render(snapshot)
 

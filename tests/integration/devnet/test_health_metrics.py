@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -82,6 +84,23 @@ async def test_metrics_names_and_counters(
     assert samples['pantheon_rpc_requests_total{method="getblock",status="error"}'] == 1
     assert samples["pantheon_rpc_request_duration_seconds_count"] == 3
     assert samples['pantheon_rpc_request_duration_seconds_bucket{le="+Inf"}'] == 3
+
+
+@pytest.mark.parametrize("network", ["mainnet", "testnet", "regtest"])
+async def test_metrics_do_not_name_the_network(
+    session: aiohttp.ClientSession, network: str
+) -> None:
+    """Nothing the daemon serves names its network (the genesis hash is the only identity), so
+    /metrics does not either, not even in the labels of its `# TYPE` lines; nor does a node
+    on another network's chain."""
+    async with Devnet(network, nodes=1, block_interval=0) as net:
+        node = net.nodes[0]
+        for wrong in (False, True):
+            node.faults.wrong_network = wrong
+            text = (await get(session, node, "/metrics")).text
+            assert not {"mainnet", "testnet", "regtest", "network"} & set(
+                re.findall(r"[a-z]+", text)
+            )
 
 
 async def test_unknown_method_names_do_not_become_labels(

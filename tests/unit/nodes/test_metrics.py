@@ -14,12 +14,12 @@ from bot.nodes.metrics import parse_metrics
 # What the daemon serves: `# TYPE` lines carry labels, which strict parsers refuse.
 NODE_TEXT = """\
 # HELP pantheon_best_block_height Height of the best block
-# TYPE pantheon_best_block_height{network="testnet"} gauge
+# TYPE pantheon_best_block_height{} gauge
 pantheon_best_block_height 1234
 # HELP pantheon_peer_count Connected peers
-# TYPE pantheon_peer_count{network="testnet"} gauge
+# TYPE pantheon_peer_count{} gauge
 pantheon_peer_count 7
-# TYPE pantheon_syncing{network="testnet"} gauge
+# TYPE pantheon_syncing{} gauge
 pantheon_syncing 0
 # HELP pantheon_rpc_requests_total RPC requests by method and status
 # TYPE pantheon_rpc_requests_total{method="",status=""} counter
@@ -35,7 +35,7 @@ pantheon_rpc_request_duration_seconds_count 8
 # A validation-error counter the daemon does not export (docs/node-dialect.md): a future daemon's
 # (the devnet's `future` dialect), or an operator's exporter named by evidence.validation_errors.
 COUNTER_TEXT = """\
-# TYPE pantheon_validation_errors_total{network="testnet"} counter
+# TYPE pantheon_validation_errors_total{} counter
 pantheon_validation_errors_total 3
 """
 
