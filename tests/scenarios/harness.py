@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,8 @@ from bot.testing.standin import SlackStandIn
 from handlers.api import ApiState
 from workflows.connection import connect
 from workflows.definition import Definition
+from workflows.drills import DrillKind, DrillRecord
+from workflows.drillscheduler import DrillBook
 from workflows.engine import EngineSettings
 from workflows.model import Run, RunStatus
 
@@ -246,6 +249,15 @@ class Harness:
             "event_time": int(time.time()),
         })
         return await self.post(body, "application/json", **kw)
+
+    async def seed_restore_drill(self, *, days_ago: float,
+                                 details: dict[str, Any] | None = None) -> None:
+        """A passed restore drill (run ``r-seeded``) recorded ``days_ago``: the shipped
+        promotion checks for one within ``drills.restore_drill_slo_days``."""
+        await DrillBook(self.runtime.store).record(DrillRecord(
+            kind=DrillKind.RESTORE, run_id="r-seeded",
+            completed_at=self.runtime.store.now() - timedelta(days=days_ago),
+            details=details or {}))
 
     # --- looking ---------------------------------------------------------------------------
 

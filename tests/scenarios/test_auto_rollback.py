@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 
 import pytest
 
@@ -19,8 +18,6 @@ from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.scenarios.harness import Harness, button_step, find_button, running_bot
 from workflows.definition import load_definitions
-from workflows.drills import DrillKind, DrillRecord
-from workflows.drillscheduler import DrillBook
 from workflows.model import Run, RunStatus
 
 
@@ -35,9 +32,7 @@ async def devnets() -> AsyncIterator[dict[str, Devnet]]:
 async def h(redis_url: str, devnets: dict[str, Devnet]) -> AsyncIterator[Harness]:
     config, _ = config_for(devnets, policy={"mainnet": {"on_gate_failure": "rollback"}})
     async with running_bot(redis_url, load_definitions(DEFINITIONS_DIR), config=config) as bot:
-        await DrillBook(bot.runtime.store).record(DrillRecord(
-            kind=DrillKind.RESTORE, run_id="r-seeded",
-            completed_at=bot.runtime.store.now() - timedelta(days=3)))
+        await bot.seed_restore_drill(days_ago=3)
         yield bot
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 
@@ -15,8 +14,6 @@ from bot.testing.devnets import three_devnets
 from tests.integration.runbook.conftest import SHA, config_for
 from tests.scenarios.harness import Harness, button_step, running_bot
 from workflows.definition import load_definitions
-from workflows.drills import DrillKind, DrillRecord
-from workflows.drillscheduler import DrillBook
 from workflows.model import RunStatus
 
 APPROVER_FOR = {"security": "USEC", "release-managers": "URM2"}
@@ -42,9 +39,7 @@ async def test_full_promotion_to_testnet_with_approvers_clicking(
     """`/parthenon promote` on the devnet: security signs off and a release manager approves
     each wave by button; the deploy system installs, the bot verifies, the card ends green."""
     h = devnet_bot
-    await DrillBook(h.runtime.store).record(DrillRecord(
-        kind=DrillKind.RESTORE, run_id="r-seeded",
-        completed_at=h.runtime.store.now() - timedelta(days=3)))
+    await h.seed_restore_drill(days_ago=3)
     reply = await h.command("URM1", f"promote v1.4.2 {SHA} testnet canary_window=1s "
                                     "wave_window=1s")
     run_id = await h.started_run(reply)

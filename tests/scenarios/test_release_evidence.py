@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +22,6 @@ from bot.testing.slackworkspace import PostedMessage
 from tests.integration.runbook.conftest import GROUPS, PASSWORD, TEST_POLICY
 from tests.scenarios.harness import Harness, button_step, running_bot
 from workflows.definition import load_definitions, parse_definition
-from workflows.drills import DrillKind, DrillRecord
-from workflows.drillscheduler import DrillBook
 from workflows.model import Run, RunStatus
 from workflows.step_models import StepKind
 
@@ -72,13 +69,7 @@ async def bot(redis_url: str, devnets: dict[str, Devnet]) -> AsyncIterator[Harne
     async with running_bot(
         redis_url, load_definitions(DEFINITIONS_DIR), config=devnet_config(devnets)
     ) as h:
-        await DrillBook(h.runtime.store).record(
-            DrillRecord(
-                kind=DrillKind.RESTORE,
-                run_id="r-seeded",
-                completed_at=h.runtime.store.now() - timedelta(days=3),
-            )
-        )
+        await h.seed_restore_drill(days_ago=3)
         yield h
 
 

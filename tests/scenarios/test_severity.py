@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 
@@ -20,8 +19,6 @@ from tests.integration.runbook.conftest import SHA, config_for
 from tests.integration.runbook.conftest import devnets as devnets  # the fixture
 from tests.scenarios.harness import OPS, Harness, running_bot, status_is, waiting_at
 from workflows.definition import load_definitions
-from workflows.drills import DrillKind, DrillRecord
-from workflows.drillscheduler import DrillBook
 from workflows.export import render_incident_log
 from workflows.model import Run, RunStatus, StepStatus
 
@@ -37,10 +34,8 @@ async def h(redis_url: str, devnets: dict[str, Devnet]) -> AsyncIterator[Harness
         "slack": SlackConfig(ops_channel=OPS, incident_responders=("responders",)),
     })
     async with running_bot(redis_url, load_definitions(DEFINITIONS_DIR), config=config) as bot:
-        await DrillBook(bot.runtime.store).record(DrillRecord(
-            kind=DrillKind.RESTORE, run_id="r-seeded",
-            completed_at=bot.runtime.store.now() - timedelta(days=1),
-            details={"rto_seconds": 120.0, "rpo_seconds": 3600.0}))
+        await bot.seed_restore_drill(days_ago=1,
+                                     details={"rto_seconds": 120.0, "rpo_seconds": 3600.0})
         yield bot
 
 
