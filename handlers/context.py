@@ -68,10 +68,6 @@ class HandlerContext:
 
         return bolt_listener
 
-    def node_guard(self) -> NetworkGuard:
-        """The network guard: its refusals are in Redis, shared with the engine and replicas."""
-        return self.guard
-
     @property
     def people(self) -> frozenset[str]:
         """Everyone in a configured group: their mentions in bot-composed text are kept."""

@@ -36,7 +36,7 @@ def _row(node: NodeLook) -> NodeRow:
 
 async def health_report(ctx: HandlerContext, p: CommandPayload, environment: str) -> None:
     env = ctx.config.environment(environment)
-    seen = await look_at_environment(ctx.config, ctx.nodes, ctx.node_guard(), env)
+    seen = await look_at_environment(ctx.config, ctx.nodes, ctx.guard, env)
     source = (
         f"Judged as a health gate judges, in one look: on the {env.network} chain (genesis), "
         f"/health status ok, at least {env.min_peers} peer(s), not syncing, tip within "

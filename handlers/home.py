@@ -42,7 +42,7 @@ async def refused_nodes(ctx: HandlerContext) -> list[RefusedNode]:
     """The nodes the network guard refuses, from Redis (no node is asked anything)."""
     names = [node.name for env in ctx.config.environments.values() for node in env.nodes]
     try:
-        refused = await ctx.node_guard().refused(names)
+        refused = await ctx.guard.refused(names)
     except NodeError as exc:  # Redis away: the home still shows the rest
         ctx.log.warning("refused nodes not shown on App Home: %s", exc.message)
         return []

@@ -33,7 +33,7 @@ def answer_release(ctx: HandlerContext, p: CommandPayload, node: str) -> Message
 
 async def _release(ctx: HandlerContext, p: CommandPayload, node: str) -> None:
     try:
-        outcome = await release_node(ctx.config, ctx.node_guard(), node, user=p.user_id)
+        outcome = await release_node(ctx.config, ctx.guard, node, user=p.user_id)
     except ReleaseNotPermitted as exc:  # the config cannot change in between; kept for safety
         text = f":no_entry_sign: {inline(exc.message, 500)}"
     except ReleaseRefused as exc:
