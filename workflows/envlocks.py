@@ -67,15 +67,27 @@ class EnvironmentLocks(RunReads):
         giving back what was taken never frees it."""
         taken: list[str] = []
         for environment in environments:
-            holder = await self._lock(keys=[keys.lock_key(environment)],
-                                      args=["take", run_id, takeover_from or ""])
+            key = keys.lock_key(environment)
+            holder = await self._lock(keys=[key], args=["take", run_id, takeover_from or ""])
+            if holder not in (None, 1) and await self._ended(text(holder)):
+                # the holder ended, and its replica died before giving the lock back (apart
+                # from the commit that ended it, here): free; taken if still the ended run's
+                holder = await self._lock(keys=[key], args=["take", run_id, text(holder)])
             if holder == 1:
                 continue  # the run's already
             if holder is not None:
                 await self._lock_apart(taken, "restore", run_id, takeover_from or "")
-                return f"{keys.lock_key(environment)}={text(holder)}", []
+                return f"{key}={text(holder)}", []
             taken.append(environment)
         return None, taken
+
+    async def _ended(self, run_id: str) -> bool:
+        """Whether the run named by a lock has ended (terminal, or archived since): it writes
+        no more. A run not (yet) in Redis may be one being created: not ended."""
+        run = await self.load(run_id)
+        if run is not None:
+            return run.terminal
+        return await self._redis.zscore(keys.ARCHIVED, run_id) is not None
 
     async def _lock_apart(self, environments: list[str], op: str, owner: str,
                           previous: str) -> None:

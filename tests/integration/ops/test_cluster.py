@@ -226,3 +226,34 @@ async def test_a_start_that_finds_its_run_created_keeps_the_run_s_lock_on_a_clus
             store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS),
             policies=DefaultPolicies(environment_locks=True),
         ).start("smoke", params, actor="U_RM1")
+
+
+async def test_a_lock_left_by_a_run_that_ended_is_free_on_a_cluster(
+    cluster_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a Cluster a run's lock is given back apart from the commit that ends it; a replica
+    that dies in between leaves the lock naming a run that has ended. The next start on that
+    environment (and a resume) takes it: an ended run never writes again. Before, the
+    environment stayed locked for good (no take-over either: the holder holds nothing)."""
+    store = RunStore(cluster_client)
+    inventory = StaticInventory(
+        {"testnet": [("test-1", "miner", True), ("test-2", "validator", False)]}
+    )
+    service = WorkflowService(
+        store, {"smoke": definition()}, inventory, StaticAuthority(groups=GROUPS),
+        policies=DefaultPolicies(environment_locks=True),
+    )
+    params = {"version": "v1.4.2", "environment": "testnet"}
+    ended = await service.start("smoke", params, actor="U_RM1")
+
+    async def dies(*args: object) -> None:
+        raise ConnectionError("the replica died before giving the lock back")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_lock_apart", dies)
+        with pytest.raises(ConnectionError):
+            await service.command(ended.id, Abort(actor="U_OP", reason="done"))
+    assert (await store.get(ended.id)).terminal
+    assert await store.lock_holder("testnet") == ended.id
+    after = await service.start("smoke", params, actor="U_RM1")
+    assert await store.lock_holder("testnet") == after.id
