@@ -9,12 +9,11 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-import yaml
 
 from bot.testing.redisserver import RedisServer
+from tests.integration.workflows.conftest import definition
 from workflows import keys
 from workflows.apply import apply
-from workflows.definition import Definition, parse_definition
 from workflows.errors import EnvironmentLocked, InvalidCommand, NotAuthorized
 from workflows.model import (
     Abort,
@@ -69,10 +68,6 @@ steps:
 """
 
 
-def parsed(text: str) -> Definition:
-    return parse_definition(yaml.safe_load(text), "t.yaml", text)
-
-
 @pytest.fixture
 def locking(store: RunStore) -> WorkflowService:
     inventory = StaticInventory({
@@ -80,8 +75,8 @@ def locking(store: RunStore) -> WorkflowService:
         "testnet": [("test-1", "miner", True), ("test-2", "validator", False)],
         "mainnet": [("main-1", "miner", True)],
     })
-    definitions = {"promo": parsed(PROMOTE), "back": parsed(ROLLBACK),
-                   "incident": parsed(INCIDENT)}
+    definitions = {"promo": definition(PROMOTE), "back": definition(ROLLBACK),
+                   "incident": definition(INCIDENT)}
     return WorkflowService(store, definitions, inventory, StaticAuthority(groups=GROUPS),
                            policies=DefaultPolicies(environment_locks=True))
 
