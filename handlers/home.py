@@ -29,8 +29,8 @@ def register(app: AsyncApp, ctx: HandlerContext) -> None:
 
 async def build_home(ctx: HandlerContext, user: str) -> dict[str, Any]:
     service = ctx.service
-    pending = [HomeItem(p.run, p.step, p.kind) for p in await service.pending_for(user)]
-    active = await service.active_runs()
+    active = await service.active_runs()  # read once: the pending requests are among them
+    pending = [HomeItem(p.run, p.step, p.kind) for p in await service.pending_for(user, active)]
     recent = await service.recent_runs(20)
     now = service.now()
     drills = await ctx.drills.schedule(now) if ctx.drills is not None else []

@@ -413,11 +413,12 @@ class WorkflowService:
         """A start refused before the service was asked (a run-API token's workflows)."""
         await self.store.audit_start_refusal(actor, workflow, reason, None)
 
-    async def pending_for(self, user: str) -> list[PendingAction]:
-        """Approvals and confirmations this person could give right now."""
+    async def pending_for(self, user: str, active: list[Run] | None = None) -> list[PendingAction]:
+        """Approvals and confirmations this person could give right now (among ``active``, the
+        active runs when the caller has read them)."""
         groups = set(self.authority.groups_of(user))
         found: list[PendingAction] = []
-        for run in await self.active_runs():
+        for run in active if active is not None else await self.active_runs():
             current = run.current
             if current is None or run.status is not RunStatus.WAITING:
                 continue
