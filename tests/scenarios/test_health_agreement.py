@@ -20,7 +20,8 @@ from bot.devnet import Devnet
 from bot.devnet.faults import NodeFaults
 from tests.scenarios.harness import Harness, running_bot
 from tests.scenarios.nodeworld import world_config
-from workflows.definition import Definition, parse_definition
+from tests.unit.slack.definitions import definition
+from workflows.definition import Definition
 from workflows.model import RunStatus, StepStatus
 
 LOOK = """
@@ -50,9 +51,7 @@ FAULTS: dict[str, tuple[Any, bool]] = {
 
 
 def definitions() -> dict[str, Definition]:
-    import yaml
-
-    return {"look": parse_definition(yaml.safe_load(LOOK), "look.yaml", LOOK)}
+    return {"look": definition(LOOK)}
 
 
 async def table_states(h: Harness, user: str = "UOP") -> tuple[dict[str, str], str]:
