@@ -31,17 +31,13 @@ from workflows.errors import InvalidCommand, WorkflowError
 from workflows.model import DeclineAutoRollback, PlannedStep, Run, RunStatus, StepState, StepStatus
 from workflows.offer import offer_params
 from workflows.service import BOT_ACTOR, WorkflowService
+from workflows.steps.records import latest_release_record
 
-__all__ = ["ROLLBACK", "AutoRollback", "latest_release_record"]
+__all__ = ["ROLLBACK", "AutoRollback"]
 
 log = logging.getLogger("parthenon.autorollback")
 
 ROLLBACK = "rollback"
-
-
-def latest_release_record(environment: str) -> str:
-    """The record of the last release promoted to ``environment`` (promote's release-record)."""
-    return f"release:latest:{environment}"
 
 
 class AutoRollback:

@@ -25,13 +25,19 @@ from workflows.steps.base import StepContext
 from workflows.steps.bot import Action
 from workflows.store import RunStore
 
-__all__ = ["RUNBOOK_ACTIONS", "release_metadata", "snapshot_record_name"]
+__all__ = ["RUNBOOK_ACTIONS", "latest_release_record", "release_metadata", "snapshot_record_name"]
 
 DEFAULT_SLO_DAYS = 90
 
 
 def snapshot_record_name(environment: str) -> str:
     return f"snapshot:{environment}"
+
+
+def latest_release_record(environment: str) -> str:
+    """The record of the last release promoted to ``environment`` (promote's release-record;
+    what workflows.autorollback rolls that environment back to)."""
+    return f"release:latest:{environment}"
 
 
 def _store(ctx: StepContext) -> RunStore:
@@ -195,7 +201,7 @@ async def _release_metadata(ctx: StepContext) -> Outcome:
     await store.put_record(f"release:{meta['version']}", meta)
     await store.put_record("release:latest", meta)
     if meta["environment"]:  # what an automatic rollback of that environment goes back to
-        await store.put_record(f"release:latest:{meta['environment']}", meta)
+        await store.put_record(latest_release_record(meta["environment"]), meta)
     summary = _release_summary(meta)
     return OutcomeSucceeded(
         result={**meta, "summary": summary},
