@@ -128,8 +128,8 @@ class WorkflowService:
         defn = self.definition(workflow)
         if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
             raise NotAuthorized(f"you are not allowed to start {workflow} runs")
-        environment = self._environment(defn, params)
-        try:
+        try:  # the environment planned for (a left-out one is the definition's default)
+            environment = self._environment(defn, clean := check_params(defn, params))
             # Watch windows: never zero, never below the environment's minimum (on the field).
             check_windows(defn.parameters, check_params(defn, params),
                           self.policies.policy(environment), environment, usage(defn))
