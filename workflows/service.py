@@ -131,8 +131,8 @@ class WorkflowService:
         try:  # the environment planned for (a left-out one is the definition's default)
             environment = self._environment(defn, clean := check_params(defn, params))
             # Watch windows: never zero, never below the environment's minimum (on the field).
-            check_windows(defn.parameters, check_params(defn, params),
-                          self.policies.policy(environment), environment, usage(defn))
+            check_windows(defn.parameters, clean, self.policies.policy(environment), environment,
+                          usage(defn))
             # An offered start (a halted run's "Start rollback", by button or form) must be the
             # offer that run makes; the rollback then takes over the halted run's locks.
             takeover = await self._offered(parent_run_id, workflow)
