@@ -4,22 +4,13 @@ through slack_sdk's own client over loopback HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.testing.standin import SlackStandIn
 
-TOKEN = "xoxb-standin-blocks"
 DIVIDER = {"type": "divider"}
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[SlackStandIn, AsyncWebClient]]:
-    async with SlackStandIn(bot_token=TOKEN) as standin:
-        yield standin, AsyncWebClient(token=TOKEN, base_url=standin.api_url)
 
 
 async def test_a_message_past_a_limit_is_refused_and_not_posted(

@@ -3,22 +3,14 @@ conversations.replies as Slack does, through slack_sdk's own client over loopbac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.testing.standin import SlackStandIn
+from tests.integration.slack.conftest import TOKEN
 
-TOKEN = "xoxb-standin-history"
 META = {"event_type": "parthenon_run_message", "event_payload": {"run_id": "r1", "role": "card"}}
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[SlackStandIn, AsyncWebClient]]:
-    async with SlackStandIn(bot_token=TOKEN) as standin:
-        yield standin, AsyncWebClient(token=TOKEN, base_url=standin.api_url)
 
 
 async def test_history_pages_newest_first_and_shows_metadata_only_when_asked(
