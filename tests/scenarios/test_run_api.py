@@ -76,7 +76,7 @@ async def test_a_pipeline_starts_a_promotion_people_approve_it_and_wait_exits_0(
     cli = await start_cli(h, "promote", "version=v1.4.2", "git_sha=abc1234",
                           "environment=testnet", "--wait")
     run_id = ""
-    for _ in range(500):
+    for _ in range(3000):  # a minute, as for its exit: the CLI is a new Python process
         ids = await h.runtime.store.active_ids()
         if ids:
             run_id = ids[0]
