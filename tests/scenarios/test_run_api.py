@@ -90,10 +90,7 @@ async def test_a_pipeline_starts_a_promotion_people_approve_it_and_wait_exits_0(
     card = await h.card(run_id, lambda m: "approved by <@URM0002>" in str(m.blocks))
     assert (await h.click("URM0003", card, "run.approve")).status == 200
     await h.wait_run(run_id, waiting_at("sbom"))
-    card = await h.card(run_id, lambda m: button_step(m, "run.confirm") == "sbom")
-    assert (await h.click(OPERATOR, card, "run.confirm")).status == 200
-    view = await h.standin.wait_for(lambda: h.standin.opened("modal.confirm"))
-    assert (await h.submit(OPERATOR, view[-1], {"modal.input:checksum": SUM})).status == 200
+    await h.confirm(OPERATOR, run_id, "sbom", {"modal.input:checksum": SUM})
     await h.wait_run(run_id, waiting_at("done"))
     card = await h.card(run_id, lambda m: button_step(m, "run.confirm") == "done")
     assert (await h.click(OPERATOR, card, "run.confirm")).status == 200
