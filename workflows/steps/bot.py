@@ -16,8 +16,6 @@ from workflows.freezes import run_environments
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Pause
 from workflows.step_models import StepKind
 from workflows.steps.base import StepContext
-from workflows.steps.deps import RunStarter
-from workflows.store import RunStore
 
 __all__ = ["BOT_ACTIONS", "BotExecutor"]
 
@@ -25,16 +23,8 @@ __all__ = ["BOT_ACTIONS", "BotExecutor"]
 Action = Callable[[StepContext], Awaitable[Outcome]]
 
 
-def _store(ctx: StepContext) -> RunStore:
-    return ctx.deps.need_store()
-
-
-def _starter(ctx: StepContext) -> RunStarter:
-    return ctx.deps.need_runs()
-
-
 async def _require_no_freeze(ctx: StepContext) -> Outcome:
-    frozen = await _store(ctx).freezes.covering(run_environments(ctx.run))
+    frozen = await ctx.deps.need_store().freezes.covering(run_environments(ctx.run))
     if frozen:
         freeze = frozen[0]
         return OutcomeFailed(
@@ -65,7 +55,7 @@ async def _record(ctx: StepContext) -> Outcome:
     if not isinstance(values, dict):
         return OutcomeFailed(error="record needs 'values', a mapping of names to values")
     if "key" in ctx.args:  # also keep them in Redis under a named record, e.g. release metadata
-        await _store(ctx).put_record(str(ctx.args["key"]), values)
+        await ctx.deps.need_store().put_record(str(ctx.args["key"]), values)
     return OutcomeSucceeded(result=dict(values), captures=dict(values))
 
 
@@ -73,7 +63,7 @@ async def _start_workflow(ctx: StepContext) -> Outcome:
     workflow = str(ctx.args.get("workflow", ""))
     params = {str(k): str(v) for k, v in dict(ctx.args.get("params") or {}).items()}
     try:
-        child = await _starter(ctx).start(
+        child = await ctx.deps.need_runs().start(
             workflow,
             params,
             actor=ctx.run.initiator,
@@ -89,7 +79,7 @@ async def _start_workflow(ctx: StepContext) -> Outcome:
 async def _pause_runs(ctx: StepContext) -> Outcome:
     """Pause every running run of the named workflows (a release incident halts rollouts)."""
     workflows = set(ctx.args.get("workflows") or [])
-    starter = _starter(ctx)
+    starter = ctx.deps.need_runs()
     paused: list[str] = []
     for run in await starter.active_runs():
         if run.id == ctx.run.id or run.workflow not in workflows or run.status.value == "paused":
@@ -112,7 +102,6 @@ BOT_ACTIONS: dict[str, Action] = {
     "start_workflow": _start_workflow,
     "pause_runs": _pause_runs,
 }
-
 
 
 class BotExecutor:

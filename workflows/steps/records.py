@@ -23,7 +23,6 @@ from workflows.errors import WorkflowError
 from workflows.model import Outcome, OutcomeFailed, OutcomeSucceeded, Run, StepStatus
 from workflows.steps.base import StepContext
 from workflows.steps.bot import Action
-from workflows.store import RunStore
 
 __all__ = ["RUNBOOK_ACTIONS", "latest_release_record", "release_metadata", "snapshot_record_name"]
 
@@ -40,10 +39,6 @@ def latest_release_record(environment: str) -> str:
     return f"release:latest:{environment}"
 
 
-def _store(ctx: StepContext) -> RunStore:
-    return ctx.deps.need_store()
-
-
 def _kind(ctx: StepContext) -> DrillKind:
     raw = str(ctx.args.get("kind", DrillKind.RESTORE.value))
     try:
@@ -57,7 +52,7 @@ async def _require_recent_drill(ctx: StepContext) -> Outcome:
     config = ctx.deps.config
     default = config.drills.restore_drill_slo_days if config is not None else DEFAULT_SLO_DAYS
     max_days = int(ctx.args.get("max_age_days") or default)
-    record = await DrillBook(_store(ctx)).record_of(_kind(ctx))
+    record = await DrillBook(ctx.deps.need_store()).record_of(_kind(ctx))
     ok, text = drill_within_slo(record, ctx.now, max_days)
     result = {"slo_days": max_days, "record": record.model_dump(mode="json") if record else None}
     if ok:
@@ -108,7 +103,7 @@ async def _record_drill(ctx: StepContext) -> Outcome:
         )
         captures = {"rto_seconds": details["rto_seconds"], "rpo_seconds": details["rpo_seconds"]}
     record = DrillRecord(kind=kind, run_id=ctx.run.id, completed_at=ctx.now, details=details)
-    await DrillBook(_store(ctx)).record(record)
+    await DrillBook(ctx.deps.need_store()).record(record)
     note = f"{kind.value} drill recorded"
     if captures:
         note += (
@@ -120,7 +115,7 @@ async def _record_drill(ctx: StepContext) -> Outcome:
 
 async def _load_snapshot(ctx: StepContext) -> Outcome:
     environment = str(ctx.args.get("environment") or ctx.run.environment or "")
-    record = await _store(ctx).get_record(snapshot_record_name(environment))
+    record = await ctx.deps.need_store().get_record(snapshot_record_name(environment))
     needed = ("snapshot_height", "snapshot_hash", "snapshot_time")
     if not record or any(name not in record for name in needed):
         return OutcomeFailed(
@@ -197,7 +192,7 @@ def _release_summary(meta: dict[str, Any]) -> str:
 
 async def _release_metadata(ctx: StepContext) -> Outcome:
     meta = release_metadata(ctx.run, ctx.now)
-    store = _store(ctx)
+    store = ctx.deps.need_store()
     await store.put_record(f"release:{meta['version']}", meta)
     await store.put_record("release:latest", meta)
     if meta["environment"]:  # what an automatic rollback of that environment goes back to
