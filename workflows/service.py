@@ -123,8 +123,11 @@ class WorkflowService:
         channel: str | None = None,
         dedup_key: str | None = None,
         parent_run_id: str | None = None,
+        from_step: bool = False,
     ) -> Run:
-        """Plan and start a run; a redelivered start (same ``dedup_key``) returns the first run."""
+        """Plan and start a run; a redelivered start (same ``dedup_key``) returns the first run.
+        ``from_step``: a follow-up started by a step of the running ``parent_run_id``, not an
+        offer (nothing to check against an offer, no locks to take over)."""
         defn = self.definition(workflow)
         if actor != BOT_ACTOR and not self.authority.may_start(actor, workflow):
             raise NotAuthorized(f"you are not allowed to start {workflow} runs")
@@ -135,7 +138,7 @@ class WorkflowService:
                           usage(defn))
             # An offered start (a halted run's "Start rollback", by button or form) must be the
             # offer that run makes; the rollback then takes over the halted run's locks.
-            takeover = await self._offered(parent_run_id, workflow)
+            takeover = None if from_step else await self._offered(parent_run_id, workflow)
         except (InvalidParameters, InvalidCommand) as exc:
             await self.store.audit_start_refusal(actor, workflow, str(exc), parent_run_id)
             raise

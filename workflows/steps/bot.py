@@ -70,6 +70,7 @@ async def _start_workflow(ctx: StepContext) -> Outcome:
             channel=ctx.run.channel,
             dedup_key=ctx.idempotency_key,
             parent_run_id=ctx.run.id,
+            from_step=True,
         )
     except WorkflowError as exc:
         return OutcomeFailed(error=f"could not start {workflow}: {exc}")

@@ -30,6 +30,7 @@ class RunStarter(Protocol):
         channel: str | None = None,
         dedup_key: str | None = None,
         parent_run_id: str | None = None,
+        from_step: bool = False,
     ) -> Run: ...
 
     async def command_as_bot(self, run_id: str, command: Pause, dedup_key: str) -> Run: ...
