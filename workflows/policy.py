@@ -24,13 +24,12 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workflows.definition import Definition, ParameterSpec
+from workflows.definition import ParameterSpec
 from workflows.errors import DefinitionError, InvalidParameters
 from workflows.step_models import (
     ApprovalPolicy,
     Duration,
     Effect,
-    GroupDef,
     SkipPolicy,
     StepDef,
     StepKind,
@@ -43,7 +42,6 @@ __all__ = [
     "DefaultPolicies",
     "EnvironmentPolicy",
     "PolicySource",
-    "check_definition_skips",
     "check_skip_policy",
     "check_windows",
     "completion_groups",
@@ -203,15 +201,6 @@ def check_skip_policy(step: StepDef, qualified: str, source: str) -> None:
             f"{where}: quorum {own.quorum} is less than the {quorum} the step needs to complete: "
             "skipping may not need less authority than completing"
         )
-
-
-def check_definition_skips(defn: Definition, source: str) -> None:
-    for item in defn.steps:
-        if isinstance(item, GroupDef):
-            for step in item.steps:
-                check_skip_policy(step, f"{item.group}.{step.id}", source)
-        else:
-            check_skip_policy(item, item.id, source)
 
 
 # --- locks -------------------------------------------------------------------------------------
