@@ -13,14 +13,9 @@ from typing import cast
 from redis.asyncio import Redis
 
 from workflows import keys
+from workflows.storescripts import LEASE
 
 __all__ = ["CardStore"]
-
-# KEYS: a lock   ARGV: holder   (delete it only if we still hold it)
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 # KEYS: outbox, posting   ARGV: the posted item, its role
 # (take it off the outbox if it is still the head, count it, forget its intent)
@@ -38,7 +33,7 @@ class CardStore:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._unlock = redis.register_script(_UNLOCK)
+        self._lease = redis.register_script(LEASE)
         self._note_posted = redis.register_script(_NOTE_POSTED)
 
     # --- the card's lock (one replica at a time works on a card) --------------------------------
@@ -52,7 +47,8 @@ class CardStore:
         return bool(await self._redis.get(key) == holder.encode())
 
     async def unlock(self, run_id: str, holder: str) -> None:
-        await self._unlock(keys=[keys.card_lock_key(run_id)], args=[holder])
+        """Give the lock back, only if ``holder`` still holds it (a lease released: ttl 0)."""
+        await self._lease(keys=[keys.card_lock_key(run_id)], args=[holder, "0"])
 
     # --- request messages open in the thread --------------------------------------------------
 

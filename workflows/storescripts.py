@@ -1,6 +1,7 @@
 """The run store's Lua scripts, as data: each is registered by the part of the store that runs it
 (``workflows.storecommit``, ``leases``, ``envlocks``, ``runretention``, ``outbox``; and
-``announcements``, for its list and its lock: ACK, LEASE). Above each, the KEYS and ARGV it takes.
+``announcements`` for its list and its lock, ACK and LEASE, ``cardstore`` for the card's lock,
+LEASE). Above each, the KEYS and ARGV it takes.
 """
 
 __all__ = [
