@@ -265,6 +265,7 @@ class WorkflowService:
         try:
             self._check_may(run, command)
             if isinstance(command, Resume | Retry):
+                transition(run, command, self.store.now())  # a refusal takes no lock back
                 await self._retake_locks(run)
             # The run just read (here, or ``known`` by the caller) is the one to apply to (one
             # read less before Slack's ack); if it changed, the commit conflicts and apply reads.

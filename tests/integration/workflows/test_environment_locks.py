@@ -253,3 +253,17 @@ async def test_an_explicit_take_over_pauses_the_holder_and_frees_its_lock(
     resumed = await locking.command(holder.id, Resume(actor="U_OP"))
     assert resumed.status is not RunStatus.PAUSED
     assert await holders(redis, "testnet", "regtest") == [holder.id, holder.id]
+
+
+async def test_a_resume_refused_by_a_freeze_leaves_the_taken_over_locks_free(
+    locking: WorkflowService, store: RunStore, redis: aioredis.Redis
+) -> None:
+    """A taken-over run's Resume that the machine refuses (promotions frozen) does not take the
+    freed locks back: the environment stays free for the run that needs it."""
+    holder = await locking.start("promo", {"environment": "testnet"}, actor="U_OP")
+    await locking.take_over(holder.id, "U_OP2", "canary looks bad")
+    await locking.freeze_promotions("U_OP", "release incident")
+    with pytest.raises((InvalidCommand, NotAuthorized)):
+        await locking.command(holder.id, Resume(actor="U_OP"))
+    assert (await store.get(holder.id)).status is RunStatus.PAUSED
+    assert await holders(redis, "testnet", "regtest") == [None, None]
